@@ -1,0 +1,265 @@
+// Package userns starts a process in a new user namespace (plus any other
+// namespaces the caller asks for) whose id maps are written by the setuid
+// helpers newuidmap/newgidmap, and gives both sides a message channel.
+//
+// The privilege model, once: an ordinary user may create a user namespace,
+// but may only map its own uid into it. Mapping the subordinate ids of
+// /etc/subuid needs the setuid-root helpers, which must act on a process
+// that already exists. So the parent clones the child straight into its
+// namespaces (clone flags on exec, never unshare(2) in a running Go
+// process), runs the helpers on the child's pid, then tells the child over
+// a socketpair that it may go on. The child execs while it is still
+// unmapped, which would drop its capabilities; it keeps them as ambient
+// capabilities across that exec, so no second exec is needed once mapped.
+package userns
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/idmap"
+)
+
+// SyncFD is the descriptor number of the sync socket in the child.
+// Config.ExtraFiles follow it, from 4 on.
+const SyncFD = 3
+
+// helperTimeout bounds each newuidmap/newgidmap run.
+const helperTimeout = 10 * time.Second
+
+// Config says what to start and how to map it.
+type Config struct {
+	// Path is the program to execute in the new namespaces; Args its argv.
+	Path string
+	Args []string
+	Env  []string
+	Dir  string
+	// Cloneflags adds namespaces; CLONE_NEWUSER is always set.
+	Cloneflags uintptr
+	// UIDMap and GIDMap are the child's maps.
+	UIDMap, GIDMap idmap.Mapping
+	// UseHelpers writes the maps with newuidmap/newgidmap. Without it the
+	// maps must be a single line mapping the caller's own id, which an
+	// ordinary user may write directly.
+	UseHelpers bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+	ExtraFiles []*os.File
+	// Setsid and Setctty make the child a session leader with Ctty (a
+	// descriptor number in the child) as its controlling terminal.
+	Setsid, Setctty bool
+	Ctty            int
+	// CgroupFD, when UseCgroupFD, places the child into that cgroup at
+	// clone time (clone3 CLONE_INTO_CGROUP).
+	UseCgroupFD bool
+	CgroupFD    int
+}
+
+// Child is a started child process and the parent's end of its socket.
+type Child struct {
+	Cmd  *exec.Cmd
+	Conn *Conn
+}
+
+// Start clones the child into its namespaces, writes its id maps and sends
+// MsgMapped. On any error the child is killed and reaped before returning.
+func Start(cfg Config) (*Child, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("creating sync socketpair: %w", err)
+	}
+	parentEnd := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childEnd := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentEnd.Close()
+	defer childEnd.Close()
+
+	ambient, err := allCapabilities()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       cfg.Path,
+		Args:       cfg.Args,
+		Env:        cfg.Env,
+		Dir:        cfg.Dir,
+		Stdin:      cfg.Stdin,
+		Stdout:     cfg.Stdout,
+		Stderr:     cfg.Stderr,
+		ExtraFiles: append([]*os.File{childEnd}, cfg.ExtraFiles...),
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:  cfg.Cloneflags | unix.CLONE_NEWUSER,
+			Pdeathsig:   syscall.SIGKILL,
+			AmbientCaps: ambient,
+			Setsid:      cfg.Setsid,
+			Setctty:     cfg.Setctty,
+			Ctty:        cfg.Ctty,
+			UseCgroupFD: cfg.UseCgroupFD,
+			CgroupFD:    cfg.CgroupFD,
+		},
+	}
+	if !cfg.UseHelpers {
+		// Without the helpers Go writes the maps itself between clone and
+		// exec; the kernel allows an ordinary user one line: its own id.
+		cmd.SysProcAttr.UidMappings = toSysMap(cfg.UIDMap)
+		cmd.SysProcAttr.GidMappings = toSysMap(cfg.GIDMap)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s in a new user namespace: %w", cfg.Path, err)
+	}
+	childEnd.Close()
+	fail := func(err error) (*Child, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	conn, err := NewConn(parentEnd)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.UseHelpers {
+		if err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap); err != nil {
+			conn.Close()
+			return fail(err)
+		}
+		if err := runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap); err != nil {
+			conn.Close()
+			return fail(err)
+		}
+	}
+	if err := conn.Send(MsgMapped, nil); err != nil {
+		conn.Close()
+		return fail(fmt.Errorf("telling the child its maps are written: %w", err))
+	}
+	return &Child{Cmd: cmd, Conn: conn}, nil
+}
+
+// runHelper runs newuidmap or newgidmap for pid and turns its failure into
+// a message that names the cause.
+func runHelper(name string, pid int, m idmap.Mapping) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return &HelperError{Helper: name, Cause: fmt.Sprintf("%s is not installed", name), Fix: "install the uidmap package (apt-get install uidmap)"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, path, m.HelperArgs(pid)...)
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	if err == nil {
+		return nil
+	}
+	out := strings.TrimSpace(stderr.String())
+	if ctx.Err() != nil {
+		out = fmt.Sprintf("no answer within %s", helperTimeout)
+	}
+	return explainHelper(name, path, out, err)
+}
+
+// HelperError is a newuidmap/newgidmap failure with its cause and fix.
+type HelperError struct {
+	Helper string
+	Cause  string
+	Fix    string
+	Output string
+}
+
+func (e *HelperError) Error() string {
+	s := e.Helper + ": " + e.Cause
+	if e.Output != "" && !strings.Contains(e.Cause, e.Output) {
+		s += " (" + e.Output + ")"
+	}
+	if e.Fix != "" {
+		s += "; fix: " + e.Fix
+	}
+	return s
+}
+
+// explainHelper maps what the shadow helpers print to a cause a user can
+// act on. Their messages are stable across shadow 4.8–4.16.
+func explainHelper(name, path, out string, runErr error) error {
+	file := "/etc/subuid"
+	if name == "newgidmap" {
+		file = "/etc/subgid"
+	}
+	e := &HelperError{Helper: name, Output: out}
+	switch {
+	case !privileged(path):
+		e.Cause = fmt.Sprintf("%s is neither setuid root nor has file capabilities", path)
+		e.Fix = fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path)
+	case strings.Contains(out, "not allowed"):
+		e.Cause = fmt.Sprintf("the requested range is not allowed by %s", file)
+		e.Fix = fmt.Sprintf("give the user a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", currentUser())
+	case strings.Contains(out, "Could not open") || strings.Contains(out, "No such file"):
+		e.Cause = "it could not read the subordinate id files or the target process"
+	case strings.Contains(out, "write to") && strings.Contains(out, "failed"):
+		e.Cause = "the kernel refused to write the map (" + out + ")"
+		e.Fix = fmt.Sprintf("check that the ranges in %s do not overlap the user's own id or each other", file)
+	default:
+		if out == "" {
+			out = runErr.Error()
+		}
+		e.Cause = out
+	}
+	return e
+}
+
+// privileged reports whether the helper can act for us: setuid root, or a
+// file capability (Fedora installs it with cap_setuid instead of the bit).
+func privileged(path string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return false
+	}
+	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+		return true
+	}
+	sz, err := unix.Getxattr(path, "security.capability", nil)
+	return err == nil && sz > 0
+}
+
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+// allCapabilities lists every capability the running kernel knows, so the
+// child can keep all of them as ambient capabilities across its exec.
+func allCapabilities() ([]uintptr, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel's last capability: %w", err)
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing /proc/sys/kernel/cap_last_cap: %w", err)
+	}
+	caps := make([]uintptr, 0, last+1)
+	for c := 0; c <= last; c++ {
+		caps = append(caps, uintptr(c))
+	}
+	return caps, nil
+}
+
+func toSysMap(m idmap.Mapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, r := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(r.ContainerID), HostID: int(r.HostID), Size: int(r.Size)}
+	}
+	return out
+}
