@@ -1,0 +1,99 @@
+// Package fuseoverlay builds a container's root filesystem from read-only
+// image layers: kernel overlayfs inside the user namespace where the kernel
+// allows it, fuse-overlayfs where it does not, a plain bind of a directory
+// for OCI bundles. Plans are data made by the parent; the mount itself runs
+// in the container's namespaces (mount_child.go).
+package fuseoverlay
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Tier is a way to mount the root filesystem.
+type Tier string
+
+// The tiers, in the order urun tries them.
+const (
+	// Auto tries Native, then Fuse, in the container, at no cost when
+	// Native works (the common case on Linux ≥ 5.11).
+	Auto Tier = "auto"
+	// Native is kernel overlayfs mounted in the user namespace (Linux ≥ 5.11,
+	// with the userxattr option).
+	Native Tier = "native"
+	// Fuse is fuse-overlayfs, a user-space overlay, where native fails.
+	Fuse Tier = "fuse"
+	// Bind uses one directory as the root as it is (an OCI bundle's rootfs);
+	// writes go to that directory, as with runc.
+	Bind Tier = "bind"
+)
+
+// ParseTier accepts a tier name as given to --storage-tier or URUN_TIER.
+func ParseTier(s string) (Tier, error) {
+	switch t := Tier(s); t {
+	case Auto, Native, Fuse, Bind:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown rootfs tier %q (want auto, native, fuse or bind)", s)
+}
+
+// Plan describes one root filesystem mount.
+type Plan struct {
+	Tier Tier `json:"tier"`
+	// Lower lists the read-only layer directories, topmost first.
+	Lower []string `json:"lower"`
+	// Upper and Work hold the container's writes. Empty: a tmpfs private to
+	// the container's mount namespace, gone when the container ends.
+	Upper string `json:"upper,omitempty"`
+	Work  string `json:"work,omitempty"`
+	// UIDMapping and GIDMapping are fuse-overlayfs' uidmapping=/gidmapping=
+	// values, needed only when the layers are stored with host ids.
+	UIDMapping string `json:"uidMapping,omitempty"`
+	GIDMapping string `json:"gidMapping,omitempty"`
+	// Why says why this tier was chosen, for urun info and debug output.
+	Why string `json:"why,omitempty"`
+}
+
+// Validate checks a plan before it crosses into the container.
+func (p Plan) Validate() error {
+	if len(p.Lower) == 0 {
+		return errors.New("rootfs plan has no layer directory")
+	}
+	if p.Tier == Bind && len(p.Lower) != 1 {
+		return fmt.Errorf("a bind rootfs takes one directory, got %d", len(p.Lower))
+	}
+	for _, l := range p.Lower {
+		// overlayfs splits lowerdir= on ':' and options on ','; such a
+		// path cannot be passed safely.
+		if strings.ContainsAny(l, ":,") || !strings.HasPrefix(l, "/") {
+			return fmt.Errorf("layer directory %q must be an absolute path without ':' or ','", l)
+		}
+	}
+	if (p.Upper == "") != (p.Work == "") {
+		return errors.New("rootfs plan needs both upper and work directories, or neither")
+	}
+	return nil
+}
+
+// overlayOptions is the option string for both overlay implementations.
+func overlayOptions(p Plan, upper, work string, native bool) string {
+	opts := []string{
+		"lowerdir=" + strings.Join(p.Lower, ":"),
+		"upperdir=" + upper,
+		"workdir=" + work,
+	}
+	if native {
+		// userxattr: an unprivileged overlay keeps whiteouts and opaque
+		// markers in user.overlay.* (trusted.* needs real root).
+		opts = append(opts, "userxattr")
+	} else {
+		if p.UIDMapping != "" {
+			opts = append(opts, "uidmapping="+p.UIDMapping)
+		}
+		if p.GIDMapping != "" {
+			opts = append(opts, "gidmapping="+p.GIDMapping)
+		}
+	}
+	return strings.Join(opts, ",")
+}
