@@ -1,0 +1,168 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setRlimits applies the process's resource limits before exec.
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, l := range limits {
+		res, ok := rlimitResources[l.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %q", l.Type)
+		}
+		if err := unix.Prlimit(0, res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
+			return fmt.Errorf("setting %s to %d:%d: %w", l.Type, l.Soft, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+var rlimitResources = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// execProcess becomes the container's process: working directory, user
+// and groups, capabilities, no_new_privs, then execve in place, so the
+// process keeps the init's pid (pid 1, or the pid a caller's pid file
+// names).
+//
+// Preconditions: OS thread locked; after pivot_root.
+func execProcess(spec *specs.Spec) error {
+	p := spec.Process
+	if len(p.Args) == 0 {
+		return errors.New("the process has no arguments")
+	}
+	prog, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	// As root in the namespace we can enter any directory; a directory
+	// only the target user may enter is tried again after switching.
+	cwdErr := unix.Chdir(cwd)
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if cwdErr != nil {
+		if err := unix.Chdir(cwd); err != nil {
+			return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+		}
+	}
+	if err := setCapabilities(p.Capabilities); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("setting no_new_privs: %w", err)
+		}
+	}
+	err = unix.Exec(prog, p.Args, p.Env)
+	return execFailure(p.Args[0], err)
+}
+
+// execFailure turns execve's errno into the message and status a shell
+// user expects: 127 for a missing program, 126 for one that cannot run.
+func execFailure(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("%s: no such file or directory", name)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied", name)}
+	case errors.Is(err, unix.ENOEXEC):
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
+	}
+	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
+}
+
+// lookPath finds name in the container's PATH, as a shell would.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	var denied string
+	for _, dir := range strings.Split(pathVar, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, name)
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		if st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+		if denied == "" {
+			denied = p
+		}
+	}
+	if denied != "" {
+		return "", &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied", denied)}
+	}
+	return "", &CodedError{Code: ExitNotFound, Err: fmt.Errorf("%s: executable file not found in $PATH", name)}
+}
+
+// setUser switches to the process user. Only this thread changes: the
+// raw syscalls skip Go's all-threads variants on purpose, since execve
+// ends the other threads and takes this thread's credentials.
+// PR_SET_KEEPCAPS keeps the permitted set across the uid change so
+// setCapabilities can then choose what the process keeps.
+func setUser(u specs.User) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keeping capabilities across setuid: %w", err)
+	}
+	n := len(u.AdditionalGids)
+	if setgroupsDenied() {
+		// With a single-id map the kernel denies setgroups (as crun, we
+		// then run with no supplementary groups: the image's extra groups
+		// cannot be mapped anyway).
+		n = 0
+	}
+	groups := make([]uint32, n)
+	copy(groups, u.AdditionalGids)
+	if n == 0 {
+		groups = []uint32{0} // a valid pointer; the length passed is 0
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(n), uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
+		if !(e == unix.EPERM && n == 0) {
+			return fmt.Errorf("setting supplementary groups %v: %w", groups[:n], e)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setting gid %d: %w (is it inside the container's gid map?)", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setting uid %d: %w (is it inside the container's uid map?)", u.UID, e)
+	}
+	return nil
+}
+
+// setgroupsDenied reports whether this user namespace forbids setgroups
+// (a single-id map written without the helpers).
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}

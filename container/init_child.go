@@ -1,0 +1,159 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/fuse-overlay"
+	"github.com/urun-dev/urun/userns"
+)
+
+// Everything in this file runs inside the container's namespaces, in the
+// small urun-init program (cmd/urun-init), which links only this package's
+// init side: it must start fast and carry no image stack.
+
+// initTimeout bounds the wait for the init config after mapping.
+const initTimeout = 30 * time.Second
+
+// InitMain is the container init: it waits for its id maps and config,
+// builds the container's view of the world, and execs the user's process
+// in place (same pid). It returns only on failure, with the exit status.
+func InitMain() int {
+	conn, err := userns.ChildConn()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "urun-init:", err)
+		return ExitRuntime
+	}
+	var cfg InitConfig
+	err = conn.WaitMapped()
+	if err == nil {
+		err = conn.WaitFor(MsgInit, initTimeout, &cfg)
+	}
+	if err == nil {
+		err = containerInit(conn, &cfg)
+	}
+	// containerInit returns only when something failed before exec.
+	if errors.Is(err, io.EOF) {
+		// The parent went away; there is nobody to tell.
+		return ExitRuntime
+	}
+	conn.SendError(err)
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
+	return ExitRuntime
+}
+
+// containerInit reads top to bottom as the container is built: mounts,
+// root switch, paths masked, host name, limits, then the process.
+//
+// Preconditions: the OS thread is locked from here to execve, because
+// capabilities, no_new_privs and seccomp are per-thread and execve takes
+// the calling thread's.
+func containerInit(conn *userns.Conn, cfg *InitConfig) error {
+	runtime.LockOSThread()
+	spec := cfg.Spec
+	if spec == nil || spec.Process == nil || spec.Root == nil {
+		return errors.New("init config has no spec, process or root")
+	}
+	tr := newTracer(cfg.Debug)
+	// Nothing we mount may propagate back to the host's namespace.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	tier, err := fuseoverlay.MountRootfs(cfg.Rootfs, cfg.RootfsDir)
+	if err != nil {
+		return err
+	}
+	tr.mark("rootfs (" + string(tier) + ")")
+	ops, err := planMounts(spec)
+	if err != nil {
+		return err
+	}
+	if err := applyMounts(cfg.RootfsDir, ops); err != nil {
+		return err
+	}
+	tr.mark("mounts")
+	if err := pivotRoot(cfg.RootfsDir); err != nil {
+		return err
+	}
+	tr.mark("pivot_root")
+	if spec.Linux != nil {
+		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
+			return err
+		}
+		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
+			return err
+		}
+	}
+	if spec.Root.Readonly {
+		if err := remountReadonly("/"); err != nil {
+			return fmt.Errorf("making the root filesystem read-only: %w", err)
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if err := setRlimits(spec.Process.Rlimits); err != nil {
+		return err
+	}
+	if cfg.WaitStart {
+		if err := conn.Send(MsgCreated, nil); err != nil {
+			return err
+		}
+		if err := conn.WaitFor(MsgStart, 0, nil); err != nil {
+			return err
+		}
+	}
+	tr.mark("ready to exec")
+	return execProcess(spec)
+}
+
+// MsgCreated tells the parent a waiting container is ready to start.
+const MsgCreated = "created"
+
+// pivotRoot makes dir the root. pivot_root(".", ".") stacks the old root
+// on top of the new one at "/", so one detached unmount removes it without
+// needing a directory for it inside the container (as runc does).
+func pivotRoot(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("entering rootfs %s: %w", dir, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root into %s: %w", dir, err)
+	}
+	// Keep unmount events of the old root from reaching anything shared.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("making the old root a slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmounting the old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// tracer prints how long each init phase took, for `urun --debug`.
+type tracer struct {
+	on   bool
+	last time.Time
+}
+
+func newTracer(on bool) *tracer { return &tracer{on: on, last: time.Now()} }
+
+func (t *tracer) mark(phase string) {
+	if !t.on {
+		return
+	}
+	now := time.Now()
+	fmt.Fprintf(os.Stderr, "urun-init: %-14s %6.2f ms\n", phase, float64(now.Sub(t.last).Microseconds())/1000)
+	t.last = now
+}

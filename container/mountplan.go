@@ -1,0 +1,102 @@
+package container
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The container's mounts are planned as data first (this file, pure, table
+// tested without privilege), then replayed by one short loop in the init
+// (mounts_child.go) — bubblewrap's pattern.
+
+// opKind is what one step of the mount plan does.
+type opKind int
+
+const (
+	// opMount mounts a filesystem or binds a host path (spec mounts).
+	opMount opKind = iota
+	// opDevice binds a host device node onto a file: a rootless process
+	// cannot mknod, but it can bind what the host already has.
+	opDevice
+	// opSymlink creates Target as a symlink to Source.
+	opSymlink
+	// opCgroup mounts the container's cgroup filesystem, read-only.
+	opCgroup
+)
+
+// mountOp is one step of the plan. Target is a path inside the container.
+type mountOp struct {
+	Kind        opKind
+	Source      string
+	Target      string
+	FSType      string
+	Flags       uintptr
+	Propagation []uintptr
+	Data        string
+	Bind        bool
+	Recursive   bool
+}
+
+// planMounts turns the spec's mounts and devices into the ordered steps
+// the init replays under the new root.
+func planMounts(spec *specs.Spec) ([]mountOp, error) {
+	var ops []mountOp
+	devTmpfs := false
+	for _, m := range spec.Mounts {
+		target := path.Clean(m.Destination)
+		if !path.IsAbs(target) {
+			return nil, fmt.Errorf("mount destination %q is not an absolute path", m.Destination)
+		}
+		if target == "/" {
+			return nil, fmt.Errorf("mount destination %q would replace the root filesystem", m.Destination)
+		}
+		flags, prop, data, bind, rec := MountFlags(m.Options)
+		typ := m.Type
+		if typ == "bind" {
+			bind = true
+		}
+		if typ == "cgroup" || typ == "cgroup2" {
+			ops = append(ops, mountOp{Kind: opCgroup, Target: target, Flags: flags})
+			continue
+		}
+		if target == "/dev" && typ == "tmpfs" {
+			devTmpfs = true
+		}
+		src := m.Source
+		if bind && !path.IsAbs(src) {
+			return nil, fmt.Errorf("bind mount source %q for %s is not an absolute path", src, target)
+		}
+		if src == "" {
+			src = typ
+		}
+		ops = append(ops, mountOp{
+			Kind: opMount, Source: src, Target: target, FSType: typ,
+			Flags: flags, Propagation: prop, Data: data, Bind: bind, Recursive: rec,
+		})
+	}
+	if spec.Linux != nil {
+		for _, d := range spec.Linux.Devices {
+			p := path.Clean(d.Path)
+			if !strings.HasPrefix(p, "/dev/") {
+				return nil, fmt.Errorf("device %q is not under /dev", d.Path)
+			}
+			ops = append(ops, mountOp{Kind: opDevice, Source: p, Target: p})
+		}
+	}
+	if devTmpfs {
+		// The links every Linux /dev has; a tmpfs /dev starts empty.
+		for _, l := range [][2]string{
+			{"/proc/self/fd", "/dev/fd"},
+			{"/proc/self/fd/0", "/dev/stdin"},
+			{"/proc/self/fd/1", "/dev/stdout"},
+			{"/proc/self/fd/2", "/dev/stderr"},
+			{"pts/ptmx", "/dev/ptmx"},
+		} {
+			ops = append(ops, mountOp{Kind: opSymlink, Source: l[0], Target: l[1]})
+		}
+	}
+	return ops, nil
+}

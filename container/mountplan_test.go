@@ -1,0 +1,62 @@
+package container
+
+import (
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestPlanMounts(t *testing.T) {
+	spec := &specs.Spec{
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro"}},
+			{Destination: "/data/../data/", Type: "bind", Source: "/home/u/data", Options: []string{"rbind", "ro"}},
+		},
+		Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}},
+	}
+	ops, err := planMounts(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []opKind{opMount, opMount, opCgroup, opMount, opDevice, opSymlink, opSymlink, opSymlink, opSymlink, opSymlink}
+	if len(ops) != len(kinds) {
+		t.Fatalf("got %d ops, want %d: %+v", len(ops), len(kinds), ops)
+	}
+	for i, k := range kinds {
+		if ops[i].Kind != k {
+			t.Errorf("op %d: kind %d, want %d", i, ops[i].Kind, k)
+		}
+	}
+	if ops[0].Flags != syscall.MS_NOSUID|syscall.MS_NOEXEC|syscall.MS_NODEV {
+		t.Errorf("proc flags = %#x", ops[0].Flags)
+	}
+	if ops[1].Data != "mode=755" {
+		t.Errorf("dev data = %q", ops[1].Data)
+	}
+	if b := ops[3]; !b.Bind || !b.Recursive || b.Target != "/data" || b.Flags&syscall.MS_RDONLY == 0 {
+		t.Errorf("bind op = %+v", b)
+	}
+	if ops[9].Target != "/dev/ptmx" || ops[9].Source != "pts/ptmx" {
+		t.Errorf("ptmx link = %+v", ops[9])
+	}
+}
+
+func TestPlanMountsRefuses(t *testing.T) {
+	for _, m := range []specs.Mount{
+		{Destination: "relative", Type: "tmpfs"},
+		{Destination: "/", Type: "tmpfs"},
+		{Destination: "/../", Type: "tmpfs"},
+		{Destination: "/x", Type: "bind", Source: "relative/src"},
+	} {
+		if _, err := planMounts(&specs.Spec{Mounts: []specs.Mount{m}}); err == nil {
+			t.Errorf("planMounts(%+v) succeeded, want an error", m)
+		}
+	}
+	_, err := planMounts(&specs.Spec{Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/etc/passwd"}}}})
+	if err == nil {
+		t.Error("a device outside /dev was accepted")
+	}
+}

@@ -1,0 +1,233 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// applyMounts replays the mount plan under rootfs. Every target is
+// resolved inside rootfs by pathrs (symlinks in the image cannot point a
+// mount at the host: the CVE-2021-30465 class) and mounted through its
+// /proc/self/fd handle, so nothing can swap the path between check and use.
+//
+// Preconditions: in the container's mount namespace, rootfs mounted.
+func applyMounts(rootfs string, ops []mountOp) error {
+	root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening rootfs %s: %w", rootfs, err)
+	}
+	defer root.Close()
+	for _, op := range ops {
+		switch op.Kind {
+		case opMount:
+			err = mountOne(root, op)
+		case opDevice:
+			err = bindDevice(root, op)
+		case opSymlink:
+			err = symlinkIn(root, op)
+		case opCgroup:
+			err = mountCgroup(root, op)
+		}
+		if err != nil {
+			return fmt.Errorf("mounting %s: %w", op.Target, err)
+		}
+	}
+	return nil
+}
+
+func mountOne(root *os.File, op mountOp) error {
+	dirTarget := true
+	if op.Bind {
+		st, err := os.Stat(op.Source)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		dirTarget = st.IsDir()
+	}
+	target, err := openTarget(root, op.Target, dirTarget)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	fdPath := procFD(target)
+	if op.Bind {
+		flags := uintptr(unix.MS_BIND)
+		if op.Recursive {
+			flags |= unix.MS_REC
+		}
+		if err := unix.Mount(op.Source, fdPath, "", flags, ""); err != nil {
+			return fmt.Errorf("binding %s: %w", op.Source, err)
+		}
+		// Bind mounts ignore every flag but MS_BIND and MS_REC; the rest
+		// (ro, nosuid…) needs a remount of the new mount point.
+		if rest := op.Flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
+			if err := remountBind(fdPath, rest); err != nil {
+				return err
+			}
+		}
+	} else if err := unix.Mount(op.Source, fdPath, op.FSType, op.Flags, op.Data); err != nil {
+		return fmt.Errorf("mounting %s: %w", op.FSType, err)
+	}
+	for _, p := range op.Propagation {
+		if err := unix.Mount("", fdPath, "", p, ""); err != nil {
+			return fmt.Errorf("setting propagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountBind applies flags to an existing bind mount. In a user namespace
+// the kernel refuses to clear flags the mount was locked with (a nosuid
+// host mount stays nosuid), so they are read and kept.
+func remountBind(target string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); err != nil {
+		return fmt.Errorf("reading mount flags: %w", err)
+	}
+	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY |
+		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags|locked, ""); err != nil {
+		return fmt.Errorf("remounting bind mount with flags %#x: %w", flags, err)
+	}
+	return nil
+}
+
+func remountReadonly(target string) error {
+	return remountBind(target, unix.MS_RDONLY)
+}
+
+// bindDevice binds a host device node onto an empty file in the
+// container: a rootless process cannot mknod, but may bind what exists.
+func bindDevice(root *os.File, op mountOp) error {
+	target, err := openTarget(root, op.Target, false)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Mount(op.Source, procFD(target), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding host device %s: %w", op.Source, err)
+	}
+	return nil
+}
+
+func symlinkIn(root *os.File, op mountOp) error {
+	dir, err := pathrs.MkdirAllHandle(root, path.Dir(op.Target), 0o755)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path.Dir(op.Target), err)
+	}
+	defer dir.Close()
+	err = unix.Symlinkat(op.Source, int(dir.Fd()), path.Base(op.Target))
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return err
+}
+
+// mountCgroup gives the container its cgroup namespace's view of cgroup v2.
+// On a host without a v2 hierarchy there is nothing to show: the directory
+// stays empty, as podman leaves it for rootless containers on cgroup v1.
+func mountCgroup(root *os.File, op mountOp) error {
+	target, err := openTarget(root, op.Target, true)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return nil
+	}
+	flags := op.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("cgroup2", procFD(target), "cgroup2", flags, ""); err != nil {
+		return fmt.Errorf("mounting cgroup2: %w", err)
+	}
+	return nil
+}
+
+// openTarget creates (if needed) and opens a mount point inside root.
+func openTarget(root *os.File, p string, dir bool) (*os.File, error) {
+	if dir {
+		f, err := pathrs.MkdirAllHandle(root, p, 0o755)
+		if err != nil {
+			return nil, fmt.Errorf("creating mount point: %w", err)
+		}
+		return f, nil
+	}
+	parent, err := pathrs.MkdirAllHandle(root, path.Dir(p), 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("creating mount point's directory: %w", err)
+	}
+	defer parent.Close()
+	base := path.Base(p)
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_RDONLY, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		// An existing mount point may be something we cannot open for
+		// reading (a FIFO, a 0000 file); O_PATH opens anything.
+		fd, err = unix.Openat(int(parent.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating mount point file: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), p)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK || st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		f.Close()
+		return nil, fmt.Errorf("mount point %s is a directory or symlink in the image, the source is a file", p)
+	}
+	return f, nil
+}
+
+func procFD(f *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+// maskPaths hides host information in /proc and /sys: files get /dev/null
+// bound over them, directories an empty read-only tmpfs.
+//
+// Preconditions: after pivot_root, so paths are the container's.
+func maskPaths(paths []string) error {
+	for _, p := range paths {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("masking %s: %w", p, err)
+		}
+		var err error
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=0555")
+		} else {
+			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return fmt.Errorf("masking %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// readonlyPaths binds each path onto itself and makes that read-only.
+func readonlyPaths(paths []string) error {
+	for _, p := range paths {
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("making %s read-only: %w", p, err)
+		}
+		if err := remountBind(p, unix.MS_RDONLY|unix.MS_REC); err != nil {
+			return fmt.Errorf("making %s read-only: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/fuse-overlay"
+	"github.com/urun-dev/urun/idmap"
+	"github.com/urun-dev/urun/userns"
+)
+
+// execTimeout bounds the container's set-up, from clone to execve.
+const execTimeout = 60 * time.Second
+
+// RunConfig is one foreground container run.
+type RunConfig struct {
+	Spec *specs.Spec
+	// InitPath is the urun-init program.
+	InitPath string
+	// RootfsDir is an empty directory the init mounts the root on.
+	RootfsDir string
+	Rootfs    fuseoverlay.Plan
+	// UseHelpers: the spec's maps need newuidmap/newgidmap.
+	UseHelpers bool
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
+	Debug      bool
+}
+
+// forwarded are the signals urun passes on to the container's process.
+var forwarded = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGCONT,
+}
+
+// Run starts the container, passes stdio (or a pty) through, forwards
+// signals, and returns the container's exit status: its code, or 128+N
+// when signal N ended it. An error means urun failed, with the status the
+// error carries (125 when none).
+func Run(cfg RunConfig) (int, error) {
+	spec := cfg.Spec
+	ucfg := userns.Config{
+		Path: cfg.InitPath,
+		Args: []string{"urun-init"},
+		// The init needs PATH only to find fuse-overlayfs; nothing of
+		// urun's environment reaches the container's process.
+		Env:        []string{"PATH=" + os.Getenv("PATH")},
+		Cloneflags: cloneFlags(spec),
+		UIDMap:     toMapping(spec.Linux.UIDMappings),
+		GIDMap:     toMapping(spec.Linux.GIDMappings),
+		UseHelpers: cfg.UseHelpers,
+		Stdin:      cfg.Stdin,
+		Stdout:     cfg.Stdout,
+		Stderr:     cfg.Stderr,
+	}
+	var console *os.File
+	if spec.Process.Terminal {
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			return 0, fmt.Errorf("allocating a pseudo-terminal for -t: %w", err)
+		}
+		defer ptmx.Close()
+		console = ptmx
+		if term, ok := isTerminal(cfg.Stdin); ok {
+			pty.InheritSize(term, ptmx)
+		}
+		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = tty, tty, tty
+		ucfg.Setsid, ucfg.Setctty, ucfg.Ctty = true, true, 0
+		defer tty.Close()
+	}
+	// Signals that arrive while the container starts are queued, not lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+
+	start := time.Now()
+	child, err := userns.Start(ucfg)
+	if err != nil {
+		return 0, err
+	}
+	defer child.Conn.Close()
+	if cfg.Debug {
+		fmt.Fprintf(os.Stderr, "urun: clone+maps   %6.2f ms\n", msSince(start))
+	}
+	if err := child.Conn.Send(MsgInit, InitConfig{
+		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug,
+	}); err != nil {
+		return 0, killAndReap(child, err)
+	}
+	if err := waitExec(child); err != nil {
+		return 0, err
+	}
+	if cfg.Debug {
+		fmt.Fprintf(os.Stderr, "urun: started      %6.2f ms\n", msSince(start))
+	}
+	var restore func()
+	copied := make(chan struct{})
+	if console != nil {
+		restore = relayTerminal(console, cfg, copied)
+	} else {
+		close(copied)
+	}
+	done := make(chan error, 1)
+	go func() { done <- child.Cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			child.Cmd.Process.Signal(s)
+		case werr := <-done:
+			if console != nil {
+				<-copied
+			}
+			if restore != nil {
+				restore()
+			}
+			return exitStatus(child.Cmd.ProcessState, werr)
+		}
+	}
+}
+
+// waitExec waits until the init has executed the user's process. The sync
+// socket is close-on-exec in the init, so end of file means the process
+// runs; a message means set-up failed, and says why.
+func waitExec(child *userns.Child) error {
+	m, err := child.Conn.Receive(execTimeout)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return killAndReap(child, fmt.Errorf("waiting for the container to start: %w", err))
+	case m.Type == userns.MsgError:
+		child.Cmd.Wait()
+		code := m.Code
+		if code == 0 {
+			code = ExitRuntime
+		}
+		return &CodedError{Code: code, Err: errors.New(m.Error)}
+	}
+	return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+}
+
+func killAndReap(child *userns.Child, err error) error {
+	child.Cmd.Process.Kill()
+	child.Cmd.Wait()
+	return err
+}
+
+// exitStatus is the shell's view of how the process ended.
+func exitStatus(ps *os.ProcessState, werr error) (int, error) {
+	if ps == nil {
+		return 0, fmt.Errorf("waiting for the container: %w", werr)
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ps.ExitCode(), nil
+}
+
+// relayTerminal copies between the user's terminal and the container's
+// pty, with the user's terminal in raw mode so keys reach the container
+// unchanged, and window size changes forwarded. The returned function
+// restores the terminal.
+func relayTerminal(ptmx *os.File, cfg RunConfig, copied chan struct{}) func() {
+	go func() {
+		io.Copy(cfg.Stdout, ptmx) // ends with EIO when the container's side closes
+		close(copied)
+	}()
+	go io.Copy(ptmx, cfg.Stdin)
+	term, ok := isTerminal(cfg.Stdin)
+	if !ok {
+		return nil
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	go func() {
+		for range winch {
+			pty.InheritSize(term, ptmx)
+		}
+	}()
+	old, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	if err != nil {
+		return func() { signal.Stop(winch) }
+	}
+	raw := *old
+	// cfmakeraw(3)
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag &^= unix.CSIZE | unix.PARENB
+	raw.Cflag |= unix.CS8
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, &raw)
+	return func() {
+		signal.Stop(winch)
+		unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, old)
+	}
+}
+
+func isTerminal(f *os.File) (*os.File, bool) {
+	if f == nil {
+		return nil, false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return f, err == nil
+}
+
+// cloneFlags are the namespaces the spec asks to create (a namespace with
+// a path is joined instead, which the OCI face handles).
+func cloneFlags(spec *specs.Spec) uintptr {
+	var flags uintptr
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			continue
+		}
+		switch ns.Type {
+		case specs.PIDNamespace:
+			flags |= unix.CLONE_NEWPID
+		case specs.NetworkNamespace:
+			flags |= unix.CLONE_NEWNET
+		case specs.MountNamespace:
+			flags |= unix.CLONE_NEWNS
+		case specs.IPCNamespace:
+			flags |= unix.CLONE_NEWIPC
+		case specs.UTSNamespace:
+			flags |= unix.CLONE_NEWUTS
+		case specs.CgroupNamespace:
+			flags |= unix.CLONE_NEWCGROUP
+		}
+	}
+	return flags
+}
+
+func toMapping(m []specs.LinuxIDMapping) idmap.Mapping {
+	out := make(idmap.Mapping, len(m))
+	for i, r := range m {
+		out[i] = idmap.Range{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
+	}
+	return out
+}
+
+// SpecMapping converts an idmap mapping to the spec's form.
+func SpecMapping(m idmap.Mapping) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(m))
+	for i, r := range m {
+		out[i] = specs.LinuxIDMapping{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
+	}
+	return out
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
