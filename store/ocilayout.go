@@ -1,0 +1,191 @@
+// Package store finds images and turns them into root filesystems the
+// container init can mount. Reading image metadata happens in urun's own
+// process; writing files owned by container ids happens in a user
+// namespace with the container's mapping (unpack_child.go), because an
+// ordinary user cannot chown to subordinate ids from outside one.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxJSON bounds index, manifest and config blobs: real ones are a few
+// KiB, and a hostile layout must not make us read gigabytes into memory.
+const maxJSON = 4 << 20
+
+// Image is a resolved image: its manifest, config and layer blobs.
+type Image struct {
+	// Ref is what the user typed.
+	Ref string
+	// Digest is the manifest digest; it names the unpacked rootfs.
+	Digest   digest.Digest
+	Manifest v1.Manifest
+	Config   v1.Image
+	// Layers are the layer blob files, base layer first.
+	Layers []Layer
+}
+
+// Layer is one layer blob on disk.
+type Layer struct {
+	Path      string
+	Digest    digest.Digest
+	MediaType string
+	Size      int64
+}
+
+// ParseOCIRef splits "oci:DIR[:TAG]" into the layout directory and tag
+// ("latest" when absent), as skopeo and podman read it.
+func ParseOCIRef(ref string) (dir, tag string, ok bool) {
+	rest, ok := strings.CutPrefix(ref, "oci:")
+	if !ok {
+		return "", "", false
+	}
+	dir, tag = rest, ""
+	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i:], "/") {
+		dir, tag = rest[:i], rest[i+1:]
+	}
+	return dir, tag, true
+}
+
+// OpenOCILayout resolves tag in the OCI image layout at dir.
+func OpenOCILayout(ref, dir, tag string) (*Image, error) {
+	var layout v1.ImageLayout
+	if err := readJSON(filepath.Join(dir, v1.ImageLayoutFile), &layout); err != nil {
+		return nil, fmt.Errorf("%s is not an OCI image layout: %w", dir, err)
+	}
+	var index v1.Index
+	if err := readJSON(filepath.Join(dir, "index.json"), &index); err != nil {
+		return nil, fmt.Errorf("reading the layout's index: %w", err)
+	}
+	desc, err := pickManifest(dir, index, tag)
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Ref: ref, Digest: desc.Digest}
+	if err := readBlobJSON(dir, desc, &img.Manifest); err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	if err := readBlobJSON(dir, img.Manifest.Config, &img.Config); err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	if len(img.Config.RootFS.DiffIDs) != len(img.Manifest.Layers) {
+		return nil, fmt.Errorf("image config lists %d layers, the manifest %d", len(img.Config.RootFS.DiffIDs), len(img.Manifest.Layers))
+	}
+	for _, l := range img.Manifest.Layers {
+		p, err := blobPath(dir, l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		switch l.MediaType {
+		case v1.MediaTypeImageLayer, v1.MediaTypeImageLayerGzip, v1.MediaTypeImageLayerZstd,
+			"application/vnd.docker.image.rootfs.diff.tar.gzip":
+		default:
+			return nil, fmt.Errorf("layer %s has media type %q, which urun cannot unpack", l.Digest, l.MediaType)
+		}
+		img.Layers = append(img.Layers, Layer{Path: p, Digest: l.Digest, MediaType: l.MediaType, Size: l.Size})
+	}
+	return img, nil
+}
+
+// pickManifest finds the manifest for tag, following an image index to
+// the entry for this machine's platform.
+func pickManifest(dir string, index v1.Index, tag string) (v1.Descriptor, error) {
+	var found []v1.Descriptor
+	for _, m := range index.Manifests {
+		name := m.Annotations[v1.AnnotationRefName]
+		if name == tag || (tag == "" && (name == "" || name == "latest")) {
+			found = append(found, m)
+		}
+	}
+	if tag == "" && len(found) == 0 && len(index.Manifests) == 1 {
+		found = index.Manifests
+	}
+	if len(found) == 0 {
+		if tag == "" {
+			tag = "latest"
+		}
+		return v1.Descriptor{}, fmt.Errorf("no image tagged %q in %s: list the tags in its index.json", tag, dir)
+	}
+	d := found[0]
+	if d.MediaType == v1.MediaTypeImageIndex {
+		var sub v1.Index
+		if err := readBlobJSON(dir, d, &sub); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("reading image index %s: %w", d.Digest, err)
+		}
+		for _, m := range sub.Manifests {
+			if m.Platform == nil || (m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH) {
+				return m, nil
+			}
+		}
+		return v1.Descriptor{}, fmt.Errorf("image index %s has no manifest for linux/%s", d.Digest, runtime.GOARCH)
+	}
+	return d, nil
+}
+
+func blobPath(dir string, d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", fmt.Errorf("invalid digest %q: %w", d, err)
+	}
+	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), nil
+}
+
+// readBlobJSON reads a small blob, checks it against its digest and size,
+// and decodes it.
+func readBlobJSON(dir string, d v1.Descriptor, v any) error {
+	p, err := blobPath(dir, d.Digest)
+	if err != nil {
+		return err
+	}
+	b, err := readLimited(p)
+	if err != nil {
+		return err
+	}
+	if d.Size != 0 && int64(len(b)) != d.Size {
+		return fmt.Errorf("blob %s is %d bytes, its descriptor says %d", d.Digest, len(b), d.Size)
+	}
+	if got := d.Digest.Algorithm().FromBytes(b); got != d.Digest {
+		return fmt.Errorf("blob %s has digest %s: the layout is corrupt", d.Digest, got)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func readJSON(p string, v any) error {
+	b, err := readLimited(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parsing %s: %w", p, err)
+	}
+	return nil
+}
+
+func readLimited(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s does not exist", p)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if len(b) > maxJSON {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxJSON)
+	}
+	return b, nil
+}
