@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// runtimeDir is where per-run state lives: $XDG_RUNTIME_DIR/urun when that
+// directory is ours and private, else /tmp/urun-UID, which we create and
+// check ourselves (after `su`, or in CI shells, XDG_RUNTIME_DIR is unset
+// or still names another user's directory).
+func runtimeDir() (string, error) {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && ownedPrivateDir(d) {
+		return ensureDir(filepath.Join(d, "urun"))
+	}
+	d := filepath.Join(os.TempDir(), "urun-"+strconv.Itoa(os.Getuid()))
+	if err := os.Mkdir(d, 0o700); err != nil && !os.IsExist(err) {
+		return "", fmt.Errorf("creating runtime directory %s: %w", d, err)
+	}
+	if !ownedPrivateDir(d) {
+		return "", fmt.Errorf("runtime directory %s is not a private directory owned by uid %d: remove it, or set XDG_RUNTIME_DIR to a directory of yours with mode 0700", d, os.Getuid())
+	}
+	return d, nil
+}
+
+// dataDir holds unpacked images: $XDG_DATA_HOME/urun or ~/.local/share/urun.
+func dataDir() (string, error) {
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("finding the data directory: neither XDG_DATA_HOME nor HOME is set")
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return ensureDir(filepath.Join(base, "urun"))
+}
+
+func ensureDir(d string) (string, error) {
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", d, err)
+	}
+	return d, nil
+}
+
+// ownedPrivateDir: a real directory (not a symlink), ours, mode 0700.
+func ownedPrivateDir(d string) bool {
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == os.Getuid() && st.Mode&0o077 == 0
+}

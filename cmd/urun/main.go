@@ -1,0 +1,138 @@
+// Command urun runs OCI containers as an ordinary user.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/store"
+)
+
+// command is one urun subcommand. Each lives in its own file.
+type command struct {
+	name  string
+	short string // one line for `urun --help`
+	usage string // the synopsis after "urun "
+	// flags is the subcommand's flag set; interspersed off where
+	// arguments after the first positional belong to the container.
+	flags *pflag.FlagSet
+	run   func(g *globals, args []string) error
+}
+
+// globals are the flags that come before the subcommand.
+type globals struct {
+	debug bool
+}
+
+var commands = map[string]func() *command{}
+
+func register(name string, f func() *command) { commands[name] = f }
+
+func main() {
+	// The unpack helper re-executes urun inside a user namespace.
+	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
+		os.Exit(store.UnpackMain())
+	}
+	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func urunMain(args []string, stdout, stderr io.Writer) int {
+	var g globals
+	fs := pflag.NewFlagSet("urun", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
+	help := fs.BoolP("help", "h", false, "show this help")
+	version := fs.BoolP("version", "v", false, "show the version")
+	if err := fs.Parse(args); err != nil {
+		return fail(stderr, usageError(err, "urun --help"))
+	}
+	rest := fs.Args()
+	switch {
+	case *version:
+		rest = []string{"version"}
+	case *help || len(rest) == 0:
+		printHelp(stdout, fs)
+		if len(rest) == 0 && !*help {
+			return container.ExitRuntime
+		}
+		return 0
+	}
+	newCmd, ok := commands[rest[0]]
+	if !ok {
+		return fail(stderr, fmt.Errorf("unknown command %q (see 'urun --help' for the list)", rest[0]))
+	}
+	cmd := newCmd()
+	cmd.flags.SetOutput(io.Discard)
+	cmdHelp := cmd.flags.BoolP("help", "h", false, "show this help")
+	if err := cmd.flags.Parse(rest[1:]); err != nil {
+		return fail(stderr, usageError(err, "urun "+cmd.name+" --help"))
+	}
+	if *cmdHelp {
+		printCommandHelp(stdout, cmd)
+		return 0
+	}
+	err := cmd.run(&g, cmd.flags.Args())
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+// exitStatus is the container's own status, passed through silently.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// fail prints err as one line and returns its exit status: the one the
+// error carries (126, 127 from the container init) or 125.
+func fail(w io.Writer, err error) int {
+	fmt.Fprintf(w, "urun: %s\n", strings.TrimSpace(err.Error()))
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
+	return container.ExitRuntime
+}
+
+func usageError(err error, helpCmd string) error {
+	return fmt.Errorf("%s (see '%s')", err, helpCmd)
+}
+
+// argsError reports a wrong number of arguments.
+func argsError(cmd, want string) error {
+	return fmt.Errorf("%s needs %s (see 'urun %s --help')", cmd, want, cmd)
+}
+
+func printHelp(w io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprint(w, "Usage: urun [global flags] COMMAND [flags] [ARG...]\n\n")
+	fmt.Fprint(w, "Run OCI containers as an ordinary user: no daemon, no root.\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := commands[n]()
+		if c.short == "" {
+			continue // hidden
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", n, c.short)
+	}
+	fmt.Fprintf(w, "\nGlobal flags:\n%s\nRun 'urun COMMAND --help' for a command's flags.\n", fs.FlagUsages())
+}
+
+func printCommandHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "%s\n\nUsage: urun %s\n\nFlags:\n%s", c.short, c.usage, c.flags.FlagUsages())
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/fuse-overlay"
+	"github.com/urun-dev/urun/idmap"
+	"github.com/urun-dev/urun/store"
+	"github.com/urun-dev/urun/userns"
+)
+
+// runFlags are `urun run`'s flags, named as podman's.
+type runFlags struct {
+	opts        container.Options
+	entrypoint  string
+	envFiles    []string
+	interactive bool
+	userns      string
+	network     string
+	rootfs      bool
+	tier        string
+	dryRun      bool
+	format      string
+	securityOpt []string
+	rm          bool
+}
+
+func init() {
+	register("run", func() *command {
+		f := &runFlags{}
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		// `urun run img ls -l`: -l belongs to ls.
+		fs.SetInterspersed(false)
+		o := &f.opts
+		fs.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal for the container")
+		fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open (without it the container reads /dev/null)")
+		fs.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable: KEY=VALUE, or KEY to copy it from urun's environment")
+		fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file, one KEY=VALUE per line")
+		fs.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+		fs.StringVarP(&o.User, "user", "u", "", "run as USER[:GROUP], by name or number")
+		fs.StringVar(&o.Hostname, "hostname", "", "container host name (default: the first 12 characters of its id)")
+		fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (\"\" for none)")
+		fs.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind-mount a host path: SRC:DST[:ro|rw,...]")
+		fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs: DST[:OPTIONS]")
+		fs.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (e.g. NET_ADMIN, or ALL)")
+		fs.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability (e.g. CHOWN, or ALL)")
+		fs.BoolVar(&o.Privileged, "privileged", false, "give every capability the user namespace allows; no masked paths")
+		fs.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+		fs.StringArrayVar(&o.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)")
+		fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+		fs.StringVar(&f.userns, "userns", "", "user namespace mode: auto (subordinate ids), keep-id (your uid inside too), host-single (one id, no helpers)")
+		fs.StringVar(&f.network, "network", "none", "network mode: none (loopback only) or host")
+		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
+		fs.StringVar(&f.tier, "rootfs-tier", "auto", "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs) or bind (--rootfs only: the directory itself, writable)")
+		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (always, for now)")
+		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
+		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
+		return &command{
+			name:  "run",
+			short: "Run a command in a new container",
+			usage: "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if fs.Changed("entrypoint") {
+					f.opts.Entrypoint = &f.entrypoint
+				}
+				return runContainer(g, f, args, fs.Changed("userns"))
+			},
+		}
+	})
+}
+
+func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) error {
+	if len(args) == 0 {
+		return argsError("run", "an IMAGE argument")
+	}
+	ref := args[0]
+	f.opts.Command = args[1:]
+	if err := f.complete(); err != nil {
+		return err
+	}
+	mode, err := idmap.ParseMode(f.userns)
+	if err != nil {
+		return fmt.Errorf("--userns: %w", err)
+	}
+	maps, err := userns.ResolveMaps(mode, usernsExplicit)
+	if err != nil {
+		return err
+	}
+	if maps.Warning != "" && !f.dryRun {
+		fmt.Fprintln(os.Stderr, "urun: warning:", maps.Warning)
+	}
+	initPath, err := findInit()
+	if err != nil {
+		return err
+	}
+	data, err := dataDir()
+	if err != nil {
+		return err
+	}
+
+	var imgConfig v1.ImageConfig
+	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto}
+	if plan.Tier, err = fuseoverlay.ParseTier(f.tier); err != nil {
+		return err
+	}
+	var rootDir string
+	if f.rootfs {
+		if rootDir, err = filepath.Abs(ref); err != nil {
+			return err
+		}
+		if st, err := os.Stat(rootDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--rootfs %s: not a directory", ref)
+		}
+	} else {
+		if plan.Tier == fuseoverlay.Bind {
+			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
+		}
+		img, err := openImage(ref)
+		if err != nil {
+			return err
+		}
+		imgConfig = img.Config.Config
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding urun's own executable: %w", err)
+		}
+		if rootDir, err = store.Rootfs(img, maps, data, exe); err != nil {
+			return err
+		}
+	}
+	plan.Lower = []string{rootDir}
+
+	id := newID()
+	f.opts.ContainerID = id
+	readFile := func(p string) ([]byte, error) {
+		fh, err := pathrs.OpenInRoot(rootDir, p)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		return io.ReadAll(io.LimitReader(fh, 1<<20))
+	}
+	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	spec.Linux.UIDMappings = container.SpecMapping(maps.UID)
+	spec.Linux.GIDMappings = container.SpecMapping(maps.GID)
+	if f.dryRun {
+		out, err := json.MarshalIndent(spec, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(out))
+		return nil
+	}
+
+	rt, err := runtimeDir()
+	if err != nil {
+		return err
+	}
+	cdir := filepath.Join(rt, "containers", id)
+	rootMount := filepath.Join(cdir, "rootfs")
+	if err := os.MkdirAll(rootMount, 0o700); err != nil {
+		return fmt.Errorf("creating container directory: %w", err)
+	}
+	// The container's mounts live only in its own mount namespace and die
+	// with it, so the directory is empty again once it has exited.
+	defer os.RemoveAll(cdir)
+
+	stdin := os.Stdin
+	if !f.interactive && !f.opts.Tty {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return err
+		}
+		defer devnull.Close()
+		stdin = devnull
+	}
+	status, err := container.Run(container.RunConfig{
+		Spec:       spec,
+		InitPath:   initPath,
+		RootfsDir:  rootMount,
+		Rootfs:     plan,
+		UseHelpers: maps.UseHelpers,
+		Stdin:      stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Debug:      g.debug,
+	})
+	if err != nil {
+		return err
+	}
+	return exitStatus(status)
+}
+
+// complete folds flags that need I/O or cross-checks into the options.
+func (f *runFlags) complete() error {
+	var env []string
+	for _, p := range f.envFiles {
+		lines, err := readEnvFile(p)
+		if err != nil {
+			return err
+		}
+		env = append(env, lines...)
+	}
+	f.opts.Env = append(env, f.opts.Env...)
+	for _, o := range f.securityOpt {
+		switch o {
+		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+			f.opts.NoNewPrivileges = true
+		default:
+			return fmt.Errorf("--security-opt %q is not supported (supported: no-new-privileges)", o)
+		}
+	}
+	switch f.network {
+	case "none":
+	case "host":
+		f.opts.NetworkHost = true
+	default:
+		return fmt.Errorf("--network %q is not supported yet (use none or host)", f.network)
+	}
+	if f.format != "json" {
+		return fmt.Errorf("--format %q: only json is supported", f.format)
+	}
+	return nil
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped.
+func readEnvFile(p string) ([]string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}
+
+// openImage resolves an image reference. Only OCI layouts on disk exist
+// until the image store lands.
+func openImage(ref string) (*store.Image, error) {
+	if dir, tag, ok := store.ParseOCIRef(ref); ok {
+		return store.OpenOCILayout(ref, dir, tag)
+	}
+	return nil, fmt.Errorf("image %q: only oci:DIR[:TAG] images are supported so far (or use --rootfs DIR)", ref)
+}
+
+// findInit locates urun-init: $URUN_INIT, else beside the urun binary.
+func findInit() (string, error) {
+	if p := os.Getenv("URUN_INIT"); p != "" {
+		return p, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding urun's own executable: %w", err)
+	}
+	p := filepath.Join(filepath.Dir(exe), "urun-init")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("urun-init is missing (looked for %s): install it beside urun (make install)", p)
+	}
+	return p, nil
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

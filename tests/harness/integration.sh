@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the integration suite as the unprivileged test user against the
+# built urun and the locally built test images. As root it first sets the
+# host up (packages, user, device modes); as an ordinary user it runs as
+# that user, who must already have subordinate ids.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/harness/lib.sh
+
+# A second user without subordinate ids exercises the single-id fallback.
+NOSUBID_USER=${NOSUBID_USER:-urun-nosubid}
+if [ "$(id -u)" = 0 ]; then
+	install_packages
+	setup_user "$TEST_USER"
+	setup_user_without_subids "$NOSUBID_USER"
+	fix_devices
+fi
+
+make -s build
+go run ./tests/mkimage -out _build/images >/dev/null
+go test -c -o _build/integration.test ./tests/integration
+
+stage=$(stage)
+trap 'rm -rf "$stage"' EXIT
+cp -r bin _build/images _build/integration.test "$stage/"
+chmod -R a+rX "$stage"
+
+args=(-test.v -test.count=1 -test.timeout=30m)
+if [ -n "${RUN:-}" ]; then args+=(-test.run "$RUN"); fi
+export URUN_BIN="$stage/bin/urun" URUN_IMAGES="$stage/images"
+log "integration tests as $([ "$(id -u)" = 0 ] && echo "$TEST_USER" || id -un)"
+out="$stage/integration.out"
+set +e
+if [ "$(id -u)" = 0 ]; then
+	as_user "$TEST_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" \
+		"$stage/integration.test" "${args[@]}" -test.skip NoSubIDs 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" = 0 ] && [ -z "${RUN:-}" ]; then
+		log "single-id fallback tests as $NOSUBID_USER (no subordinate ids)"
+		as_user "$NOSUBID_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" \
+			"$stage/integration.test" -test.v -test.count=1 -test.run NoSubIDs 2>&1 | tee -a "$out"
+		rc=${PIPESTATUS[0]}
+	fi
+else
+	(cd "$stage" && ./integration.test "${args[@]}" -test.skip NoSubIDs) 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+fi
+set -e
+passed=$(grep -c -- '^--- PASS' "$out" || true)
+failed=$(grep -c -- '^--- FAIL' "$out" || true)
+skipped=$(grep -c -- '^--- SKIP' "$out" || true)
+echo "integration: $passed passed, $failed failed, $skipped skipped"
+[ "$rc" = 0 ] || die "integration tests failed (exit $rc)"
+# A skip on CI means the harness did not set the host up: that is a failure.
+if [ "${CI:-}" = true ] && grep -q -- '--- SKIP' "$out"; then
+	grep -- '--- SKIP' "$out" >&2
+	die "integration tests skipped on CI: the harness must provide everything they need"
+fi

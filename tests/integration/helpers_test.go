@@ -1,0 +1,147 @@
+// Package integration runs the built urun as an unprivileged user against
+// real images, real newuidmap/newgidmap and the real kernel. The harness
+// (tests/harness/integration.sh) sets the host up and runs this suite as
+// the test user; run as root, every test here skips with that reason.
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	urunBin   = os.Getenv("URUN_BIN")
+	imagesDir = os.Getenv("URUN_IMAGES")
+)
+
+func TestMain(m *testing.M) {
+	if os.Getuid() == 0 || urunBin == "" || imagesDir == "" {
+		fmt.Println("integration tests skipped: run them with `make integration`, which sets the host up and runs them as the unprivileged test user")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// busybox and hard are the test images built by tests/mkimage.
+func busybox() string { return "oci:" + filepath.Join(imagesDir, "busybox") }
+func hard() string    { return "oci:" + filepath.Join(imagesDir, "hard") }
+
+// result is one urun invocation.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// urun runs the urun binary with args and a 2-minute limit.
+func urun(t *testing.T, args ...string) result {
+	t.Helper()
+	return urunEnv(t, nil, args...)
+}
+
+func urunEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(urunBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting urun: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("urun %v: no exit within 2 minutes", args)
+	}
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("urun %v: %v", args, err)
+	}
+	return r
+}
+
+// mustRun runs urun and requires exit 0.
+func mustRun(t *testing.T, args ...string) result {
+	t.Helper()
+	r := urun(t, args...)
+	if r.code != 0 {
+		t.Fatalf("urun %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// myProcesses lists the pids and commands of this user's processes,
+// except this test process and its children's transient helpers.
+func myProcesses(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := fmt.Sprint(os.Getpid())
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' || pid == self {
+			continue
+		}
+		var st struct{ uid int }
+		b, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+				fmt.Sscan(f[1], &st.uid)
+			}
+		}
+		if st.uid != os.Getuid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		out[pid] = strings.ReplaceAll(string(cmdline), "\x00", " ")
+	}
+	return out
+}
+
+// checkNoLeftovers fails when processes of this user appeared since before.
+func checkNoLeftovers(t *testing.T, before map[string]string) {
+	t.Helper()
+	// Reaping by the kernel can trail the parent's exit by a moment.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var extra []string
+		for pid, cmd := range myProcesses(t) {
+			if _, ok := before[pid]; !ok {
+				extra = append(extra, pid+": "+cmd)
+			}
+		}
+		if len(extra) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes left behind: %v", extra)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
