@@ -12,7 +12,7 @@ import (
 // userns), so the ambient set is cleared first and only what the spec
 // names is raised again.
 //
-// Preconditions: OS thread locked; called after setUser.
+// Preconditions: OS thread locked; called after dropBounding and setUser.
 func setCapabilities(c *specs.LinuxCapabilities) error {
 	if c == nil {
 		c = &specs.LinuxCapabilities{}
@@ -20,20 +20,9 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clearing ambient capabilities: %w", err)
 	}
-	bounding, err := capMask(c.Bounding)
-	if err != nil {
-		return err
-	}
 	last, err := lastCap()
 	if err != nil {
 		return err
-	}
-	for cp := 0; cp <= last; cp++ {
-		if bounding&(1<<cp) == 0 {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0); err != nil {
-				return fmt.Errorf("dropping capability %d from the bounding set: %w", cp, err)
-			}
-		}
 	}
 	eff, err := capMask(c.Effective)
 	if err != nil {
@@ -63,6 +52,31 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 		if amb&(1<<cp) != 0 {
 			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(cp), 0, 0); err != nil {
 				return fmt.Errorf("raising ambient capability %d: %w", cp, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropBounding removes from the bounding set what the spec does not name.
+// It needs CAP_SETPCAP in the effective set, which a switch to a non-root
+// user clears, so it runs before setUser (as crun and runc order it).
+func dropBounding(c *specs.LinuxCapabilities) error {
+	if c == nil {
+		c = &specs.LinuxCapabilities{}
+	}
+	bounding, err := capMask(c.Bounding)
+	if err != nil {
+		return err
+	}
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	for cp := 0; cp <= last; cp++ {
+		if bounding&(1<<cp) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0); err != nil {
+				return fmt.Errorf("dropping capability %d from the bounding set: %w", cp, err)
 			}
 		}
 	}

@@ -57,6 +57,9 @@ func execProcess(spec *specs.Spec) error {
 	// As root in the namespace we can enter any directory; a directory
 	// only the target user may enter is tried again after switching.
 	cwdErr := unix.Chdir(cwd)
+	if err := dropBounding(p.Capabilities); err != nil {
+		return err
+	}
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -72,6 +75,11 @@ func execProcess(spec *specs.Spec) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
+	}
+	// No descriptor but stdio reaches the container's program, whatever
+	// urun or its caller left open (the CVE-2024-21626 class).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)

@@ -103,6 +103,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 			return fmt.Errorf("setting hostname %q: %w", spec.Hostname, err)
 		}
 	}
+	if spec.Process.Terminal {
+		if err := setupConsole(conn, spec.Process.ConsoleSize); err != nil {
+			return err
+		}
+	}
 	if err := setRlimits(spec.Process.Rlimits); err != nil {
 		return err
 	}

@@ -56,6 +56,16 @@ func mountOne(root *os.File, op mountOp) error {
 	}
 	defer target.Close()
 	fdPath := procFD(target)
+	// mounted reopens the target after the mount: the handle taken before
+	// names the directory underneath, and a remount or propagation change
+	// through it would hit the mount below (or fail with EINVAL).
+	mounted := func() (*os.File, error) {
+		f, err := pathrs.OpenatInRoot(root, op.Target)
+		if err != nil {
+			return nil, fmt.Errorf("reopening mount point: %w", err)
+		}
+		return f, nil
+	}
 	if op.Bind {
 		flags := uintptr(unix.MS_BIND)
 		if op.Recursive {
@@ -67,15 +77,28 @@ func mountOne(root *os.File, op mountOp) error {
 		// Bind mounts ignore every flag but MS_BIND and MS_REC; the rest
 		// (ro, nosuid…) needs a remount of the new mount point.
 		if rest := op.Flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
-			if err := remountBind(fdPath, rest); err != nil {
+			m, err := mounted()
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if err := remountBind(procFD(m), rest); err != nil {
 				return err
 			}
 		}
 	} else if err := unix.Mount(op.Source, fdPath, op.FSType, op.Flags, op.Data); err != nil {
 		return fmt.Errorf("mounting %s: %w", op.FSType, err)
 	}
+	if len(op.Propagation) == 0 {
+		return nil
+	}
+	m, err := mounted()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
 	for _, p := range op.Propagation {
-		if err := unix.Mount("", fdPath, "", p, ""); err != nil {
+		if err := unix.Mount("", procFD(m), "", p, ""); err != nil {
 			return fmt.Errorf("setting propagation: %w", err)
 		}
 	}

@@ -63,20 +63,15 @@ func Run(cfg RunConfig) (int, error) {
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
 	}
-	var console *os.File
 	if spec.Process.Terminal {
-		ptmx, tty, err := pty.Open()
-		if err != nil {
-			return 0, fmt.Errorf("allocating a pseudo-terminal for -t: %w", err)
-		}
-		defer ptmx.Close()
-		console = ptmx
+		// The init opens the pty in the container's devpts and sends the
+		// master back; its stdio until then is /dev/null.
+		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = nil, nil, nil
 		if term, ok := isTerminal(cfg.Stdin); ok {
-			pty.InheritSize(term, ptmx)
+			if ws, err := unix.IoctlGetWinsize(int(term.Fd()), unix.TIOCGWINSZ); err == nil {
+				spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+			}
 		}
-		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = tty, tty, tty
-		ucfg.Setsid, ucfg.Setctty, ucfg.Ctty = true, true, 0
-		defer tty.Close()
 	}
 	// Signals that arrive while the container starts are queued, not lost.
 	sigs := make(chan os.Signal, 16)
@@ -96,6 +91,13 @@ func Run(cfg RunConfig) (int, error) {
 		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug,
 	}); err != nil {
 		return 0, killAndReap(child, err)
+	}
+	var console *os.File
+	if spec.Process.Terminal {
+		if console, err = receiveConsole(child); err != nil {
+			return 0, err
+		}
+		defer console.Close()
 	}
 	if err := waitExec(child); err != nil {
 		return 0, err
@@ -128,6 +130,34 @@ func Run(cfg RunConfig) (int, error) {
 	}
 }
 
+// receiveConsole takes the pty master the init sends for -t.
+func receiveConsole(child *userns.Child) (*os.File, error) {
+	m, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return nil, killAndReap(child, fmt.Errorf("waiting for the container's terminal: %w", err))
+	case m.Type == userns.MsgError:
+		return nil, initFailed(child, m)
+	case m.Type != MsgConsole:
+		return nil, killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+	}
+	f, err := child.Conn.ReceiveFile("pty master")
+	if err != nil {
+		return nil, killAndReap(child, err)
+	}
+	return f, nil
+}
+
+// initFailed reaps an init that reported a set-up error and returns it.
+func initFailed(child *userns.Child, m userns.Message) error {
+	child.Cmd.Wait()
+	code := m.Code
+	if code == 0 {
+		code = ExitRuntime
+	}
+	return &CodedError{Code: code, Err: errors.New(m.Error)}
+}
+
 // waitExec waits until the init has executed the user's process. The sync
 // socket is close-on-exec in the init, so end of file means the process
 // runs; a message means set-up failed, and says why.
@@ -139,12 +169,7 @@ func waitExec(child *userns.Child) error {
 	case err != nil:
 		return killAndReap(child, fmt.Errorf("waiting for the container to start: %w", err))
 	case m.Type == userns.MsgError:
-		child.Cmd.Wait()
-		code := m.Code
-		if code == 0 {
-			code = ExitRuntime
-		}
-		return &CodedError{Code: code, Err: errors.New(m.Error)}
+		return initFailed(child, m)
 	}
 	return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/archive"
+	"go.podman.io/storage/pkg/idtools"
 
 	"github.com/urun-dev/urun/userns"
 )
@@ -15,6 +17,8 @@ import (
 // with the container's mapping, so the files it creates get the image's
 // owners, and it answers the parent with MsgUnpacked or an error.
 func UnpackMain() int {
+	// containers/storage logs through logrus; urun reports errors itself.
+	logrus.SetOutput(io.Discard)
 	conn, err := userns.ChildConn()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "urun:", err)
@@ -55,8 +59,11 @@ func unpack(req UnpackRequest) (err error) {
 	opts := &archive.TarOptions{
 		// Device nodes cannot be created in a user namespace; the
 		// container gets /dev from urun, not from the image.
-		InUserNS:          true,
-		IgnoreChownErrors: req.SquashIDs,
+		InUserNS: true,
+	}
+	if req.SquashIDs {
+		// A single-id namespace maps root only: every file becomes root's.
+		opts.ChownOpts = &idtools.IDPair{UID: 0, GID: 0}
 	}
 	for _, l := range req.Layers {
 		if err := applyLayer(req.Dir, l, opts); err != nil {

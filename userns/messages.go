@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The parent and the child talk over a socketpair in typed, length-prefixed
@@ -159,3 +161,45 @@ func (e *PeerError) Error() string { return e.Msg }
 
 // ExitCode is the status the peer asked the caller to exit with (0: none).
 func (e *PeerError) ExitCode() int { return e.Code }
+
+// SendFile sends a message of type typ carrying an open file (the
+// container's pty master). The descriptor travels as SCM_RIGHTS on one
+// marker byte after the frame, so the stream stays in frames.
+func (c *Conn) SendFile(typ string, f *os.File) error {
+	if err := c.Send(typ, nil); err != nil {
+		return err
+	}
+	uc, ok := c.c.(*net.UnixConn)
+	if !ok {
+		return errors.New("sync socket cannot carry descriptors")
+	}
+	if _, _, err := uc.WriteMsgUnix([]byte{'F'}, unix.UnixRights(int(f.Fd())), nil); err != nil {
+		return fmt.Errorf("sending %s descriptor: %w", typ, err)
+	}
+	return nil
+}
+
+// ReceiveFile reads the descriptor that follows a message sent with
+// SendFile; call it after Receive returned that message.
+func (c *Conn) ReceiveFile(name string) (*os.File, error) {
+	uc, ok := c.c.(*net.UnixConn)
+	if !ok {
+		return nil, errors.New("sync socket cannot carry descriptors")
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, fmt.Errorf("receiving %s descriptor: %w", name, err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("receiving %s descriptor: no descriptor sent", name)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("receiving %s descriptor: no descriptor sent", name)
+	}
+	unix.CloseOnExec(fds[0])
+	return os.NewFile(uintptr(fds[0]), name), nil
+}

@@ -14,6 +14,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
@@ -147,7 +148,20 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	id := newID()
 	f.opts.ContainerID = id
 	readFile := func(p string) ([]byte, error) {
-		fh, err := pathrs.OpenInRoot(rootDir, p)
+		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
+		// only a regular file is reopened for reading (a FIFO planted as
+		// /etc/passwd must not block urun).
+		h, err := pathrs.OpenInRoot(rootDir, p)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		if st, err := h.Stat(); err != nil {
+			return nil, err
+		} else if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s in the image is not a regular file", p)
+		}
+		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 		if err != nil {
 			return nil, err
 		}
