@@ -35,6 +35,22 @@ type RunConfig struct {
 	Stdout     *os.File
 	Stderr     *os.File
 	Debug      bool
+	// CgroupFD, when >= 0 and UseCgroup, is the directory of the cgroup
+	// the init is cloned into (clone3 CLONE_INTO_CGROUP).
+	UseCgroup bool
+	CgroupFD  int
+	// Attachments are host-side pieces bound to the container (network
+	// helpers, port forwarders…), attached once its namespaces exist.
+	Attachments []Attachment
+}
+
+// Attachment is host-side set-up bound to a container's namespaces. Attach
+// runs after the init is cloned and mapped, before it sets the container
+// up; Close runs after the container ended, or when start-up failed, in
+// reverse order.
+type Attachment interface {
+	Attach(pid int) error
+	Close() error
 }
 
 // forwarded are the signals urun passes on to the container's process.
@@ -54,14 +70,16 @@ func Run(cfg RunConfig) (int, error) {
 		Args: []string{"urun-init"},
 		// The init needs PATH only to find fuse-overlayfs; nothing of
 		// urun's environment reaches the container's process.
-		Env:        []string{"PATH=" + os.Getenv("PATH")},
-		Cloneflags: cloneFlags(spec),
-		UIDMap:     toMapping(spec.Linux.UIDMappings),
-		GIDMap:     toMapping(spec.Linux.GIDMappings),
-		UseHelpers: cfg.UseHelpers,
-		Stdin:      cfg.Stdin,
-		Stdout:     cfg.Stdout,
-		Stderr:     cfg.Stderr,
+		Env:         []string{"PATH=" + os.Getenv("PATH")},
+		Cloneflags:  cloneFlags(spec),
+		UIDMap:      toMapping(spec.Linux.UIDMappings),
+		GIDMap:      toMapping(spec.Linux.GIDMappings),
+		UseHelpers:  cfg.UseHelpers,
+		UseCgroupFD: cfg.UseCgroup,
+		CgroupFD:    cfg.CgroupFD,
+		Stdin:       cfg.Stdin,
+		Stdout:      cfg.Stdout,
+		Stderr:      cfg.Stderr,
 	}
 	if spec.Process.Terminal {
 		// The init opens the pty in the container's devpts and sends the
@@ -87,6 +105,13 @@ func Run(cfg RunConfig) (int, error) {
 	if cfg.Debug {
 		fmt.Fprintf(os.Stderr, "urun: clone+maps   %6.2f ms\n", msSince(start))
 	}
+	for i, a := range cfg.Attachments {
+		if err := a.Attach(child.Cmd.Process.Pid); err != nil {
+			closeAttachments(cfg.Attachments[:i])
+			return 0, killAndReap(child, err)
+		}
+	}
+	defer closeAttachments(cfg.Attachments)
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug,
 	}); err != nil {
@@ -172,6 +197,13 @@ func waitExec(child *userns.Child) error {
 		return initFailed(child, m)
 	}
 	return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+}
+
+// closeAttachments closes in reverse order of attaching.
+func closeAttachments(as []Attachment) {
+	for i := len(as) - 1; i >= 0; i-- {
+		as[i].Close()
+	}
 }
 
 func killAndReap(child *userns.Child, err error) error {
