@@ -168,3 +168,6 @@ func sortedUnique(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// KnownCapabilities lists the capabilities urun can name, sorted.
+func KnownCapabilities() []string { return allCapabilities() }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/fuse-overlay"
@@ -64,6 +65,17 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return errors.New("init config has no spec, process or root")
 	}
 	tr := newTracer(cfg.Debug)
+	// The FIFO is opened now, while the host's paths are visible; after
+	// pivot_root only this handle reaches it.
+	var fifo *os.File
+	if cfg.ExecFifo != "" {
+		f, err := os.OpenFile(cfg.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening exec fifo: %w", err)
+		}
+		defer f.Close()
+		fifo = f
+	}
 	// Nothing we mount may propagate back to the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
@@ -111,11 +123,8 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := setRlimits(spec.Process.Rlimits); err != nil {
 		return err
 	}
-	if cfg.WaitStart {
-		if err := conn.Send(MsgCreated, nil); err != nil {
-			return err
-		}
-		if err := conn.WaitFor(MsgStart, 0, nil); err != nil {
+	if fifo != nil {
+		if err := waitStart(conn, spec, fifo); err != nil {
 			return err
 		}
 	}
@@ -125,6 +134,34 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 
 // MsgCreated tells the parent a waiting container is ready to start.
 const MsgCreated = "created"
+
+// waitStart ends `create`: the program is checked now (a missing one is a
+// create error, as with runc), the init stops dying with its parent, tells
+// it the container is created, and blocks until `urun start` opens the
+// exec FIFO for reading.
+func waitStart(conn *userns.Conn, spec *specs.Spec, fifo *os.File) error {
+	if len(spec.Process.Args) == 0 {
+		return errors.New("the process has no arguments")
+	}
+	if _, err := lookPath(spec.Process.Args[0], spec.Process.Env); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("detaching from urun create: %w", err)
+	}
+	if err := conn.Send(MsgCreated, nil); err != nil {
+		return err
+	}
+	w, err := os.OpenFile(procFD(fifo), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte{'0'}); err != nil {
+		return fmt.Errorf("writing exec fifo: %w", err)
+	}
+	return nil
+}
 
 // pivotRoot makes dir the root. pivot_root(".", ".") stacks the old root
 // on top of the new one at "/", so one detached unmount removes it without

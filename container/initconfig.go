@@ -16,15 +16,13 @@ type InitConfig struct {
 	RootfsDir string `json:"rootfsDir"`
 	// Rootfs says how to build the root filesystem there.
 	Rootfs fuseoverlay.Plan `json:"rootfs"`
-	// WaitStart makes the init stop before exec until the parent sends
-	// MsgStart (the OCI create/start split).
-	WaitStart bool `json:"waitStart,omitempty"`
+	// ExecFifo, when set, makes the init stop before exec: it reports
+	// MsgCreated, leaves its parent, and execs once `urun start` has
+	// opened this FIFO (the OCI create/start split, as runc's exec.fifo).
+	ExecFifo string `json:"execFifo,omitempty"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
 }
 
 // MsgInit carries InitConfig from the parent to the init.
 const MsgInit = "init"
-
-// MsgStart lets a created container exec its process.
-const MsgStart = "start"

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -354,4 +355,19 @@ func MountFlags(options []string) (flags uintptr, propagation []uintptr, data st
 		}
 	}
 	return flags, propagation, strings.Join(extra, ","), bind, recursive
+}
+
+// KnownMountOptions lists the mount options urun interprets itself (for
+// `urun features`); others go to the filesystem as data.
+func KnownMountOptions() []string {
+	var out []string
+	for o := range mountFlagTable {
+		out = append(out, o)
+	}
+	for o := range propagationTable {
+		out = append(out, o)
+	}
+	out = append(out, "bind", "rbind", "defaults")
+	sort.Strings(out)
+	return out
 }

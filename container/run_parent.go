@@ -39,6 +39,8 @@ type RunConfig struct {
 	// the init is cloned into (clone3 CLONE_INTO_CGROUP).
 	UseCgroup bool
 	CgroupFD  int
+	// NoNewUser: no user namespace of urun's own (see userns.Config).
+	NoNewUser bool
 	// Attachments are host-side pieces bound to the container (network
 	// helpers, port forwarders…), attached once its namespaces exist.
 	Attachments []Attachment
@@ -65,26 +67,8 @@ var forwarded = []os.Signal{
 // error carries (125 when none).
 func Run(cfg RunConfig) (int, error) {
 	spec := cfg.Spec
-	ucfg := userns.Config{
-		Path: cfg.InitPath,
-		Args: []string{"urun-init"},
-		// The init needs PATH only to find fuse-overlayfs; nothing of
-		// urun's environment reaches the container's process.
-		Env:         []string{"PATH=" + os.Getenv("PATH")},
-		Cloneflags:  cloneFlags(spec),
-		UIDMap:      toMapping(spec.Linux.UIDMappings),
-		GIDMap:      toMapping(spec.Linux.GIDMappings),
-		UseHelpers:  cfg.UseHelpers,
-		UseCgroupFD: cfg.UseCgroup,
-		CgroupFD:    cfg.CgroupFD,
-		Stdin:       cfg.Stdin,
-		Stdout:      cfg.Stdout,
-		Stderr:      cfg.Stderr,
-	}
+	ucfg := initUsernsConfig(cfg)
 	if spec.Process.Terminal {
-		// The init opens the pty in the container's devpts and sends the
-		// master back; its stdio until then is /dev/null.
-		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = nil, nil, nil
 		if term, ok := isTerminal(cfg.Stdin); ok {
 			if ws, err := unix.IoctlGetWinsize(int(term.Fd()), unix.TIOCGWINSZ); err == nil {
 				spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
@@ -197,6 +181,34 @@ func waitExec(child *userns.Child) error {
 		return initFailed(child, m)
 	}
 	return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+}
+
+// initUsernsConfig is how every container's init is started.
+func initUsernsConfig(cfg RunConfig) userns.Config {
+	spec := cfg.Spec
+	ucfg := userns.Config{
+		Path: cfg.InitPath,
+		Args: []string{"urun-init"},
+		// The init needs PATH only to find fuse-overlayfs; nothing of
+		// urun's environment reaches the container's process.
+		Env:         []string{"PATH=" + os.Getenv("PATH")},
+		Cloneflags:  cloneFlags(spec),
+		UIDMap:      toMapping(spec.Linux.UIDMappings),
+		GIDMap:      toMapping(spec.Linux.GIDMappings),
+		UseHelpers:  cfg.UseHelpers,
+		NoNewUser:   cfg.NoNewUser,
+		UseCgroupFD: cfg.UseCgroup,
+		CgroupFD:    cfg.CgroupFD,
+		Stdin:       cfg.Stdin,
+		Stdout:      cfg.Stdout,
+		Stderr:      cfg.Stderr,
+	}
+	if spec.Process.Terminal {
+		// The init opens the pty in the container's devpts and sends the
+		// master back; its stdio until then is /dev/null.
+		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = nil, nil, nil
+	}
+	return ucfg
 }
 
 // closeAttachments closes in reverse order of attaching.

@@ -366,3 +366,23 @@ func defaultDevices() []specs.LinuxDevice {
 	}
 	return devs
 }
+
+// EnsureDefaultDevices adds the devices every OCI container has (runtime-
+// spec "Default Devices") to a spec from a bundle that does not list them.
+func EnsureDefaultDevices(spec *specs.Spec) {
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	have := map[string]bool{}
+	for _, d := range spec.Linux.Devices {
+		have[path.Clean(d.Path)] = true
+	}
+	for _, m := range spec.Mounts {
+		have[path.Clean(m.Destination)] = true
+	}
+	for _, d := range defaultDevices() {
+		if !have[d.Path] {
+			spec.Linux.Devices = append(spec.Linux.Devices, d)
+		}
+	}
+}

@@ -64,6 +64,10 @@ type Config struct {
 	// clone time (clone3 CLONE_INTO_CGROUP).
 	UseCgroupFD bool
 	CgroupFD    int
+	// NoNewUser keeps the caller's user namespace: for real root, or when
+	// urun already runs as root of a namespace its caller made (podman
+	// sets _CONTAINERS_USERNS_CONFIGURED). No maps are written.
+	NoNewUser bool
 }
 
 // Child is a started child process and the parent's end of its socket.
@@ -84,8 +88,11 @@ func Start(cfg Config) (*Child, error) {
 	defer parentEnd.Close()
 	defer childEnd.Close()
 
-	ambient, err := allCapabilities()
-	if err != nil {
+	var ambient []uintptr
+	userFlag := uintptr(unix.CLONE_NEWUSER)
+	if cfg.NoNewUser {
+		userFlag = 0
+	} else if ambient, err = allCapabilities(); err != nil {
 		return nil, err
 	}
 	cmd := &exec.Cmd{
@@ -98,7 +105,7 @@ func Start(cfg Config) (*Child, error) {
 		Stderr:     cfg.Stderr,
 		ExtraFiles: append([]*os.File{childEnd}, cfg.ExtraFiles...),
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:  cfg.Cloneflags | unix.CLONE_NEWUSER,
+			Cloneflags:  cfg.Cloneflags | userFlag,
 			Pdeathsig:   syscall.SIGKILL,
 			AmbientCaps: ambient,
 			Setsid:      cfg.Setsid,
@@ -108,7 +115,7 @@ func Start(cfg Config) (*Child, error) {
 			CgroupFD:    cfg.CgroupFD,
 		},
 	}
-	if !cfg.UseHelpers {
+	if !cfg.UseHelpers && !cfg.NoNewUser {
 		// Without the helpers Go writes the maps itself between clone and
 		// exec; the kernel allows an ordinary user one line: its own id.
 		cmd.SysProcAttr.UidMappings = toSysMap(cfg.UIDMap)
@@ -128,7 +135,7 @@ func Start(cfg Config) (*Child, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if cfg.UseHelpers {
+	if cfg.UseHelpers && !cfg.NoNewUser {
 		if err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap); err != nil {
 			conn.Close()
 			return fail(err)

@@ -29,6 +29,12 @@ type command struct {
 // globals are the flags that come before the subcommand.
 type globals struct {
 	debug bool
+	// The runc-compatible globals that podman, conmon and containerd send.
+	root          string
+	log           string
+	logFormat     string
+	systemdCgroup bool
+	rootless      string
 }
 
 var commands = map[string]func() *command{}
@@ -49,10 +55,18 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetInterspersed(false)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
+	fs.StringVar(&g.root, "root", "", "directory for container state (default $XDG_RUNTIME_DIR/urun; /run/urun as root)")
+	fs.StringVar(&g.log, "log", "", "also write errors to this file (as runc: for the OCI runtime face)")
+	fs.StringVar(&g.logFormat, "log-format", "text", "format of --log: text or json")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "cgroupsPath is a systemd slice:prefix:name (accepted for runc compatibility)")
+	fs.StringVar(&g.rootless, "rootless", "auto", "auto, true or false (accepted for runc compatibility: urun is rootless whenever it runs unprivileged)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	version := fs.BoolP("version", "v", false, "show the version")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, usageError(err, "urun --help"))
+	}
+	if g.logFormat != "text" && g.logFormat != "json" {
+		return fail(stderr, fmt.Errorf("--log-format %q: use text or json", g.logFormat))
 	}
 	rest := fs.Args()
 	switch {
@@ -73,7 +87,9 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	cmd.flags.SetOutput(io.Discard)
 	cmdHelp := cmd.flags.BoolP("help", "h", false, "show this help")
 	if err := cmd.flags.Parse(rest[1:]); err != nil {
-		return fail(stderr, usageError(err, "urun "+cmd.name+" --help"))
+		err = usageError(err, "urun "+cmd.name+" --help")
+		g.logError(err)
+		return fail(stderr, err)
 	}
 	if *cmdHelp {
 		printCommandHelp(stdout, cmd)
@@ -85,6 +101,7 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 		return int(st)
 	}
 	if err != nil {
+		g.logError(err)
 		return fail(stderr, err)
 	}
 	return 0

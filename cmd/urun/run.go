@@ -37,6 +37,8 @@ type runFlags struct {
 	format      string
 	securityOpt []string
 	rm          bool
+	detach      bool
+	oci         ociFlags
 }
 
 func init() {
@@ -69,12 +71,20 @@ func init() {
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (always, for now)")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
+		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
+		f.oci.add(fs)
 		return &command{
 			name:  "run",
 			short: "Run a command in a new container",
 			usage: "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)",
 			flags: fs,
 			run: func(g *globals, args []string) error {
+				if f.oci.bundle != "" {
+					if len(args) != 1 {
+						return argsError("run", "exactly one container ID with --bundle")
+					}
+					return ociRun(g, &f.oci, args[0], f.detach)
+				}
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
 				}

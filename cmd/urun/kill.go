@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/container"
+)
+
+func init() {
+	register("kill", func() *command {
+		fs := pflag.NewFlagSet("kill", pflag.ContinueOnError)
+		all := fs.BoolP("all", "a", false, "send the signal to every process of the container")
+		sigFlag := fs.StringP("signal", "s", "", "signal to send (name or number; default TERM)")
+		return &command{
+			name:  "kill",
+			short: "Send a signal to a container (default SIGTERM)",
+			usage: "kill [--all] ID [SIGNAL]\n       urun kill [-s SIGNAL] ID",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) < 1 || len(args) > 2 {
+					return argsError("kill", "a container ID and optionally a signal")
+				}
+				sig := unix.SIGTERM
+				name := *sigFlag
+				if len(args) == 2 {
+					name = args[1]
+				}
+				if name != "" {
+					var err error
+					if sig, err = parseSignal(name); err != nil {
+						return err
+					}
+				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				return container.Kill(root, args[0], sig, *all)
+			},
+		}
+	})
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/container"
+)
+
+func init() {
+	register("state", func() *command {
+		fs := pflag.NewFlagSet("state", pflag.ContinueOnError)
+		return &command{
+			name:  "state",
+			short: "Print a container's state as runtime-spec State JSON",
+			usage: "state ID",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) != 1 {
+					return argsError("state", "exactly one container ID")
+				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				st, err := container.Load(root, args[0])
+				if err != nil {
+					return err
+				}
+				out := st.State
+				if out.Status == container.StatusConfigured {
+					out.Status = "created"
+				}
+				if out.Status == "stopped" {
+					out.Pid = 0
+				}
+				return printJSON(os.Stdout, out)
+			},
+		}
+	})
+}

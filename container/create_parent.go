@@ -1,0 +1,170 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/userns"
+)
+
+// CreateConfig is a container to create and leave waiting for start: the
+// OCI runtime's `create`. The container's stdio is RunConfig's.
+type CreateConfig struct {
+	RunConfig
+	Root, ID, Bundle string
+	// Console receives the pty master when the process has a terminal
+	// (the OCI --console-socket); Create closes it afterwards.
+	Console func(master *os.File) error
+}
+
+// Create builds the container up to the exec of its process and returns
+// its saved state. The init then waits, no longer tied to this process,
+// until Start. On failure nothing is left: no process, no state.
+func Create(cfg CreateConfig) (st *State, err error) {
+	if err := ValidID(cfg.ID); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state root %s: %w", cfg.Root, err)
+	}
+	unlock, err := Lock(cfg.Root, cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	dir := Dir(cfg.Root, cfg.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", cfg.ID, cfg.ID)
+		}
+		return nil, fmt.Errorf("creating container state: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+			os.Remove(dir + ".lock")
+		}
+	}()
+	fifo := ExecFifo(cfg.Root, cfg.ID)
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return nil, fmt.Errorf("creating exec fifo: %w", err)
+	}
+	if cfg.RootfsDir == "" {
+		cfg.RootfsDir = filepath.Join(dir, "rootfs")
+		if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the rootfs mount point: %w", err)
+		}
+	}
+	spec := cfg.Spec
+	child, err := userns.Start(initUsernsConfig(cfg.RunConfig))
+	if err != nil {
+		return nil, err
+	}
+	defer child.Conn.Close()
+	if err := child.Conn.Send(MsgInit, InitConfig{
+		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo,
+	}); err != nil {
+		return nil, killAndReap(child, err)
+	}
+	if spec.Process.Terminal {
+		master, err := receiveConsole(child)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Console == nil {
+			master.Close()
+			return nil, killAndReap(child, errors.New("the process has a terminal but no --console-socket was given"))
+		}
+		err = cfg.Console(master)
+		master.Close()
+		if err != nil {
+			return nil, killAndReap(child, err)
+		}
+	}
+	m, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return nil, killAndReap(child, fmt.Errorf("waiting for the container to be created: %w", err))
+	case m.Type == userns.MsgError:
+		return nil, initFailed(child, m)
+	case m.Type != MsgCreated:
+		return nil, killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+	}
+	pid := child.Cmd.Process.Pid
+	start, err := ProcessStart(pid)
+	if err != nil {
+		return nil, killAndReap(child, fmt.Errorf("reading the init's start time: %w", err))
+	}
+	st = &State{
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          cfg.ID,
+			Status:      specs.StateCreated,
+			Pid:         pid,
+			Bundle:      cfg.Bundle,
+			Annotations: spec.Annotations,
+		},
+		InitStart: start,
+		Created:   time.Now().UTC(),
+		Rootless:  !cfg.NoNewUser,
+	}
+	if err := st.Save(cfg.Root); err != nil {
+		return nil, killAndReap(child, err)
+	}
+	// The init outlives us: it is reparented to the caller's subreaper
+	// (conmon, containerd-shim) or to init, which reaps it.
+	child.Cmd.Process.Release()
+	return st, nil
+}
+
+// Start lets a created container exec its process: opening the exec FIFO
+// for reading releases the init's blocked open; the FIFO then goes.
+func Start(root, id string) error {
+	unlock, err := Lock(root, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := Load(root, id)
+	if err != nil {
+		return err
+	}
+	if st.Status != specs.StateCreated {
+		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
+	}
+	fifo := ExecFifo(root, id)
+	// O_NONBLOCK: the writer is there (the init blocks in open), so this
+	// does not wait; if the init died meanwhile, nothing is read.
+	f, err := os.OpenFile(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", id, err)
+	}
+	defer f.Close()
+	os.Remove(fifo)
+	buf := make([]byte, 1)
+	deadline := time.Now().Add(execTimeout)
+	for {
+		n, err := unix.Read(int(f.Fd()), buf)
+		if n == 1 {
+			break
+		}
+		if err != nil && err != unix.EAGAIN {
+			return fmt.Errorf("starting %s: %w", id, err)
+		}
+		if !ProcessAlive(st.Pid, st.InitStart) {
+			return fmt.Errorf("container %s: its init exited before start", id)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %s did not start within %s", id, execTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st.Status = specs.StateRunning
+	return st.Save(root)
+}

@@ -1,0 +1,211 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// State is what urun keeps about one container in ROOT/ID/state.json.
+// Both faces share it: the OCI face (create/start/state/kill/delete) and
+// the engine's detached containers (run -d, ps, stop, rm), which add a
+// supervisor and a name.
+type State struct {
+	specs.State
+	// InitStart is the init's start time in clock ticks since boot
+	// (/proc/PID/stat field 22): with the pid it names the process
+	// across pid reuse.
+	InitStart uint64    `json:"initStart,omitempty"`
+	Created   time.Time `json:"created"`
+	// Rootless: the container has a user namespace urun created.
+	Rootless bool `json:"rootless,omitempty"`
+	// Engine (urun run -d / create) fields.
+	Name            string      `json:"name,omitempty"`
+	Image           string      `json:"image,omitempty"`
+	Command         []string    `json:"command,omitempty"`
+	Supervisor      int         `json:"supervisor,omitempty"`
+	SupervisorStart uint64      `json:"supervisorStart,omitempty"`
+	StartedAt       time.Time   `json:"startedAt,omitzero"`
+	FinishedAt      time.Time   `json:"finishedAt,omitzero"`
+	ExitCode        *int        `json:"exitCode,omitempty"`
+	AutoRemove      bool        `json:"autoRemove,omitempty"`
+	Tty             bool        `json:"tty,omitempty"`
+	LogPath         string      `json:"logPath,omitempty"`
+	Spec            *specs.Spec `json:"-"`
+}
+
+// Container statuses beyond the runtime-spec ones.
+const (
+	// StatusConfigured: created by the engine, never started.
+	StatusConfigured specs.ContainerState = "configured"
+	// StatusPaused: frozen through the cgroup freezer (runc's "paused").
+	StatusPaused specs.ContainerState = "paused"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidID checks a container id or name: it becomes a directory name.
+func ValidID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (up to 128, not starting with a symbol)", id)
+	}
+	return nil
+}
+
+// Dir is the state directory of container id under root.
+func Dir(root, id string) string { return filepath.Join(root, id) }
+
+// ExecFifo is the FIFO a created container's init blocks on until start.
+func ExecFifo(root, id string) string { return filepath.Join(root, id, "exec.fifo") }
+
+// Lock takes the container's lock (flock on ROOT/ID.lock, beside the
+// state directory so it outlives its removal); unlock with the returned
+// function. Every read-modify-write of a container's state holds it.
+func Lock(root, id string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(root, id+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking container %s: %w", id, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking container %s: %w", id, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// ErrNotExist: no container of that id.
+var ErrNotExist = errors.New("no such container")
+
+// Load reads the state of container id and refreshes its status from the
+// processes: a dead init means stopped, whatever the file said.
+func Load(root, id string) (*State, error) {
+	if err := ValidID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(Dir(root, id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state of %s: %w", id, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state of container %s is corrupt (%v): remove it with 'urun delete --force %s'", id, err, id)
+	}
+	s.refresh(root)
+	return &s, nil
+}
+
+// refresh derives the status from the init process and the exec FIFO.
+func (s *State) refresh(root string) {
+	if s.Status == StatusConfigured {
+		return
+	}
+	if s.Pid == 0 || !ProcessAlive(s.Pid, s.InitStart) {
+		s.Status = specs.StateStopped
+		return
+	}
+	if _, err := os.Lstat(ExecFifo(root, s.ID)); err == nil {
+		s.Status = specs.StateCreated
+		return
+	}
+	if s.Status != StatusPaused {
+		s.Status = specs.StateRunning
+	}
+}
+
+// Save writes the state atomically (temporary file, fsync, rename).
+func (s *State) Save(root string) error {
+	dir := Dir(root, s.ID)
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("saving state of %s: %w", s.ID, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving state of %s: %w", s.ID, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
+		return fmt.Errorf("saving state of %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// List returns the ids of the containers under root.
+func List(root string) ([]string, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidID(e.Name()) == nil {
+			if _, err := os.Stat(filepath.Join(root, e.Name(), "state.json")); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil
+}
+
+// ProcessStart returns a process's start time (field 22 of /proc/PID/stat).
+func ProcessStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: the
+	// fields after it start at the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); field 22 is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, fmt.Errorf("process %d has exited", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// ProcessAlive: pid runs and is the process that started at start (0:
+// any process of that pid).
+func ProcessAlive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := ProcessStart(pid)
+	if err != nil {
+		return false
+	}
+	return start == 0 || st == start
+}
