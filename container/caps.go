@@ -171,3 +171,12 @@ func sortedUnique(s []string) []string {
 
 // KnownCapabilities lists the capabilities urun can name, sorted.
 func KnownCapabilities() []string { return allCapabilities() }
+
+// NormalizeCap turns "net_admin" or "NET_ADMIN" into "CAP_NET_ADMIN".
+func NormalizeCap(c string) string {
+	c = strings.ToUpper(c)
+	if !strings.HasPrefix(c, "CAP_") {
+		c = "CAP_" + c
+	}
+	return c
+}

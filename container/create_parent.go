@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -51,6 +52,9 @@ func Create(cfg CreateConfig) (st *State, err error) {
 			os.Remove(dir + ".lock")
 		}
 	}()
+	if err := SaveSpec(dir, cfg.Spec); err != nil {
+		return nil, err
+	}
 	fifo := ExecFifo(cfg.Root, cfg.ID)
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("creating exec fifo: %w", err)
@@ -167,4 +171,30 @@ func Start(root, id string) error {
 	}
 	st.Status = specs.StateRunning
 	return st.Save(root)
+}
+
+// SaveSpec keeps the container's config beside its state: exec starts
+// from its process.
+func SaveSpec(dir string, spec *specs.Spec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		return fmt.Errorf("saving the container's config: %w", err)
+	}
+	return nil
+}
+
+// LoadSpec reads the config saved by SaveSpec.
+func LoadSpec(dir string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w", err)
+	}
+	return &s, nil
 }

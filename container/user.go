@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // execUser is the identity a USER[:GROUP] string resolves to in an image.
@@ -204,4 +206,14 @@ func readGroup(readFile ReadFile) ([]groupEntry, error) {
 		groups = append(groups, g)
 	}
 	return groups, nil
+}
+
+// ResolveUser resolves USER[:GROUP] against a container's /etc/passwd and
+// /etc/group (read through readFile) into the spec's user, for exec.
+func ResolveUser(spec string, readFile ReadFile) (specs.User, error) {
+	u, err := resolveUser(spec, readFile)
+	if err != nil {
+		return specs.User{}, err
+	}
+	return specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}, nil
 }

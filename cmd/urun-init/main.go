@@ -2,7 +2,8 @@
 // starts it in the container's new namespaces; it mounts the root
 // filesystem, switches into it and executes the container's process in
 // place. It is kept small (no image or storage code) because every
-// container start pays for its start-up; see DESIGN.md.
+// container start pays for its start-up; see DESIGN.md. With the argument
+// __exec it runs a further process in a running container (urun exec).
 package main
 
 import (
@@ -12,5 +13,8 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == container.ExecArg {
+		os.Exit(container.JoinMain())
+	}
 	os.Exit(container.InitMain())
 }

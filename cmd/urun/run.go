@@ -157,27 +157,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 
 	id := newID()
 	f.opts.ContainerID = id
-	readFile := func(p string) ([]byte, error) {
-		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
-		// only a regular file is reopened for reading (a FIFO planted as
-		// /etc/passwd must not block urun).
-		h, err := pathrs.OpenInRoot(rootDir, p)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		if st, err := h.Stat(); err != nil {
-			return nil, err
-		} else if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s in the image is not a regular file", p)
-		}
-		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
-		if err != nil {
-			return nil, err
-		}
-		defer fh.Close()
-		return io.ReadAll(io.LimitReader(fh, 1<<20))
-	}
+	readFile := rootReader(rootDir)
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
 	if err != nil {
 		return err
@@ -310,4 +290,30 @@ func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// rootReader reads files of a root filesystem, every path resolved inside
+// it (a symlink in an image cannot point urun at a host file).
+func rootReader(rootDir string) container.ReadFile {
+	return func(p string) ([]byte, error) {
+		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
+		// only a regular file is reopened for reading (a FIFO planted as
+		// /etc/passwd must not block urun).
+		h, err := pathrs.OpenInRoot(rootDir, p)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		if st, err := h.Stat(); err != nil {
+			return nil, err
+		} else if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s in the image is not a regular file", p)
+		}
+		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		return io.ReadAll(io.LimitReader(fh, 1<<20))
+	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/container"
+)
+
+type execFlags struct {
+	tty, interactive, detach bool
+	env                      []string
+	user, workdir            string
+	process                  string
+	pidFile, consoleSocket   string
+	caps                     []string
+	noNewPrivs               bool
+}
+
+func init() {
+	register("exec", func() *command {
+		f := &execFlags{}
+		fs := pflag.NewFlagSet("exec", pflag.ContinueOnError)
+		fs.SetInterspersed(false)
+		fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-terminal")
+		fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
+		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background")
+		fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE")
+		fs.StringVarP(&f.user, "user", "u", "", "run as USER[:GROUP], by name or number")
+		fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+		fs.StringVar(&f.workdir, "cwd", "", "same as --workdir (runc's name)")
+		fs.StringVarP(&f.process, "process", "p", "", "the process as runtime-spec process JSON (OCI face)")
+		fs.StringVar(&f.pidFile, "pid-file", "", "write the process's pid to this file")
+		fs.StringVar(&f.consoleSocket, "console-socket", "", "unix socket to send the pty master to (OCI face)")
+		fs.StringArrayVarP(&f.caps, "cap", "c", nil, "add a capability to the process (OCI face)")
+		fs.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
+		return &command{
+			name:  "exec",
+			short: "Run a further process in a running container",
+			usage: "exec [flags] CONTAINER COMMAND [ARG...]\n       urun exec --process FILE [flags] ID",
+			flags: fs,
+			run: func(g *globals, args []string) error { return execCommand(g, f, args) },
+		}
+	})
+}
+
+func execCommand(g *globals, f *execFlags, args []string) error {
+	if len(args) == 0 || (f.process == "" && len(args) < 2) {
+		return argsError("exec", "a container and a command (or --process FILE)")
+	}
+	root, err := ociRoot(g)
+	if err != nil {
+		return err
+	}
+	id, err := resolveContainer(root, args[0])
+	if err != nil {
+		return err
+	}
+	st, err := container.Load(root, id)
+	if err != nil {
+		return err
+	}
+	var p *specs.Process
+	if f.process != "" {
+		b, err := os.ReadFile(f.process)
+		if err != nil {
+			return fmt.Errorf("--process: %w", err)
+		}
+		p = &specs.Process{}
+		if err := json.Unmarshal(b, p); err != nil {
+			return fmt.Errorf("--process %s: %w", f.process, err)
+		}
+		if len(p.Args) == 0 {
+			return fmt.Errorf("--process %s: args is empty", f.process)
+		}
+	} else {
+		spec, err := container.LoadSpec(container.Dir(root, id))
+		if err != nil {
+			return err
+		}
+		p = spec.Process
+		p.Args = args[1:]
+		p.Terminal = f.tty
+		p.ConsoleSize = nil
+		if f.user != "" {
+			u, err := container.ResolveUser(f.user, rootReader("/proc/"+strconv.Itoa(st.Pid)+"/root"))
+			if err != nil {
+				return err
+			}
+			p.User = u
+		}
+	}
+	if f.tty {
+		p.Terminal = true
+	}
+	if f.workdir != "" {
+		p.Cwd = f.workdir
+	}
+	p.Env = append(p.Env, f.env...)
+	if f.noNewPrivs {
+		p.NoNewPrivileges = true
+	}
+	for _, c := range f.caps {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		c := container.NormalizeCap(c)
+		p.Capabilities.Bounding = append(p.Capabilities.Bounding, c)
+		p.Capabilities.Effective = append(p.Capabilities.Effective, c)
+		p.Capabilities.Permitted = append(p.Capabilities.Permitted, c)
+	}
+	initPath, err := findInit()
+	if err != nil {
+		return err
+	}
+	stdin := os.Stdin
+	if !f.interactive && !f.tty && f.process == "" {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return err
+		}
+		defer devnull.Close()
+		stdin = devnull
+	}
+	cfg := container.ExecConfig{
+		Root: root, ID: id, Process: p, InitPath: initPath,
+		Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Detach: f.detach,
+	}
+	if f.pidFile != "" {
+		cfg.Started = func(pid int) error { return writePidFile(f.pidFile, pid) }
+	}
+	if f.consoleSocket != "" {
+		cfg.Console = func(m *os.File) error { return sendConsole(f.consoleSocket, m) }
+	}
+	status, err := container.Exec(cfg)
+	if err != nil {
+		return err
+	}
+	return exitStatus(status)
+}

@@ -1,0 +1,220 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/userns"
+)
+
+// ExecConfig is a further process to run in a running container.
+type ExecConfig struct {
+	Root, ID string
+	Process  *specs.Process
+	// InitPath is urun-init, which applies the process's user,
+	// capabilities and limits inside and execs it.
+	InitPath string
+	Stdin    *os.File
+	Stdout   *os.File
+	Stderr   *os.File
+	// Detach returns once the process runs; Started gets its pid (the
+	// nsenter that holds it, whose exit status is the process's).
+	Detach  bool
+	Started func(pid int) error
+	// Console receives the pty master for a process with a terminal; nil
+	// relays it to Stdin/Stdout here.
+	Console func(master *os.File) error
+}
+
+// joinable are the namespaces exec enters, with nsenter's flag for each.
+var joinable = []struct{ ns, flag string }{
+	{"user", "--user"}, {"mnt", "--mount"}, {"pid", "--pid"}, {"uts", "--uts"},
+	{"ipc", "--ipc"}, {"net", "--net"}, {"cgroup", "--cgroup"},
+}
+
+// Exec runs cfg.Process in the container and returns its exit status
+// (Detach: 0 once it runs). The container's namespaces are entered with
+// nsenter(1) from util-linux, which is single-threaded C: a Go program
+// cannot join a user or mount namespace once its threads run. Only the
+// namespaces the container does not share with urun are entered.
+func Exec(cfg ExecConfig) (int, error) {
+	st, err := Load(cfg.Root, cfg.ID)
+	if err != nil {
+		return 0, err
+	}
+	if st.Status != specs.StateRunning {
+		return 0, fmt.Errorf("container %s is %s: exec needs a running container", cfg.ID, st.Status)
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return 0, errors.New("nsenter is not installed: install util-linux (apt-get install util-linux)")
+	}
+	args := []string{"nsenter", "--target", strconv.Itoa(st.Pid)}
+	for _, j := range joinable {
+		theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.Pid, j.ns))
+		ours, err2 := os.Readlink("/proc/self/ns/" + j.ns)
+		if err1 != nil {
+			return 0, fmt.Errorf("container %s: reading its %s namespace: %w", cfg.ID, j.ns, err1)
+		}
+		if err2 == nil && theirs != ours {
+			args = append(args, j.flag)
+		}
+	}
+	// The uid stays ours: inside the container's namespace it is root.
+	args = append(args, "--preserve-credentials", "--", "/proc/self/fd/4", ExecArg)
+
+	initBin, err := os.Open(cfg.InitPath)
+	if err != nil {
+		return 0, fmt.Errorf("opening urun-init: %w", err)
+	}
+	defer initBin.Close()
+	// Two socket pairs: nsenter's waiting parent keeps a copy of every
+	// descriptor it passes on, so the first (boot) only carries the
+	// second (sync), whose end of file then reliably means "exec done".
+	bootParent, bootChild, err := socketPair("boot")
+	if err != nil {
+		return 0, err
+	}
+	defer bootParent.Close()
+	parentEnd, syncChild, err := socketPair("sync")
+	if err != nil {
+		bootChild.Close()
+		return 0, err
+	}
+	defer parentEnd.Close()
+	defer syncChild.Close()
+	childEnd := bootChild
+
+	p := cfg.Process
+	cmd := &exec.Cmd{
+		Path:        nsenter,
+		Args:        args,
+		Env:         []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraFiles:  []*os.File{childEnd, initBin},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if !p.Terminal {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+	} else if cfg.Console == nil {
+		if term, ok := isTerminal(cfg.Stdin); ok {
+			if ws, err := unix.IoctlGetWinsize(int(term.Fd()), unix.TIOCGWINSZ); err == nil {
+				p.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+			}
+		}
+	}
+	if cfg.Detach {
+		// The process outlives us: no parent-death signal.
+		cmd.SysProcAttr.Pdeathsig = 0
+		cmd.SysProcAttr.Setsid = true
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		childEnd.Close()
+		return 0, fmt.Errorf("starting nsenter: %w", err)
+	}
+	childEnd.Close()
+	child := &userns.Child{Cmd: cmd}
+	boot, err := userns.NewConn(bootParent)
+	if err != nil {
+		return 0, killAndReap(child, err)
+	}
+	defer boot.Close()
+	if err := boot.SendFile(MsgSync, syncChild); err != nil {
+		return 0, killAndReap(child, err)
+	}
+	syncChild.Close()
+	if child.Conn, err = userns.NewConn(parentEnd); err != nil {
+		return 0, killAndReap(child, err)
+	}
+	defer child.Conn.Close()
+	if err := child.Conn.Send(MsgExec, p); err != nil {
+		return 0, killAndReap(child, err)
+	}
+	var console *os.File
+	if p.Terminal {
+		if console, err = receiveConsole(child); err != nil {
+			return 0, err
+		}
+		defer console.Close()
+		if cfg.Console != nil {
+			if err := cfg.Console(console); err != nil {
+				return 0, killAndReap(child, err)
+			}
+		}
+	}
+	if err := waitExec(child); err != nil {
+		return 0, err
+	}
+	if cfg.Started != nil {
+		if err := cfg.Started(cmd.Process.Pid); err != nil {
+			return 0, killAndReap(child, err)
+		}
+	}
+	if cfg.Detach {
+		cmd.Process.Release()
+		return 0, nil
+	}
+	target := nsenterChild(cmd.Process.Pid)
+	if target == 0 {
+		// No pid namespace to enter: nsenter did not fork.
+		target = cmd.Process.Pid
+	}
+	copied := make(chan struct{})
+	var restore func()
+	if console != nil && cfg.Console == nil {
+		restore = relayTerminal(console, RunConfig{Stdin: cfg.Stdin, Stdout: cfg.Stdout}, copied)
+	} else {
+		close(copied)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			if target > 0 {
+				unix.Kill(target, s.(syscall.Signal))
+			}
+		case werr := <-done:
+			if console != nil && cfg.Console == nil {
+				<-copied
+			}
+			if restore != nil {
+				restore()
+			}
+			return exitStatus(cmd.ProcessState, werr)
+		}
+	}
+}
+
+func socketPair(name string) (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating %s socketpair: %w", name, err)
+	}
+	return os.NewFile(uintptr(fds[0]), name+"-parent"), os.NewFile(uintptr(fds[1]), name+"-child"), nil
+}
+
+// nsenterChild is the process nsenter forked into the pid namespace.
+func nsenterChild(pid int) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.Atoi(f[0])
+			return n
+		}
+	}
+	return 0
+}
