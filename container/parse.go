@@ -6,8 +6,8 @@ import (
 	"math"
 	"path"
 	"slices"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 

@@ -44,7 +44,7 @@ func init() {
 			short: "Run a further process in a running container",
 			usage: "exec [flags] CONTAINER COMMAND [ARG...]\n       urun exec --process FILE [flags] ID",
 			flags: fs,
-			run: func(g *globals, args []string) error { return execCommand(g, f, args) },
+			run:   func(g *globals, args []string) error { return execCommand(g, f, args) },
 		}
 	})
 }
