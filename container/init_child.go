@@ -65,6 +65,9 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return errors.New("init config has no spec, process or root")
 	}
 	tr := newTracer(cfg.Debug)
+	if err := joinNamespaces(spec); err != nil {
+		return err
+	}
 	// The FIFO is opened now, while the host's paths are visible; after
 	// pivot_root only this handle reaches it.
 	var fifo *os.File
@@ -198,4 +201,39 @@ func (t *tracer) mark(phase string) {
 	now := time.Now()
 	fmt.Fprintf(os.Stderr, "urun-init: %-14s %6.2f ms\n", phase, float64(now.Sub(t.last).Microseconds())/1000)
 	t.last = now
+}
+
+// joinNamespaces enters the namespaces the spec gives by path (network,
+// ipc, uts: the ones a thread may switch alone). The OS thread is locked,
+// and execve carries this thread's namespaces into the process.
+func joinNamespaces(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		var flag int
+		switch ns.Type {
+		case specs.NetworkNamespace:
+			flag = unix.CLONE_NEWNET
+		case specs.IPCNamespace:
+			flag = unix.CLONE_NEWIPC
+		case specs.UTSNamespace:
+			flag = unix.CLONE_NEWUTS
+		default:
+			return fmt.Errorf("joining a %s namespace by path is not supported", ns.Type)
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		err = unix.Setns(fd, flag)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("joining %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+	}
+	return nil
 }

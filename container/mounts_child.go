@@ -87,6 +87,13 @@ func mountOne(root *os.File, op mountOp) error {
 			}
 		}
 	} else if err := unix.Mount(op.Source, fdPath, op.FSType, op.Flags, op.Data); err != nil {
+		if op.FSType == "sysfs" && errors.Is(err, unix.EPERM) {
+			// sysfs may be mounted only by the user namespace owning the
+			// network namespace; in a joined or shared one, bind the
+			// host's /sys instead (as runc and crun do).
+			return mountOne(root, mountOp{Kind: opMount, Source: "/sys", Target: op.Target,
+				Flags: op.Flags, Bind: true, Recursive: true})
+		}
 		return fmt.Errorf("mounting %s: %w", op.FSType, err)
 	}
 	if len(op.Propagation) == 0 {

@@ -5,7 +5,6 @@
 package integration
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -53,14 +52,24 @@ func urunEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(urunBin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Files, not pipes: a created container (OCI create, run -d) keeps
+	// urun's stdio as its own, and a pipe would stay open until it exits.
+	outF, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errF, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outF.Close()
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting urun: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var err error
 	select {
 	case err = <-done:
 	case <-time.After(2 * time.Minute):
@@ -68,7 +77,9 @@ func urunEnv(t *testing.T, env []string, args ...string) result {
 		<-done
 		t.Fatalf("urun %v: no exit within 2 minutes", args)
 	}
-	r := result{stdout: out.String(), stderr: errb.String()}
+	out, _ := os.ReadFile(outF.Name())
+	errb, _ := os.ReadFile(errF.Name())
+	r := result{stdout: string(out), stderr: string(errb)}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
