@@ -41,7 +41,7 @@ var rlimitResources = map[string]int{
 // names).
 //
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(spec *specs.Spec) error {
+func execProcess(spec *specs.Spec, dieWithParent bool) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -74,6 +74,14 @@ func execProcess(spec *specs.Spec) error {
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
+		}
+	}
+	if dieWithParent {
+		// The clone set it, but credential changes on the way (the id
+		// maps being written, a switch of user) clear it: set it last,
+		// so the container dies with urun or with its supervisor.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("setting the parent-death signal: %w", err)
 		}
 	}
 	// No descriptor but stdio reaches the container's program, whatever

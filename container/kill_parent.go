@@ -17,7 +17,7 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == specs.StateStopped || st.Status == StatusConfigured {
+	if st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0 {
 		return fmt.Errorf("container %s is not running", id)
 	}
 	if all {
@@ -73,6 +73,9 @@ func Delete(root, id string, force bool) error {
 		}
 		fallthrough
 	case specs.StateCreated:
+		if st.Pid <= 0 {
+			break
+		}
 		unix.Kill(st.Pid, unix.SIGKILL)
 		if err := WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
 			return fmt.Errorf("deleting %s: %w", id, err)

@@ -39,6 +39,13 @@ type RunConfig struct {
 	// the init is cloned into (clone3 CLONE_INTO_CGROUP).
 	UseCgroup bool
 	CgroupFD  int
+	// Cloned, when set, is told the init's pid right after the clone,
+	// before the container is set up (state files record it early, so a
+	// crash at any later moment leaves a pid to check).
+	Cloned func(pid int) error
+	// Started, when set, is told the init's pid once the process runs;
+	// an error stops the container.
+	Started func(pid int) error
 	// NoNewUser: no user namespace of urun's own (see userns.Config).
 	NoNewUser bool
 	// Attachments are host-side pieces bound to the container (network
@@ -89,6 +96,11 @@ func Run(cfg RunConfig) (int, error) {
 	if cfg.Debug {
 		fmt.Fprintf(os.Stderr, "urun: clone+maps   %6.2f ms\n", msSince(start))
 	}
+	if cfg.Cloned != nil {
+		if err := cfg.Cloned(child.Cmd.Process.Pid); err != nil {
+			return 0, killAndReap(child, err)
+		}
+	}
 	for i, a := range cfg.Attachments {
 		if err := a.Attach(child.Cmd.Process.Pid); err != nil {
 			closeAttachments(cfg.Attachments[:i])
@@ -113,6 +125,11 @@ func Run(cfg RunConfig) (int, error) {
 	}
 	if cfg.Debug {
 		fmt.Fprintf(os.Stderr, "urun: started      %6.2f ms\n", msSince(start))
+	}
+	if cfg.Started != nil {
+		if err := cfg.Started(child.Cmd.Process.Pid); err != nil {
+			return 0, killAndReap(child, err)
+		}
 	}
 	var restore func()
 	copied := make(chan struct{})

@@ -29,18 +29,21 @@ type State struct {
 	// Rootless: the container has a user namespace urun created.
 	Rootless bool `json:"rootless,omitempty"`
 	// Engine (urun run -d / create) fields.
-	Name            string      `json:"name,omitempty"`
-	Image           string      `json:"image,omitempty"`
-	Command         []string    `json:"command,omitempty"`
-	Supervisor      int         `json:"supervisor,omitempty"`
-	SupervisorStart uint64      `json:"supervisorStart,omitempty"`
-	StartedAt       time.Time   `json:"startedAt,omitzero"`
-	FinishedAt      time.Time   `json:"finishedAt,omitzero"`
-	ExitCode        *int        `json:"exitCode,omitempty"`
-	AutoRemove      bool        `json:"autoRemove,omitempty"`
-	Tty             bool        `json:"tty,omitempty"`
-	LogPath         string      `json:"logPath,omitempty"`
-	Spec            *specs.Spec `json:"-"`
+	Name            string    `json:"name,omitempty"`
+	Image           string    `json:"image,omitempty"`
+	Command         []string  `json:"command,omitempty"`
+	Supervisor      int       `json:"supervisor,omitempty"`
+	SupervisorStart uint64    `json:"supervisorStart,omitempty"`
+	StartedAt       time.Time `json:"startedAt,omitzero"`
+	FinishedAt      time.Time `json:"finishedAt,omitzero"`
+	ExitCode        *int      `json:"exitCode,omitempty"`
+	AutoRemove      bool      `json:"autoRemove,omitempty"`
+	Tty             bool      `json:"tty,omitempty"`
+	LogPath         string    `json:"logPath,omitempty"`
+	// RunArgs are urun's arguments that run the container: `start` and
+	// `restart` hand them to a new supervisor.
+	RunArgs []string    `json:"runArgs,omitempty"`
+	Spec    *specs.Spec `json:"-"`
 }
 
 // Container statuses beyond the runtime-spec ones.
@@ -108,7 +111,7 @@ func Load(root, id string) (*State, error) {
 
 // refresh derives the status from the init process and the exec FIFO.
 func (s *State) refresh(root string) {
-	if s.Status == StatusConfigured {
+	if s.Status == StatusConfigured && s.Pid == 0 {
 		return
 	}
 	if s.Pid == 0 || !ProcessAlive(s.Pid, s.InitStart) {

@@ -8,9 +8,16 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/urun-dev/urun/container"
 )
+
+// The init's work runs on the main thread, the thread group leader: the
+// parent-death signal is a per-thread setting that the clone gave the
+// leader only, so clearing it (create) or relying on it (run) works only
+// from there, and execve from the leader keeps it.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == container.ExecArg {

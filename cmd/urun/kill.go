@@ -36,7 +36,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return container.Kill(root, args[0], sig, *all)
+				id, err := resolveContainer(root, args[0])
+				if err != nil {
+					return err
+				}
+				return container.Kill(root, id, sig, *all)
 			},
 		}
 	})

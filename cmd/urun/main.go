@@ -46,6 +46,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
 		os.Exit(store.UnpackMain())
 	}
+	// A detached container's supervisor (see engine.go).
+	if len(os.Args) > 1 && os.Args[1] == supervisorArg {
+		os.Exit(superviseMain(os.Args[2:]))
+	}
 	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/urun-dev/urun/container"
 )
 
+var errNoSuchContainer = container.ErrNotExist
+
 // resolveContainer finds a container by id, name, or unique id prefix.
 func resolveContainer(root, ref string) (string, error) {
 	if container.ValidID(ref) == nil {
@@ -38,7 +40,7 @@ func resolveContainer(root, ref string) (string, error) {
 	case 1:
 		return match[0], nil
 	case 0:
-		return "", fmt.Errorf("no container named %q (see 'urun ps -a')", ref)
+		return "", fmt.Errorf("%w named %q (see 'urun ps -a')", errNoSuchContainer, ref)
 	}
 	return "", fmt.Errorf("%q matches %d containers: give more of the id", ref, len(match))
 }

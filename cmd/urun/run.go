@@ -38,13 +38,23 @@ type runFlags struct {
 	securityOpt []string
 	rm          bool
 	detach      bool
+	createOnly  bool
+	name        string
+	rmExplicit  bool
 	oci         ociFlags
 }
 
 func init() {
-	register("run", func() *command {
-		f := &runFlags{}
-		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	register("run", func() *command { return newRunCommand("run") })
+	register("create", func() *command { return newRunCommand("create") })
+}
+
+// newRunCommand is `run`, or `create` (the same flags; the container is
+// only configured, and `start` runs it).
+func newRunCommand(name string) *command {
+	{
+		f := &runFlags{createOnly: name == "create"}
+		fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 		// `urun run img ls -l`: -l belongs to ls.
 		fs.SetInterspersed(false)
 		o := &f.opts
@@ -68,30 +78,44 @@ func init() {
 		fs.StringVar(&f.network, "network", "none", "network mode: none (loopback only) or host")
 		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
 		fs.StringVar(&f.tier, "rootfs-tier", "auto", "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs) or bind (--rootfs only: the directory itself, writable)")
-		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (always, for now)")
+		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
+		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
 		f.oci.add(fs)
+		short := "Run a command in a new container"
+		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)"
+		if f.createOnly {
+			short = "Create a container without starting it (or, with --bundle, the OCI runtime's create)"
+			usage = "create [flags] IMAGE [COMMAND [ARG...]]\n       urun create --bundle DIR [--pid-file FILE] [--console-socket SOCKET] ID   (OCI runtime face)"
+		}
 		return &command{
-			name:  "run",
-			short: "Run a command in a new container",
-			usage: "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)",
+			name:  name,
+			short: short,
+			usage: usage,
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if f.oci.bundle != "" {
 					if len(args) != 1 {
-						return argsError("run", "exactly one container ID with --bundle")
+						return argsError(name, "exactly one container ID with --bundle")
+					}
+					if f.oci.preserveFDs != 0 {
+						return errors.New("--preserve-fds is not supported yet")
+					}
+					if f.createOnly {
+						return ociCreate(g, &f.oci, args[0])
 					}
 					return ociRun(g, &f.oci, args[0], f.detach)
 				}
+				f.rmExplicit = fs.Changed("rm")
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
 				}
 				return runContainer(g, f, args, fs.Changed("userns"))
 			},
 		}
-	})
+	}
 }
 
 func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) error {
@@ -156,6 +180,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	plan.Lower = []string{rootDir}
 
 	id := newID()
+	if supervised != nil {
+		id = supervised.id
+	}
 	f.opts.ContainerID = id
 	readFile := rootReader(rootDir)
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
@@ -173,43 +200,14 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		return nil
 	}
 
-	rt, err := runtimeDir()
-	if err != nil {
-		return err
-	}
-	cdir := filepath.Join(rt, "containers", id)
-	rootMount := filepath.Join(cdir, "rootfs")
-	if err := os.MkdirAll(rootMount, 0o700); err != nil {
-		return fmt.Errorf("creating container directory: %w", err)
-	}
-	// The container's mounts live only in its own mount namespace and die
-	// with it, so the directory is empty again once it has exited.
-	defer os.RemoveAll(cdir)
-
-	stdin := os.Stdin
-	if !f.interactive && !f.opts.Tty {
-		devnull, err := os.Open(os.DevNull)
-		if err != nil {
-			return err
-		}
-		defer devnull.Close()
-		stdin = devnull
-	}
-	status, err := container.Run(container.RunConfig{
+	cfg := container.RunConfig{
 		Spec:       spec,
 		InitPath:   initPath,
-		RootfsDir:  rootMount,
 		Rootfs:     plan,
 		UseHelpers: maps.UseHelpers,
-		Stdin:      stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
 		Debug:      g.debug,
-	})
-	if err != nil {
-		return err
 	}
-	return exitStatus(status)
+	return runEngine(g, f, ref, id, cfg)
 }
 
 // complete folds flags that need I/O or cross-checks into the options.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
@@ -18,12 +21,36 @@ func init() {
 				if len(args) != 1 {
 					return argsError("start", "exactly one container ID")
 				}
-				root, err := ociRoot(g)
-				if err != nil {
-					return err
-				}
-				return container.Start(root, args[0])
+				return urunStart(g, args[0])
 			},
 		}
 	})
+}
+
+// urunStart starts a created container: the OCI face's (exec FIFO) or an
+// engine container's (a new supervisor runs its run arguments).
+func urunStart(g *globals, ref string) error {
+	root, err := ociRoot(g)
+	if err != nil {
+		return err
+	}
+	id, err := resolveContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	st, err := container.Load(root, id)
+	if err != nil {
+		return err
+	}
+	if len(st.RunArgs) == 0 {
+		return container.Start(root, id)
+	}
+	if st.Status == specs.StateRunning {
+		return fmt.Errorf("container %s is already running", ref)
+	}
+	if err := spawnSupervisor(id, st.RunArgs); err != nil {
+		return err
+	}
+	fmt.Println(ref)
+	return nil
 }

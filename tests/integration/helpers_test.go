@@ -114,7 +114,10 @@ func myProcesses(t *testing.T) map[string]string {
 		if pid[0] < '0' || pid[0] > '9' || pid == self {
 			continue
 		}
-		var st struct{ uid int }
+		var st struct {
+			uid   int
+			state string
+		}
 		b, err := os.ReadFile("/proc/" + pid + "/status")
 		if err != nil {
 			continue
@@ -122,9 +125,13 @@ func myProcesses(t *testing.T) map[string]string {
 		for _, l := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
 				fmt.Sscan(f[1], &st.uid)
+			} else if len(f) > 1 && f[0] == "State:" {
+				st.state = f[1]
 			}
 		}
-		if st.uid != os.Getuid() {
+		// A zombie has ended; whether it lingers is up to the reaper the
+		// host gives orphans (pid 1 here), not urun.
+		if st.uid != os.Getuid() || st.state == "Z" {
 			continue
 		}
 		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")

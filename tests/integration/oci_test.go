@@ -255,6 +255,17 @@ func TestPodmanClient(t *testing.T) {
 		return r
 	}
 	const img = "localhost/urun-test-busybox:latest"
+	// podman starts a pause process (catatonit) for its user namespace
+	// and leaves it running; the test ends what it started.
+	before := myProcesses(t)
+	defer func() {
+		for pid, cmd := range myProcesses(t) {
+			if _, ok := before[pid]; !ok && strings.HasPrefix(cmd, "catatonit") {
+				n, _ := strconv.Atoi(pid)
+				unix.Kill(n, unix.SIGKILL)
+			}
+		}
+	}()
 	// podman names an image pulled from a layout after its path, which
 	// must then be lowercase: copy the layout to such a path.
 	layout, err := os.MkdirTemp("", "urunpodman")

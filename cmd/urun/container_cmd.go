@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register("restart", func() *command {
+		fs := pflag.NewFlagSet("restart", pflag.ContinueOnError)
+		timeout := fs.UintP("time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+		return &command{
+			name:  "restart",
+			short: "Stop and start containers again",
+			usage: "restart [-t SECONDS] CONTAINER...",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) == 0 {
+					return argsError("restart", "at least one container")
+				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				for _, ref := range args {
+					if err := stopContainer(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+						return err
+					}
+					if err := urunStart(g, ref); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		}
+	})
+	register("container", func() *command {
+		fs := pflag.NewFlagSet("container", pflag.ContinueOnError)
+		return &command{
+			name:  "container",
+			short: "Manage containers: 'container prune' removes every stopped one",
+			usage: "container prune",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) != 1 || args[0] != "prune" {
+					return argsError("container", "the subcommand prune")
+				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				list, err := listEntries(root, true)
+				if err != nil {
+					return err
+				}
+				for _, e := range list {
+					if e.State != "exited" {
+						continue
+					}
+					if err := rmContainer(root, e.ID, false); err != nil {
+						return err
+					}
+					fmt.Println(e.ID)
+				}
+				return nil
+			},
+		}
+	})
+}

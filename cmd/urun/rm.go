@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/container"
+)
+
+func init() {
+	register("rm", func() *command {
+		fs := pflag.NewFlagSet("rm", pflag.ContinueOnError)
+		force := fs.BoolP("force", "f", false, "kill running containers first; no error for missing ones")
+		return &command{
+			name:  "rm",
+			short: "Remove containers",
+			usage: "rm [-f] CONTAINER...",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) == 0 {
+					return argsError("rm", "at least one container")
+				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				for _, ref := range args {
+					if err := rmContainer(root, ref, *force); err != nil {
+						if *force && errors.Is(err, errNoSuchContainer) {
+							continue
+						}
+						return err
+					}
+					fmt.Println(ref)
+				}
+				return nil
+			},
+		}
+	})
+}
+
+// rmContainer removes a stopped container, or with force any: the init
+// (and with it the whole pid namespace) is killed, the supervisor given
+// a moment to finish, then the state and name are removed.
+func rmContainer(root, ref string, force bool) error {
+	id, err := resolveContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return err
+	}
+	st, err := container.Load(root, id)
+	unlock()
+	if err != nil {
+		return err
+	}
+	if (st.Status == "running" || st.Status == "created") && st.Pid > 0 {
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first, or use 'urun rm -f'", ref)
+		}
+		unix.Kill(st.Pid, unix.SIGKILL)
+		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
+			return fmt.Errorf("removing %s: %w", ref, err)
+		}
+	}
+	waitRecorded(root, id)
+	unlock, err = container.Lock(root, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return removeContainer(root, id)
+}

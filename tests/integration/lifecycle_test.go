@@ -1,0 +1,265 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// stateRoot is where urun keeps container state for this user.
+func stateRoot(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "urun")
+	}
+	return filepath.Join(os.TempDir(), "urun-"+strconv.Itoa(os.Getuid()))
+}
+
+// stateDirs lists the container state directories (not names/locks).
+func stateDirs(t *testing.T) []string {
+	t.Helper()
+	ents, _ := os.ReadDir(stateRoot(t))
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) == 64 {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+type psJSON struct {
+	ID       string   `json:"Id"`
+	Names    []string `json:"Names"`
+	State    string   `json:"State"`
+	Status   string   `json:"Status"`
+	ExitCode int      `json:"ExitCode"`
+	Pid      int      `json:"Pid"`
+}
+
+func psAll(t *testing.T) map[string]psJSON {
+	t.Helper()
+	r := mustRun(t, "ps", "-a", "--format", "json")
+	var list []psJSON
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatalf("ps --format json: %v\n%s", err, r.stdout)
+	}
+	out := map[string]psJSON{}
+	for _, e := range list {
+		out[e.Names[0]] = e
+	}
+	return out
+}
+
+// The podman user's day: run -d --name, ps, exec, logs, stop, ps -a, rm,
+// and the name is free again.
+func TestDetachedLifecycle(t *testing.T) {
+	before := myProcesses(t)
+	beforeDirs := len(stateDirs(t))
+	urun(t, "rm", "-f", "web")
+	r := mustRun(t, "run", "-d", "--name", "web", busybox(), "sh", "-c",
+		`echo web-started; trap 'echo got-term; exit 3' TERM; httpd -f -p 127.0.0.1:8080 & while :; do sleep 0.1; done`)
+	id := strings.TrimSpace(r.stdout)
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want the 64-hex id", r.stdout)
+	}
+	if e := psAll(t)["web"]; e.State != "running" || e.ID != id {
+		t.Fatalf("ps after run -d: %+v", e)
+	}
+	if out := mustRun(t, "ps").stdout; !strings.Contains(out, "web") || !strings.Contains(out, "Up ") {
+		t.Errorf("ps table: %s", out)
+	}
+	// exec sees the same pid namespace: the init is pid 1, httpd is there.
+	r = mustRun(t, "exec", "web", "ps", "-o", "pid,args")
+	if !strings.Contains(r.stdout, "1 sh -c") || !strings.Contains(r.stdout, "httpd -f") {
+		t.Errorf("exec ps does not show the container's processes: %s", r)
+	}
+	if r := urun(t, "exec", "web", "no-such-cmd"); r.code != 127 {
+		t.Errorf("exec of a missing command: %s", r)
+	}
+	waitFor(t, func() bool { return strings.Contains(urun(t, "logs", "web").stdout, "web-started") })
+	start := time.Now()
+	mustRun(t, "stop", "-t", "5", "web")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stop took %s though the container handles SIGTERM", d)
+	}
+	e := psAll(t)["web"]
+	if e.State != "exited" || e.ExitCode != 3 || !strings.Contains(e.Status, "Exited (3)") {
+		t.Errorf("ps -a after stop: %+v", e)
+	}
+	if out := urun(t, "logs", "web").stdout; !strings.Contains(out, "got-term") {
+		t.Errorf("logs after stop lack the SIGTERM handler's output: %q", out)
+	}
+	if r := urun(t, "run", "-d", "--name", "web", busybox(), "true"); r.code != 125 || !strings.Contains(r.stderr, "in use") {
+		t.Errorf("a second container named web: %s", r)
+	}
+	mustRun(t, "rm", "web")
+	if _, ok := psAll(t)["web"]; ok {
+		t.Error("web still listed after rm")
+	}
+	r = mustRun(t, "run", "-d", "--rm", "--name", "web", busybox(), "true")
+	waitFor(t, func() bool { _, ok := psAll(t)["web"]; return !ok })
+	if n := len(stateDirs(t)); n != beforeDirs {
+		t.Errorf("%d state directories, %d before", n, beforeDirs)
+	}
+	checkNoLeftovers(t, before)
+}
+
+// exec -it gets a terminal of its own in the container's devpts.
+func TestExecTTY(t *testing.T) {
+	before := myProcesses(t)
+	urun(t, "rm", "-f", "ttyexec")
+	mustRun(t, "run", "-d", "--name", "ttyexec", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "ttyexec")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(urunBin, "exec", "-it", "ttyexec", "sh", "-c", "tty; echo exec-done")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var sb strings.Builder
+	buf := make([]byte, 256)
+	for !strings.Contains(sb.String(), "exec-done") {
+		ptmx.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, err := ptmx.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exec -it: %v", err)
+	}
+	if !strings.Contains(sb.String(), "/dev/pts/") {
+		t.Errorf("exec -it output %q, want a /dev/pts terminal", sb.String())
+	}
+	mustRun(t, "rm", "-f", "ttyexec")
+	checkNoLeftovers(t, before)
+}
+
+// 20 containers started at once, listed, then removed at once: nothing
+// is left (processes, state directories, names).
+func TestManyConcurrent(t *testing.T) {
+	before := myProcesses(t)
+	beforeDirs := len(stateDirs(t))
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := urun(t, "run", "-d", "--name", fmt.Sprintf("many-%d", i), busybox(), "sleep", "300")
+			if r.code != 0 {
+				errs <- r.String()
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("run -d: %s", e)
+	}
+	running := 0
+	for name, e := range psAll(t) {
+		if strings.HasPrefix(name, "many-") && e.State == "running" {
+			running++
+		}
+	}
+	if running != n {
+		t.Errorf("ps shows %d running many-* containers, want %d", running, n)
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if r := urun(t, "rm", "-f", fmt.Sprintf("many-%d", i)); r.code != 0 {
+				t.Errorf("rm -f: %s", r)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for name := range psAll(t) {
+		if strings.HasPrefix(name, "many-") {
+			t.Errorf("%s still listed", name)
+		}
+	}
+	if d := len(stateDirs(t)); d != beforeDirs {
+		t.Errorf("%d state directories left, %d before", d, beforeDirs)
+	}
+	names, _ := filepath.Glob(filepath.Join(stateRoot(t), "names", "many-*"))
+	if len(names) != 0 {
+		t.Errorf("names left: %v", names)
+	}
+	checkNoLeftovers(t, before)
+}
+
+// kill -9 of a supervisor: the container dies with it, shows as exited
+// with an unknown status, rm -f cleans up and the name is reusable.
+func TestSupervisorKilled(t *testing.T) {
+	before := myProcesses(t)
+	urun(t, "rm", "-f", "orphan")
+	mustRun(t, "run", "-d", "--name", "orphan", busybox(), "sleep", "300")
+	var st struct {
+		Supervisor int `json:"supervisor"`
+	}
+	id := psAll(t)["orphan"].ID
+	b, err := os.ReadFile(filepath.Join(stateRoot(t), id, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &st)
+	if st.Supervisor == 0 {
+		t.Fatalf("no supervisor recorded: %s", b)
+	}
+	syscall.Kill(st.Supervisor, syscall.SIGKILL)
+	waitFor(t, func() bool { return psAll(t)["orphan"].State == "exited" })
+	if e := psAll(t)["orphan"]; !strings.Contains(e.Status, "unknown") {
+		t.Errorf("status after the supervisor died: %+v", e)
+	}
+	mustRun(t, "rm", "-f", "orphan")
+	mustRun(t, "run", "-d", "--rm", "--name", "orphan", busybox(), "true")
+	waitFor(t, func() bool { _, ok := psAll(t)["orphan"]; return !ok })
+	checkNoLeftovers(t, before)
+}
+
+// kill -9 of a foreground urun run leaves no container process.
+func TestForegroundKilled(t *testing.T) {
+	before := myProcesses(t)
+	urun(t, "rm", "-f", "fgkill")
+	cmd := exec.Command(urunBin, "run", "--name", "fgkill", busybox(), "sh", "-c", "echo ready; sleep 300")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("container did not start: %q", buf[:n])
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	checkNoLeftovers(t, before)
+	// Its state reads as exited and rm -f clears it.
+	if e := psAll(t)["fgkill"]; e.State != "exited" {
+		t.Errorf("after kill -9 of urun: %+v", e)
+	}
+	mustRun(t, "rm", "-f", "fgkill")
+}
