@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/store"
 )
 
@@ -45,6 +46,10 @@ func main() {
 	// The unpack helper re-executes urun inside a user namespace.
 	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
 		os.Exit(store.UnpackMain())
+	}
+	// urun doctor's probes re-execute urun inside their namespaces.
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
+		os.Exit(hostcheck.ChildMain())
 	}
 	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
 }
