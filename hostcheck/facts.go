@@ -8,7 +8,6 @@
 // it. `urun info` prints the facts, `urun doctor` the checks.
 package hostcheck
 
-
 // Facts is everything urun learnt about the host. Zero values mean "not
 // found" or "not probed"; probes record their error text, not an error
 // value, so Facts round-trips through JSON and tests can build it by hand.
