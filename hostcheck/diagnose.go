@@ -2,6 +2,7 @@ package hostcheck
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,6 +187,11 @@ func checkHelpers(f Facts) Check {
 	}
 	for _, h := range []string{"newuidmap", "newgidmap"} {
 		hp := f.Helpers[h]
+		if hp.Shadowed != "" {
+			return Check{ID: id, Status: Warn,
+				Cause: fmt.Sprintf("PATH finds %s first, which cannot map ids (%s), while %s can: containers get a single-id user namespace", hp.Path, unprivilegedWhy(hp), hp.Shadowed),
+				Fix:   fmt.Sprintf("remove %s, or put %s before %s in PATH", hp.Path, filepath.Dir(hp.Shadowed), filepath.Dir(hp.Path))}
+		}
 		if hp.NosuidMount != "" && (hp.Setuid || hp.Caps) {
 			return Check{ID: id, Status: Warn,
 				Cause: fmt.Sprintf("%s is on %s, which is mounted nosuid, so its setuid bit does nothing: containers get a single-id user namespace", hp.Path, hp.NosuidMount),
@@ -219,6 +225,13 @@ func checkHelpers(f Facts) Check {
 	}
 	c.Cause += ": containers get a single-id user namespace"
 	return c
+}
+
+func unprivilegedWhy(h Helper) string {
+	if h.NosuidMount != "" && (h.Setuid || h.Caps) {
+		return "its filesystem " + h.NosuidMount + " is mounted nosuid"
+	}
+	return "it is neither setuid root nor has file capabilities"
 }
 
 func checkRuntimeDir(f Facts) Check {
@@ -309,9 +322,9 @@ func checkFuse(f Facts) Check {
 	case fu.Mount.passed():
 		v := f.Helpers["fuse-overlayfs"].Version
 		if v != "" {
-			v = " " + v
+			v = " (" + v + ")"
 		}
-		return ok("fuse", "fuse-overlayfs"+v+" mounts in a user namespace")
+		return ok("fuse", "fuse-overlayfs mounts in a user namespace"+v)
 	case fu.DeviceMissing:
 		c.Cause = fu.Device + " does not exist (the fuse module is not loaded)"
 		c.Fix = "sudo modprobe fuse && echo fuse | sudo tee -a /etc/modules"

@@ -114,6 +114,9 @@ type Helper struct {
 	// NosuidMount is the mount point when the file sits on a filesystem
 	// mounted nosuid, where setuid bits and file capabilities do nothing.
 	NosuidMount string `json:"nosuidMount,omitempty"`
+	// Shadowed is a privileged copy of the same program that PATH finds
+	// only later (or in /usr/bin), when the first one found is not.
+	Shadowed string `json:"shadowedBy,omitempty"`
 }
 
 // Found reports whether the program is on PATH.

@@ -206,7 +206,37 @@ func findHelper(name string) Helper {
 	if unix.Statfs(path, &sfs) == nil && sfs.Flags&unix.ST_NOSUID != 0 {
 		h.NosuidMount = mountPoint(path)
 	}
+	if (name == "newuidmap" || name == "newgidmap") && (h.NosuidMount != "" || !h.Setuid && !h.Caps) {
+		h.Shadowed = privilegedCopy(name, path)
+	}
 	return h
+}
+
+// privilegedCopy finds a setuid (or capable) name on PATH after skip, or
+// in /usr/bin, on a filesystem that honours it.
+func privilegedCopy(name, skip string) string {
+	dirs := append(filepath.SplitList(os.Getenv("PATH")), "/usr/bin")
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if p == skip || d == "" {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		var sfs unix.Statfs_t
+		if unix.Statfs(p, &sfs) != nil || sfs.Flags&unix.ST_NOSUID != 0 {
+			continue
+		}
+		if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+			return p
+		}
+		if sz, err := unix.Getxattr(p, "security.capability", nil); err == nil && sz > 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // mountPoint walks up from path to the top of its filesystem.
