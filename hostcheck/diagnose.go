@@ -52,6 +52,8 @@ type Report struct {
 	Exit int `json:"exit"`
 	// Summary is one sentence about Exit.
 	Summary string `json:"summary"`
+	// Duration is how long gathering the facts took.
+	Duration string `json:"duration"`
 }
 
 // Diagnose turns facts into checks. It does no I/O.
@@ -70,7 +72,7 @@ func Diagnose(f Facts) Report {
 		checkPing(f),
 		checkPorts(f),
 	}
-	r := Report{Checks: checks, Exit: ExitFull}
+	r := Report{Checks: checks, Exit: ExitFull, Duration: f.Duration}
 	for _, c := range checks {
 		switch {
 		case c.Status == Fail && !c.Optional:

@@ -404,3 +404,31 @@ func TestFileMode(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemas: the documented schemas describe what urun prints, every
+// field of it, and reject what they should.
+func TestSchemas(t *testing.T) {
+	f := healthy()
+	f.Storage.Overlay = failed("x")
+	f.Dirs.RuntimeProblem = "owner"
+	b, _ := json.Marshal(f)
+	if err := Validate(InfoSchema, b); err != nil {
+		t.Errorf("info: %v\n%s", err, b)
+	}
+	r, _ := json.Marshal(Diagnose(f))
+	if err := Validate(DoctorSchema, r); err != nil {
+		t.Errorf("doctor: %v\n%s", err, r)
+	}
+	for name, doc := range map[string]string{
+		"missing field": strings.Replace(string(b), `"cgroup":`, `"cgroupX":`, 1),
+		"wrong type":    strings.Replace(string(b), `"uid":1000`, `"uid":"1000"`, 1),
+		"bad enum":      strings.Replace(string(b), `"layout":"v2"`, `"layout":"v3"`, 1),
+	} {
+		if doc == string(b) {
+			t.Fatalf("%s: the replacement did not apply", name)
+		}
+		if err := Validate(InfoSchema, []byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

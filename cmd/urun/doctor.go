@@ -30,10 +30,7 @@ func init() {
 				if *format == "json" {
 					enc := json.NewEncoder(os.Stdout)
 					enc.SetIndent("", "  ")
-					if err := enc.Encode(struct {
-						hostcheck.Report
-						Duration string `json:"duration"`
-					}{r, f.Duration}); err != nil {
+					if err := enc.Encode(r); err != nil {
 						return err
 					}
 				} else {
