@@ -667,7 +667,7 @@ func probeSystemd(f *Facts) {
 	start := time.Now()
 	env := append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr)
 	out, err := runQuiet(run.Path, env, "--user", "--scope", "--quiet", "-p", "Delegate=yes", "--",
-		"/bin/sh", "-c", `read -r l </proc/self/cgroup; cat "/sys/fs/cgroup${l#0::}/cgroup.controllers"`)
+		"/bin/sh", "-c", `read -r l </proc/self/cgroup; read -r c <"/sys/fs/cgroup${l#0::}/cgroup.controllers"; echo "$c"`)
 	if err != nil {
 		err = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
 	} else {
@@ -691,7 +691,7 @@ func probeNetwork(f *Facts, exe string) {
 			start := time.Now()
 			// pasta makes its own user and network namespace for the
 			// command, configures it, and exits with the command's status.
-			out, err := runQuiet(p.Path, nil, "--config-net", "--quiet", "--", "/bin/sh", "-c", "grep -q . /proc/net/route && test -n \"$(ls /sys/class/net | grep -v '^lo$')\"")
+			out, err := runQuiet(p.Path, nil, "--config-net", "--quiet", "--", "/bin/sh", "-c", hasDefaultRoute)
 			if err != nil {
 				err = fmt.Errorf("%v: %s", err, lastLine(out))
 			}
@@ -708,6 +708,10 @@ func probeNetwork(f *Facts, exe string) {
 	}
 	wg.Wait()
 }
+
+// hasDefaultRoute succeeds in a namespace with an IPv4 default route; it
+// uses only shell built-ins, so it does not depend on PATH.
+const hasDefaultRoute = `while read -r _ dst _; do [ "$dst" = 00000000 ] && exit 0; done </proc/net/route; exit 1`
 
 func lastLine(b []byte) string {
 	l := strings.Split(strings.TrimSpace(string(b)), "\n")

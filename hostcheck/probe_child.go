@@ -141,6 +141,12 @@ func overlayChild(dir string) error {
 // fuseChild does the same with fuse-overlayfs.
 func fuseChild(dir, bin string) error {
 	p := func(s string) string { return filepath.Join(dir, s) }
+	// fuse-overlayfs forks its daemon into the background; as subreaper
+	// we inherit it and can reap it, so no zombie outlives the probe.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming a subreaper: %w", err)
+	}
+	defer reapAll(time.Now().Add(2 * time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
 	var stderr bytes.Buffer
@@ -164,4 +170,21 @@ func writeThrough(merged string) error {
 		return fmt.Errorf("writing through the overlay: %w", err)
 	}
 	return nil
+}
+
+// reapAll waits for every child (the fuse daemon exits once unmounted)
+// until none is left or the deadline passes.
+func reapAll(deadline time.Time) {
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.ECHILD):
+			return
+		case err == nil && pid == 0:
+			time.Sleep(2 * time.Millisecond)
+		case err != nil && !errors.Is(err, unix.EINTR):
+			return
+		}
+	}
 }
