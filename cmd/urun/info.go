@@ -12,7 +12,7 @@ import (
 func init() {
 	register("info", func() *command {
 		fs := pflag.NewFlagSet("info", pflag.ContinueOnError)
-		format := fs.String("format", "text", "output format: text or json (schema: docs/info.schema.json)")
+		format := fs.String("format", "text", "output format: text or json (schema: hostcheck/info.schema.json)")
 		return &command{
 			name:  "info",
 			short: "Show versions, id mapping, helpers, storage, cgroups and network of this host",
