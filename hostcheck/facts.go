@@ -226,6 +226,3 @@ type Probe struct {
 
 // passed: ran and succeeded.
 func (p Probe) passed() bool { return p.Ran && p.OK }
-
-// failed: ran and failed (a skipped probe is neither).
-func (p Probe) failed() bool { return p.Ran && !p.OK }
