@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	fuseoverlay "github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
 )
@@ -500,9 +501,9 @@ func probeStorage(f *Facts, exe, data, dataErr string) {
 	wg.Wait()
 	switch {
 	case f.Storage.Overlay.passed():
-		f.Storage.Tier, f.Storage.TierWhy = "native", "kernel overlayfs mounts in the storage directory inside a user namespace"
+		f.Storage.Tier, f.Storage.TierWhy = string(fuseoverlay.Native), "kernel overlayfs mounts in the storage directory inside a user namespace"
 	case f.Fuse.Mount.passed():
-		f.Storage.Tier, f.Storage.TierWhy = "fuse", "kernel overlayfs failed ("+f.Storage.Overlay.Error+"); fuse-overlayfs works"
+		f.Storage.Tier, f.Storage.TierWhy = string(fuseoverlay.Fuse), "kernel overlayfs failed ("+f.Storage.Overlay.Error+"); fuse-overlayfs works"
 	default:
 		f.Storage.Tier, f.Storage.TierWhy = "none", "neither kernel overlayfs nor fuse-overlayfs can be mounted; only --rootfs DIR with --rootfs-tier bind works"
 	}
