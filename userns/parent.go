@@ -192,7 +192,7 @@ func (e *HelperError) Error() string {
 	if e.Fix != "" {
 		s += "; fix: " + e.Fix
 	}
-	return s
+	return s + DoctorHint
 }
 
 // explainHelper maps what the shadow helpers print to a cause a user can

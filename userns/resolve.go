@@ -25,6 +25,10 @@ type Maps struct {
 	Source idmap.Source
 }
 
+// DoctorHint ends every message about host set-up: `urun doctor` checks
+// the whole host and prints the same fixes.
+const DoctorHint = " (run `urun doctor` for details)"
+
 // ResolveMaps computes the maps for mode for the calling user. When the
 // subordinate ids or the helpers are missing it falls back to a single-id
 // map with a warning, unless the mode was requested explicitly, in which
@@ -51,9 +55,9 @@ func ResolveMaps(mode idmap.Mode, explicit bool) (Maps, error) {
 	case cause == "":
 		return Maps{}, fmt.Errorf("--userns=%s: %w", mode, err)
 	case explicit:
-		return Maps{}, fmt.Errorf("--userns=%s: %s; fix: %s", mode, cause, fix)
+		return Maps{}, fmt.Errorf("--userns=%s: %s; fix: %s%s", mode, cause, fix, DoctorHint)
 	}
-	single.Warning = fmt.Sprintf("%s: running with a single-id user namespace (only root inside is mapped; files owned by other ids cannot be created); fix: %s", cause, fix)
+	single.Warning = fmt.Sprintf("%s: running with a single-id user namespace (only root inside is mapped; files owned by other ids cannot be created); fix: %s%s", cause, fix, DoctorHint)
 	return single, nil
 }
 
@@ -61,8 +65,16 @@ func ResolveMaps(mode idmap.Mode, explicit bool) (Maps, error) {
 // it returns a cause and fix when falling back is reasonable.
 func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause, fix string, err error) {
 	for _, h := range []string{"newuidmap", "newgidmap"} {
-		if _, err := exec.LookPath(h); err != nil {
+		path, err := exec.LookPath(h)
+		if err != nil {
 			return h + " is not installed", "sudo apt-get install uidmap", err
+		}
+		// A helper that cannot act for us would fail on every start;
+		// falling back now lets the container run.
+		if !privileged(path) {
+			return fmt.Sprintf("%s is neither setuid root nor has file capabilities", path),
+				fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path),
+				errors.New(h + " cannot map ids")
 		}
 	}
 	addFix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/store"
 )
 
@@ -49,6 +50,10 @@ func main() {
 	// A detached container's supervisor (see engine.go).
 	if len(os.Args) > 1 && os.Args[1] == supervisorArg {
 		os.Exit(superviseMain(os.Args[2:]))
+	}
+	// urun doctor's probes re-execute urun inside their namespaces.
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
+		os.Exit(hostcheck.ChildMain())
 	}
 	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
 }

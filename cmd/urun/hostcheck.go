@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urun-dev/urun/hostcheck"
+)
+
+// gatherFacts runs hostcheck's probes with what the rest of urun would
+// use: the same directories, urun-init and --network default.
+func gatherFacts() hostcheck.Facts {
+	o := hostcheck.Options{
+		Urun: version, Commit: commit,
+		NetworkDefault: "none",
+		NetworkWhy:     "`urun run` gives a container only loopback unless --network host is given",
+	}
+	o.Executable, _ = os.Executable()
+	if p, err := findInit(); err != nil {
+		o.InitError = err.Error()
+	} else {
+		o.Init = p
+	}
+	if d, err := runtimeDir(); err != nil {
+		o.StateError = err.Error()
+	} else {
+		o.State = d
+	}
+	if d, err := dataDir(); err != nil {
+		o.DataError = err.Error()
+	} else {
+		o.Data = d
+	}
+	return hostcheck.Gather(o)
+}
+
+func checkFormat(format string) error {
+	if format != "text" && format != "json" {
+		return usageError(fmt.Errorf("unknown --format %q (want text or json)", format), "urun --help")
+	}
+	return nil
+}
