@@ -45,6 +45,14 @@ else
 	(cd "$stage" && ./integration.test "${args[@]}" -test.skip NoSubIDs) 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 fi
+if [ "$rc" = 0 ] && [ "$(id -u)" = 0 ] && [ -z "${RUN:-}" ]; then
+	# containerd only runs as root here: the one check not done as the
+	# test user (see tests/containerd/containerd.sh).
+	log "containerd with urun as its runtime (root mode)"
+	tests/containerd/containerd.sh "$stage/bin/urun" "$stage/images/busybox" 2>&1 |
+		sed -e 's/^ok   /--- PASS: containerd /' -e 's/^FAIL /--- FAIL: containerd /' | tee -a "$out"
+	rc=${PIPESTATUS[0]}
+fi
 set -e
 passed=$(grep -c -- '^--- PASS' "$out" || true)
 failed=$(grep -c -- '^--- FAIL' "$out" || true)

@@ -3,7 +3,7 @@
 
 TEST_USER=${TEST_USER:-urun-test}
 # Debian packages the suites use; each is a real component, not a mock.
-PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman"
+PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman containerd"
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'harness: %s\n' "$*" >&2; exit 1; }
