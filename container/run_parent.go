@@ -39,6 +39,10 @@ type RunConfig struct {
 	// the init is cloned into (clone3 CLONE_INTO_CGROUP).
 	UseCgroup bool
 	CgroupFD  int
+	// Console, when set, takes over the pty master of a -t container
+	// and returns once the container's side has closed; without it the
+	// terminal is relayed to Stdin/Stdout.
+	Console func(master *os.File)
 	// Cloned, when set, is told the init's pid right after the clone,
 	// before the container is set up (state files record it early, so a
 	// crash at any later moment leaves a pid to check).
@@ -133,7 +137,15 @@ func Run(cfg RunConfig) (int, error) {
 	}
 	var restore func()
 	copied := make(chan struct{})
-	if console != nil {
+	if console != nil && cfg.Console != nil {
+		// The caller relays the terminal itself (the supervisor, which
+		// also serves `urun attach`); it closes copied when the
+		// container's side has ended.
+		go func() {
+			cfg.Console(console)
+			close(copied)
+		}()
+	} else if console != nil {
 		restore = relayTerminal(console, cfg, copied)
 	} else {
 		close(copied)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +176,22 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		}
 		if cfg.Stdout, cfg.Stderr, err = logs.pipes(); err != nil {
 			return err
+		}
+		if cfg.Spec.Process.Terminal {
+			if cfg.Spec.Process.ConsoleSize == nil {
+				cfg.Spec.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80}
+			}
+			logOut := cfg.Stdout
+			// Listening before the start is reported: an attach right
+			// after run -d finds the socket.
+			sock := attachSocket(root, id)
+			os.Remove(sock)
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				return fmt.Errorf("serving the terminal for attach: %w", err)
+			}
+			defer os.Remove(sock)
+			cfg.Console = func(master *os.File) { serveConsole(master, logOut, l) }
 		}
 	} else {
 		cfg.Stdin, cfg.Stdout, cfg.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,4 +263,54 @@ func TestForegroundKilled(t *testing.T) {
 		t.Errorf("after kill -9 of urun: %+v", e)
 	}
 	mustRun(t, "rm", "-f", "fgkill")
+}
+
+// attach joins a detached -t container's terminal; what is typed reaches
+// the shell, and attach returns the container's exit status.
+func TestAttach(t *testing.T) {
+	before := myProcesses(t)
+	urun(t, "rm", "-f", "att")
+	mustRun(t, "run", "-d", "-t", "--name", "att", busybox(), "sh")
+	defer urun(t, "rm", "-f", "att")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(urunBin, "attach", "att")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	time.Sleep(200 * time.Millisecond)
+	ptmx.Write([]byte("echo hi-$((40+2))\r"))
+	var sb strings.Builder
+	buf := make([]byte, 256)
+	for !strings.Contains(sb.String(), "hi-42") {
+		ptmx.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := ptmx.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("attached terminal: %v; got %q", err, sb.String())
+		}
+	}
+	ptmx.Write([]byte("exit 5\r"))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	go io.Copy(io.Discard, ptmx)
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+			t.Errorf("attach ended with %v, want exit 5", err)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("attach did not return after the shell exited")
+	}
+	if out := mustRun(t, "logs", "att").stdout; !strings.Contains(out, "hi-42") {
+		t.Errorf("the log lacks the terminal output: %q", out)
+	}
+	mustRun(t, "rm", "att")
+	checkNoLeftovers(t, before)
 }
