@@ -23,5 +23,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == container.ExecArg {
 		os.Exit(container.JoinMain())
 	}
+	if len(os.Args) > 1 && os.Args[1] == "--" {
+		// run --init: a small pid 1 in front of the process.
+		os.Exit(container.TinyInitMain(os.Args[2:]))
+	}
 	os.Exit(container.InitMain())
 }

@@ -13,6 +13,7 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
@@ -39,6 +40,7 @@ type runFlags struct {
 	rm          bool
 	detach      bool
 	createOnly  bool
+	init        bool
 	name        string
 	rmExplicit  bool
 	oci         ociFlags
@@ -83,6 +85,7 @@ func newRunCommand(name string) *command {
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
+		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
 		f.oci.add(fs)
 		short := "Run a command in a new container"
 		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)"
@@ -188,6 +191,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
 	if err != nil {
 		return err
+	}
+	if f.init {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: container.TinyInitPath, Type: "bind",
+			Source: initPath, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+		spec.Process.Args = append([]string{container.TinyInitPath, "--"}, spec.Process.Args...)
 	}
 	spec.Linux.UIDMappings = container.SpecMapping(maps.UID)
 	spec.Linux.GIDMappings = container.SpecMapping(maps.GID)

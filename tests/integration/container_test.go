@@ -277,3 +277,32 @@ func TestHardImageConfigHonoured(t *testing.T) {
 		t.Errorf("USER/WORKDIR/ENV: got %q, want %q", r.stdout, want)
 	}
 }
+
+// --init puts a small init in front of the process: it is pid 1, the
+// process gets default signal handling (SIGTERM ends it: 143), and the
+// exit status passes through.
+func TestInitFlag(t *testing.T) {
+	before := myProcesses(t)
+	r := urun(t, "run", "--init", busybox(), "sh", "-c", "ps -o pid,args; exit 4")
+	if r.code != 4 || !strings.Contains(r.stdout, "1 "+"/run/urun-init") {
+		t.Errorf("run --init: %s", r)
+	}
+	cmd := exec.Command(urunBin, "run", "--init", busybox(), "sh", "-c", "echo ready; exec sleep 100")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("container did not start: %q", buf[:n])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+		t.Errorf("SIGTERM with --init: %v, want exit 143 (sleep is not pid 1, so SIGTERM ends it)", err)
+	}
+	checkNoLeftovers(t, before)
+}
