@@ -31,6 +31,10 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	if err := ValidID(cfg.ID); err != nil {
 		return nil, err
 	}
+	filter, err := seccompProgram(cfg.Spec, cfg.SeccompCache)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state root %s: %w", cfg.Root, err)
 	}
@@ -72,7 +76,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer child.Conn.Close()
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo,
+		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
 	}); err != nil {
 		return nil, killAndReap(child, err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/seccomp"
 )
 
 // setRlimits applies the process's resource limits before exec.
@@ -36,12 +38,20 @@ var rlimitResources = map[string]int{
 }
 
 // execProcess becomes the container's process: working directory, user
-// and groups, capabilities, no_new_privs, then execve in place, so the
-// process keeps the init's pid (pid 1, or the pid a caller's pid file
-// names).
+// and groups, capabilities, no_new_privs, seccomp, then execve in place,
+// so the process keeps the init's pid (pid 1, or the pid a caller's pid
+// file names).
+//
+// The seccomp filter goes in as late as the kernel lets it, as runc and
+// crun order it: with no_new_privs, right before execve, so the filter
+// need not allow the init's own set-up; without, installing it needs
+// CAP_SYS_ADMIN in the user namespace, which the switch to the process's
+// capabilities may drop, so it goes in before that switch, and the
+// profile must then allow setresuid, capset, prctl, close_range and
+// execve (docker's does).
 //
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(spec *specs.Spec, dieWithParent bool) error {
+func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -57,6 +67,11 @@ func execProcess(spec *specs.Spec, dieWithParent bool) error {
 	// As root in the namespace we can enter any directory; a directory
 	// only the target user may enter is tried again after switching.
 	cwdErr := unix.Chdir(cwd)
+	if !p.NoNewPrivileges {
+		if err := seccomp.Install(filter); err != nil {
+			return err
+		}
+	}
 	if err := dropBounding(p.Capabilities); err != nil {
 		return err
 	}
@@ -71,18 +86,25 @@ func execProcess(spec *specs.Spec, dieWithParent bool) error {
 	if err := setCapabilities(p.Capabilities); err != nil {
 		return err
 	}
+	if dieWithParent {
+		// The clone set it, but credential changes on the way (the id
+		// maps being written, a switch of user) clear it: set it after
+		// the last one (no_new_privs and seccomp are none), so the
+		// container dies with urun or with its supervisor.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("setting the parent-death signal: %w", err)
+		}
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
-	}
-	if dieWithParent {
-		// The clone set it, but credential changes on the way (the id
-		// maps being written, a switch of user) clear it: set it last,
-		// so the container dies with urun or with its supervisor.
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("setting the parent-death signal: %w", err)
+		if err := seccomp.Install(filter); err != nil {
+			return err
 		}
+	}
+	if err := checkCwd(cwd); err != nil {
+		return err
 	}
 	// No descriptor but stdio reaches the container's program, whatever
 	// urun or its caller left open (the CVE-2024-21626 class).
@@ -91,6 +113,22 @@ func execProcess(spec *specs.Spec, dieWithParent bool) error {
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)
+}
+
+// checkCwd refuses a working directory outside the container's root. A
+// path through a descriptor the init still holds (-w /proc/self/fd/N, the
+// CVE-2024-21626 class) can land in a host directory: the kernel's
+// getcwd then returns a path starting "(unreachable)" instead of "/".
+func checkCwd(cwd string) error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("checking working directory %s: %w", cwd, err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return fmt.Errorf("working directory %s is outside the container's root filesystem: give a path inside it", cwd)
+	}
+	return nil
 }
 
 // execFailure turns execve's errno into the message and status a shell

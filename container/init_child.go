@@ -132,7 +132,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		}
 	}
 	tr.mark("ready to exec")
-	return execProcess(spec, fifo == nil)
+	return execProcess(spec, fifo == nil, cfg.Seccomp)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.

@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urun-dev/urun/fuse-overlay"
+	"github.com/urun-dev/urun/seccomp"
 )
 
 // InitConfig is everything the container init needs, sent by the parent
@@ -20,6 +21,9 @@ type InitConfig struct {
 	// MsgCreated, leaves its parent, and execs once `urun start` has
 	// opened this FIFO (the OCI create/start split, as runc's exec.fifo).
 	ExecFifo string `json:"execFifo,omitempty"`
+	// Seccomp is linux.seccomp compiled by the parent; the init only
+	// installs it, as the last step before execve.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
 }

@@ -80,5 +80,5 @@ func joinExec(conn *userns.Conn, p *specs.Process) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	return execProcess(&specs.Spec{Process: p}, false)
+	return execProcess(&specs.Spec{Process: p}, false, nil)
 }

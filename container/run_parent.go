@@ -52,6 +52,8 @@ type RunConfig struct {
 	Started func(pid int) error
 	// NoNewUser: no user namespace of urun's own (see userns.Config).
 	NoNewUser bool
+	// SeccompCache is a directory for compiled seccomp programs ("" = compile every time).
+	SeccompCache string
 	// Attachments are host-side pieces bound to the container (network
 	// helpers, port forwarders…), attached once its namespaces exist.
 	Attachments []Attachment
@@ -78,6 +80,10 @@ var forwarded = []os.Signal{
 // error carries (125 when none).
 func Run(cfg RunConfig) (int, error) {
 	spec := cfg.Spec
+	filter, err := seccompProgram(spec, cfg.SeccompCache)
+	if err != nil {
+		return 0, err
+	}
 	ucfg := initUsernsConfig(cfg)
 	if spec.Process.Terminal {
 		if term, ok := isTerminal(cfg.Stdin); ok {
@@ -113,7 +119,7 @@ func Run(cfg RunConfig) (int, error) {
 	}
 	defer closeAttachments(cfg.Attachments)
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug,
+		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
 	}); err != nil {
 		return 0, killAndReap(child, err)
 	}

@@ -202,10 +202,11 @@ func bundleRunConfig(g *globals, spec *specs.Spec, bundle string, stdio [3]*os.F
 		return container.RunConfig{}, err
 	}
 	cfg := container.RunConfig{
-		Spec:     spec,
-		InitPath: initPath,
-		Rootfs:   fuseoverlay.Plan{Tier: fuseoverlay.Bind, Lower: []string{rootfs}},
-		Stdin:    stdio[0], Stdout: stdio[1], Stderr: stdio[2],
+		Spec:         spec,
+		SeccompCache: seccompCacheDir(),
+		InitPath:     initPath,
+		Rootfs:       fuseoverlay.Plan{Tier: fuseoverlay.Bind, Lower: []string{rootfs}},
+		Stdin:        stdio[0], Stdout: stdio[1], Stderr: stdio[2],
 		Debug: g.debug,
 	}
 	var userNS *specs.LinuxNamespace

@@ -37,6 +37,7 @@ type runFlags struct {
 	dryRun      bool
 	format      string
 	securityOpt []string
+	seccomp     string
 	rm          bool
 	detach      bool
 	createOnly  bool
@@ -75,7 +76,7 @@ func newRunCommand(name string) *command {
 		fs.BoolVar(&o.Privileged, "privileged", false, "give every capability the user namespace allows; no masked paths")
 		fs.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
 		fs.StringArrayVar(&o.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)")
-		fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+		fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 		fs.StringVar(&f.userns, "userns", "", "user namespace mode: auto (subordinate ids), keep-id (your uid inside too), host-single (one id, no helpers)")
 		fs.StringVar(&f.network, "network", "none", "network mode: none (loopback only) or host")
 		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
@@ -199,6 +200,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	}
 	spec.Linux.UIDMappings = container.SpecMapping(maps.UID)
 	spec.Linux.GIDMappings = container.SpecMapping(maps.GID)
+	if f.opts.Privileged && f.seccomp == "" {
+		f.seccomp = "unconfined" // as podman and docker
+	}
+	if spec.Linux.Seccomp, err = seccompProfile(f.seccomp, spec); err != nil {
+		return err
+	}
 	if f.dryRun {
 		out, err := json.MarshalIndent(spec, "", "  ")
 		if err != nil {
@@ -209,11 +216,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	}
 
 	cfg := container.RunConfig{
-		Spec:       spec,
-		InitPath:   initPath,
-		Rootfs:     plan,
-		UseHelpers: maps.UseHelpers,
-		Debug:      g.debug,
+		Spec:         spec,
+		InitPath:     initPath,
+		Rootfs:       plan,
+		UseHelpers:   maps.UseHelpers,
+		Debug:        g.debug,
+		SeccompCache: filepath.Join(data, "seccomp"),
 	}
 	return runEngine(g, f, ref, id, cfg)
 }
@@ -234,7 +242,14 @@ func (f *runFlags) complete() error {
 		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
 			f.opts.NoNewPrivileges = true
 		default:
-			return fmt.Errorf("--security-opt %q is not supported (supported: no-new-privileges)", o)
+			v, ok := strings.CutPrefix(o, "seccomp=")
+			if !ok {
+				v, ok = strings.CutPrefix(o, "seccomp:")
+			}
+			if !ok || v == "" {
+				return fmt.Errorf("--security-opt %q is not supported (supported: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json)", o)
+			}
+			f.seccomp = v
 		}
 	}
 	switch f.network {
