@@ -70,7 +70,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		}
 	}
 	spec := cfg.Spec
-	child, err := userns.Start(initUsernsConfig(cfg.RunConfig))
+	initBin, err := OpenInit(cfg.InitPath)
+	if err != nil {
+		return nil, err
+	}
+	defer initBin.Close()
+	child, err := userns.Start(initUsernsConfig(cfg.RunConfig, initBin))
 	if err != nil {
 		return nil, err
 	}

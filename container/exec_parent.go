@@ -73,9 +73,9 @@ func Exec(cfg ExecConfig) (int, error) {
 	// The uid stays ours: inside the container's namespace it is root.
 	args = append(args, "--preserve-credentials", "--", "/proc/self/fd/4", ExecArg)
 
-	initBin, err := os.Open(cfg.InitPath)
+	initBin, err := OpenInit(cfg.InitPath)
 	if err != nil {
-		return 0, fmt.Errorf("opening urun-init: %w", err)
+		return 0, err
 	}
 	defer initBin.Close()
 	// Two socket pairs: nsenter's waiting parent keeps a copy of every

@@ -84,7 +84,12 @@ func Run(cfg RunConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ucfg := initUsernsConfig(cfg)
+	initBin, err := OpenInit(cfg.InitPath)
+	if err != nil {
+		return 0, err
+	}
+	defer initBin.Close()
+	ucfg := initUsernsConfig(cfg, initBin)
 	if spec.Process.Terminal {
 		if term, ok := isTerminal(cfg.Stdin); ok {
 			if ws, err := unix.IoctlGetWinsize(int(term.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -218,12 +223,14 @@ func waitExec(child *userns.Child) error {
 	return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
 }
 
-// initUsernsConfig is how every container's init is started.
-func initUsernsConfig(cfg RunConfig) userns.Config {
+// initUsernsConfig is how every container's init is started: initBin
+// (from OpenInit) executed through its descriptor.
+func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 	spec := cfg.Spec
 	ucfg := userns.Config{
-		Path: cfg.InitPath,
-		Args: []string{"urun-init"},
+		Path:       fmt.Sprintf("/proc/self/fd/%d", initFD),
+		ExtraFiles: []*os.File{initBin},
+		Args:       []string{"urun-init"},
 		// The init needs PATH only to find fuse-overlayfs; nothing of
 		// urun's environment reaches the container's process.
 		Env:         []string{"PATH=" + os.Getenv("PATH")},
