@@ -53,4 +53,3 @@ func TestOpenInitSealsWritableProgram(t *testing.T) {
 		t.Error("original changed")
 	}
 }
-
