@@ -34,6 +34,8 @@ type ExecConfig struct {
 	// Console receives the pty master for a process with a terminal; nil
 	// relays it to Stdin/Stdout here.
 	Console func(master *os.File) error
+	// SeccompCache is a directory for compiled seccomp programs.
+	SeccompCache string
 }
 
 // joinable are the namespaces exec enters, with nsenter's flag for each.
@@ -54,6 +56,16 @@ func Exec(cfg ExecConfig) (int, error) {
 	}
 	if st.Status != specs.StateRunning {
 		return 0, fmt.Errorf("container %s is %s: exec needs a running container", cfg.ID, st.Status)
+	}
+	// The process gets the container's seccomp filter too: it is not
+	// a descendant of the container's process, so it inherits none.
+	spec, err := LoadSpec(Dir(cfg.Root, cfg.ID))
+	if err != nil {
+		return 0, err
+	}
+	filter, err := seccompProgram(spec, cfg.SeccompCache)
+	if err != nil {
+		return 0, err
 	}
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
@@ -139,7 +151,7 @@ func Exec(cfg ExecConfig) (int, error) {
 		return 0, killAndReap(child, err)
 	}
 	defer child.Conn.Close()
-	if err := child.Conn.Send(MsgExec, p); err != nil {
+	if err := child.Conn.Send(MsgExec, execRequest{Process: p, Seccomp: filter}); err != nil {
 		return 0, killAndReap(child, err)
 	}
 	var console *os.File

@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/urun-dev/urun/seccomp"
 	"github.com/urun-dev/urun/userns"
 )
 
@@ -40,10 +41,13 @@ func JoinMain() int {
 		return ExitRuntime
 	}
 	runtime.LockOSThread()
-	var p specs.Process
-	err = conn.WaitFor(MsgExec, initTimeout, &p)
+	var req execRequest
+	err = conn.WaitFor(MsgExec, initTimeout, &req)
+	if err == nil && req.Process == nil {
+		err = errors.New("exec request has no process")
+	}
 	if err == nil {
-		err = joinExec(conn, &p)
+		err = joinExec(conn, req.Process, req.Seccomp)
 	}
 	if errors.Is(err, io.EOF) {
 		return ExitRuntime
@@ -71,7 +75,14 @@ func receiveSync(boot *userns.Conn) (*userns.Conn, error) {
 	return userns.NewConn(f)
 }
 
-func joinExec(conn *userns.Conn, p *specs.Process) error {
+// execRequest is MsgExec's payload: the process, with the container's
+// compiled seccomp filter (nil: none).
+type execRequest struct {
+	Process *specs.Process   `json:"process"`
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+}
+
+func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program) error {
 	if p.Terminal {
 		if err := setupConsole(conn, p.ConsoleSize); err != nil {
 			return err
@@ -80,5 +91,5 @@ func joinExec(conn *userns.Conn, p *specs.Process) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	return execProcess(&specs.Spec{Process: p}, false, nil)
+	return execProcess(&specs.Spec{Process: p}, false, filter)
 }

@@ -138,6 +138,7 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	if f.consoleSocket != "" {
 		cfg.Console = func(m *os.File) error { return sendConsole(f.consoleSocket, m) }
 	}
+	cfg.SeccompCache = seccompCacheDir()
 	status, err := container.Exec(cfg)
 	if err != nil {
 		return err

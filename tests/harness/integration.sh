@@ -19,20 +19,21 @@ fi
 make -s build
 go run ./tests/mkimage -out _build/images >/dev/null
 go test -c -o _build/integration.test ./tests/integration
+CGO_ENABLED=0 go build -o _build/attack ./tests/attack
 
 stage=$(stage)
 trap 'rm -rf "$stage"' EXIT
-cp -r bin _build/images _build/integration.test "$stage/"
+cp -r bin _build/images _build/integration.test _build/attack "$stage/"
 chmod -R a+rX "$stage"
 
 args=(-test.v -test.count=1 -test.timeout=30m)
 if [ -n "${RUN:-}" ]; then args+=(-test.run "$RUN"); fi
-export URUN_BIN="$stage/bin/urun" URUN_IMAGES="$stage/images"
+export URUN_BIN="$stage/bin/urun" URUN_IMAGES="$stage/images" URUN_ATTACK="$stage/attack"
 log "integration tests as $([ "$(id -u)" = 0 ] && echo "$TEST_USER" || id -un)"
 out="$stage/integration.out"
 set +e
 if [ "$(id -u)" = 0 ]; then
-	as_user "$TEST_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" \
+	as_user "$TEST_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" URUN_ATTACK="$URUN_ATTACK" \
 		"$stage/integration.test" "${args[@]}" -test.skip NoSubIDs 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" = 0 ] && [ -z "${RUN:-}" ]; then

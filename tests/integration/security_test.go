@@ -1,0 +1,439 @@
+package integration
+
+// Each test here attempts one known way out of a container, as the
+// unprivileged user, and asserts that it fails and that the host file it
+// aims at is unchanged. docs/SECURITY.md lists them against the classes
+// they cover. tests/attack is the program that makes the attempts inside.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// attackBin is tests/attack, staged by the harness.
+func attackBin(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("URUN_ATTACK")
+	if p == "" {
+		t.Fatal("URUN_ATTACK is not set: run the suite with make integration")
+	}
+	return p
+}
+
+// attack runs tests/attack inside a busybox container with extra urun
+// flags and returns its lines as a map "what" → "ok" or errno name.
+func attack(t *testing.T, flags []string, args ...string) map[string]string {
+	t.Helper()
+	argv := append([]string{"run", "-v", attackBin(t) + ":/attack:ro"}, flags...)
+	argv = append(argv, busybox(), "/attack")
+	r := mustRun(t, append(argv, args...)...)
+	out := map[string]string{}
+	for _, l := range lines(r.stdout) {
+		if i := strings.LastIndexByte(l, ' '); i > 0 {
+			out[l[:i]] = l[i+1:]
+		}
+	}
+	return out
+}
+
+func wantResults(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s gave %q, want %q (all: %v)", what, k, got[k], v, got)
+		}
+	}
+}
+
+// The default profile blocks what docker's blocks, whichever order the
+// init installs it in (before the user switch without no_new_privs,
+// right before execve with it); unconfined lifts it.
+func TestSeccompDefaultProfile(t *testing.T) {
+	blocked := map[string]string{
+		"unshare-user": "EPERM", "keyctl": "EPERM", "add_key": "EPERM",
+		"socket-vsock": "EPERM", "getpid": "ok",
+	}
+	for _, flags := range [][]string{
+		nil,
+		{"--security-opt", "no-new-privileges"},
+		{"-u", "1000:1000"},
+		{"-u", "1000:1000", "--security-opt", "no-new-privileges"},
+	} {
+		wantResults(t, fmt.Sprint("default profile ", flags), attack(t, flags, "syscalls"), blocked)
+	}
+	unconfined := attack(t, []string{"--security-opt", "seccomp=unconfined"}, "syscalls")
+	wantResults(t, "unconfined", unconfined, map[string]string{"keyctl": "ok", "add_key": "ok", "getpid": "ok"})
+	// A Go program cannot unshare a user namespace (it has threads):
+	// busybox's unshare shows the difference.
+	r := urun(t, "run", busybox(), "unshare", "-U", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("unshare -U under the default profile: %s", r)
+	}
+	mustRun(t, "run", "--security-opt", "seccomp=unconfined", busybox(), "unshare", "-U", "true")
+	// --privileged drops the filter, as docker and podman do.
+	mustRun(t, "run", "--privileged", busybox(), "unshare", "-U", "true")
+}
+
+func TestSeccompCustomProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "profile.json")
+	os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+		{"names":["getpid"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+		{"names":["keyctl"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	got := attack(t, []string{"--security-opt", "seccomp=" + prof}, "syscalls")
+	wantResults(t, "custom profile", got, map[string]string{"getpid": "EACCES", "keyctl": "EPERM", "add_key": "ok"})
+}
+
+// A profile urun cannot use is refused before anything starts.
+func TestSeccompBadProfileRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	huge := write("huge.json", `{"defaultAction":"SCMP_ACT_ALLOW","x":"`+strings.Repeat("a", 5<<20)+`"}`)
+	cases := map[string]string{
+		"bad json":  write("bad.json", `{"defaultAction":`),
+		"missing":   filepath.Join(dir, "nope.json"),
+		"huge":      huge,
+		"notify":    write("notify.json", `{"defaultAction":"SCMP_ACT_NOTIFY"}`),
+		"bad arg":   write("arg.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]}`),
+		"bad op":    write("op.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_SOMETIMES"}]}]}`),
+		"directory": dir,
+	}
+	before := myProcesses(t)
+	for name, p := range cases {
+		r := urun(t, "run", "--security-opt", "seccomp="+p, busybox(), "echo", "ran")
+		if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.HasPrefix(r.stderr, "urun: ") || r.stdout != "" {
+			t.Errorf("%s: want exit 125 and one line, got %s", name, r)
+		}
+	}
+	checkNoLeftovers(t, before)
+	checkNoContainerDirs(t)
+}
+
+// checkNoContainerDirs fails when urun left a container directory behind.
+func checkNoContainerDirs(t *testing.T) {
+	t.Helper()
+	dir := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "urun", "containers")
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Errorf("container directories left behind in %s: %v", dir, ents)
+	}
+}
+
+// The OCI face installs the config's linux.seccomp, for the container's
+// process and for processes exec'd into it later.
+func TestSeccompOCIConfig(t *testing.T) {
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	mustMkRootfs(t, rootfs)
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "sleep"))
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "mkdir"))
+	mustRun(t, "spec", "--bundle", bundle)
+	cfgPath := filepath.Join(bundle, "config.json")
+	var cfg map[string]any
+	b, _ := os.ReadFile(cfgPath)
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["args"] = []string{"/bin/sh", "-c", "mkdir /tmp/x && echo made"}
+	proc["terminal"] = false
+	cfg["linux"].(map[string]any)["seccomp"] = map[string]any{
+		"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": []any{map[string]any{
+			"names": []string{"mkdir", "mkdirat"}, "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+		}},
+	}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(cfgPath, b, 0o644)
+	root := filepath.Join(t.TempDir(), "state")
+	r := urun(t, "--root", root, "run", "--bundle", bundle, "sec-oci-1")
+	if r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
+		t.Errorf("mkdir under a profile that denies it with EACCES: %s", r)
+	}
+
+	// exec: the new process gets the same filter.
+	proc["args"] = []string{"/bin/sleep", "30"}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(cfgPath, b, 0o644)
+	mustCreate(t, nil, "--root", root, "create", "--bundle", bundle, "sec-oci-2")
+	defer urun(t, "--root", root, "delete", "--force", "sec-oci-2")
+	mustRun(t, "--root", root, "start", "sec-oci-2")
+	r = urun(t, "--root", root, "exec", "sec-oci-2", "/bin/mkdir", "/tmp/y")
+	if r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
+		t.Errorf("mkdir in an exec'd process under the container's profile: %s", r)
+	}
+	urun(t, "--root", root, "kill", "sec-oci-2", "KILL")
+}
+
+// No descriptor of urun's or its caller's reaches the container, and its
+// working directory is inside the root (CVE-2024-21626 class).
+func TestNoHostDescriptors(t *testing.T) {
+	secret := t.TempDir()
+	dirFD, err := os.Open(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dirFD.Close()
+	cmd := exec.Command(urunBin, "run", busybox(), "sh", "-c", "ls -l /proc/self/fd/; echo cwd=$(readlink /proc/self/cwd); echo root=$(readlink /proc/1/root)")
+	cmd.ExtraFiles = []*os.File{dirFD, dirFD, dirFD} // fds 3, 4, 5 in urun
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s%s", err, out.String(), errb.String())
+	}
+	s := out.String()
+	if strings.Contains(s, secret) {
+		t.Errorf("a host directory is visible inside:\n%s", s)
+	}
+	for _, l := range lines(s) {
+		f := strings.Fields(l)
+		if len(f) < 9 || f[0] == "total" {
+			continue
+		}
+		fd, _ := strconv.Atoi(f[8])
+		// 0-2 are stdio; 3 is ls's own directory handle.
+		if fd > 3 {
+			t.Errorf("descriptor %d reached the container: %s", fd, l)
+		}
+	}
+	if !strings.Contains(s, "cwd=/\n") || !strings.Contains(s, "root=/\n") {
+		t.Errorf("working directory or root not the container's:\n%s", s)
+	}
+}
+
+// -w through /proc/self/fd/N fails with one line, whatever N is, and the
+// process never runs in a host directory.
+func TestWorkdirThroughProcFD(t *testing.T) {
+	for n := 3; n <= 12; n++ {
+		r := urun(t, "run", "-w", fmt.Sprintf("/proc/self/fd/%d", n), busybox(), "sh", "-c", "pwd; ls")
+		if r.code != 125 && r.code != 126 {
+			t.Errorf("-w /proc/self/fd/%d: exit %d, want 125 or 126\n%s", n, r.code, r)
+		}
+		if len(lines(r.stderr)) != 1 || r.stdout != "" {
+			t.Errorf("-w /proc/self/fd/%d: want one line of error and no output\n%s", n, r)
+		}
+	}
+}
+
+// Mount destinations through symlinks, absolute or with "..", land inside
+// the rootfs (CVE-2021-30465 class); the host paths they aim at are not
+// touched.
+func TestMountsThroughSymlinksStayInside(t *testing.T) {
+	victim := t.TempDir()
+	os.WriteFile(filepath.Join(victim, "keep"), []byte("host\n"), 0o644)
+	before := treeHash(t, victim)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "marker"), []byte("from-volume\n"), 0o644)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	mustMkRootfs(t, rootfs)
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "find"))
+	up := strings.Repeat("../", 20)
+	links := map[string]string{
+		"abs":     victim,                    // absolute, to a host directory
+		"rel":     up + victim[1:],           // relative, climbing out
+		"chain":   "/abs",                    // through another link
+		"dotdot":  "tmp/../../" + victim[1:], // .. in the middle
+		"tmp/sub": "../../" + victim[1:],
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(rootfs, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The targets exist inside the rootfs too, as in an image that
+	// ships them: resolution must pick those.
+	if err := os.MkdirAll(filepath.Join(rootfs, victim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--rootfs", "--rootfs-tier", "bind"}
+	for _, d := range []string{"/abs/v1", "/rel/v2", "/chain/v3", "/dotdot/v4", "/tmp/sub/v5", "/../../" + victim[1:] + "/v6"} {
+		args = append(args, "-v", src+":"+d)
+	}
+	args = append(args, "--tmpfs", "/abs/t1", "--tmpfs", "/rel/t2")
+	args = append(args, rootfs, "/bin/busybox", "sh", "-c",
+		"for v in v1 v2 v3 v4 v5 v6; do cat "+victim+"/$v/marker; done; ls -d "+victim+"/t1 "+victim+"/t2")
+	r := mustRun(t, args...)
+	if strings.Count(r.stdout, "from-volume\n") != 6 {
+		t.Errorf("volumes not visible at their resolved paths inside:\n%s", r)
+	}
+	if after := treeHash(t, victim); after != before {
+		t.Errorf("the host directory the symlinks point at changed:\n%s\n%s", before, after)
+	}
+	// The mount points were made inside the rootfs instead.
+	if _, err := os.Stat(filepath.Join(rootfs, victim, "v1")); err != nil {
+		t.Errorf("mount point not created inside the rootfs: %v", err)
+	}
+
+	// A symlink whose target exists only on the host dangles inside the
+	// rootfs: urun refuses to create through it, with one line.
+	rootfs2 := filepath.Join(t.TempDir(), "rootfs")
+	mustMkRootfs(t, rootfs2)
+	os.Symlink(victim, filepath.Join(rootfs2, "esc"))
+	for _, flag := range [][]string{{"-v", src + ":/esc/x"}, {"--tmpfs", "/esc/x"}} {
+		before := myProcesses(t)
+		args := append([]string{"run", "--rootfs", "--rootfs-tier", "bind"}, flag...)
+		r := urun(t, append(args, rootfs2, "/bin/busybox", "true")...)
+		if r.code != 125 || len(lines(r.stderr)) != 1 {
+			t.Errorf("%v through a dangling escaping symlink: want 125 and one line, got %s", flag, r)
+		}
+		checkNoLeftovers(t, before)
+	}
+	if after := treeHash(t, victim); after != before {
+		t.Errorf("the host directory changed through a dangling symlink:\n%s", after)
+	}
+}
+
+// treeHash describes a directory tree: names, modes and contents.
+func treeHash(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v\n", strings.TrimPrefix(p, dir), fi.Mode())
+		if fi.Mode().IsRegular() {
+			c, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, "%x\n", sha256.Sum256(c))
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// The kernel's interfaces to the host are masked or read-only.
+func TestProcAndSysMasked(t *testing.T) {
+	script := `
+for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do
+  [ -e $f ] && echo "$f size=$(wc -c < $f)"; done
+echo "firmware=$(ls /sys/firmware 2>/dev/null | wc -l)"
+echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo "sysctl written"
+echo b > /proc/sysrq-trigger 2>/dev/null && echo "sysrq written"
+echo x > /sys/kernel/uevent_helper 2>/dev/null && echo "uevent_helper written"
+true`
+	r := mustRun(t, "run", busybox(), "sh", "-c", script)
+	for _, l := range lines(r.stdout) {
+		switch {
+		case strings.HasSuffix(l, " size=0"), l == "firmware=0", l == "":
+		default:
+			t.Errorf("host interface reachable: %q", l)
+		}
+	}
+}
+
+// The container sees only its own processes: urun and everything else on
+// the host can be neither signalled nor traced from inside.
+func TestHostProcessesInvisible(t *testing.T) {
+	me := strconv.Itoa(os.Getpid())
+	got := attack(t, nil, "kill", me)
+	for k, v := range attack(t, nil, "ptrace", me) {
+		got[k] = v
+	}
+	wantResults(t, "host pid", got, map[string]string{"kill " + me: "ESRCH", "ptrace " + me: "ESRCH"})
+	r := mustRun(t, "run", busybox(), "sh", "-c", "echo /proc/[0-9]*")
+	pids := strings.Fields(r.stdout)
+	// sh and the shell's own children only, numbered from 1 in the container.
+	if len(pids) == 0 || len(pids) > 3 || pids[0] != "/proc/1" {
+		t.Errorf("the container sees processes %v", pids)
+	}
+}
+
+// When the user can write urun-init, the program a container could reach
+// through /proc/PID/exe is a sealed copy; the CVE-2019-5736 sequence
+// (hold the running init's exe, reopen it for writing once it has exec'd)
+// fails and the file on disk is unchanged.
+func TestInitBinaryNotWritableThroughProcExe(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "urun-init")
+	orig, err := os.ReadFile(filepath.Join(filepath.Dir(urunBin), "urun-init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, orig, 0o755); err != nil { // ours to write
+		t.Fatal(err)
+	}
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	mustMkRootfs(t, rootfs)
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "sleep"))
+	mustRun(t, "spec", "--bundle", bundle)
+	cfgPath := filepath.Join(bundle, "config.json")
+	var cfg map[string]any
+	b, _ := os.ReadFile(cfgPath)
+	json.Unmarshal(b, &cfg)
+	proc := cfg["process"].(map[string]any)
+	proc["args"] = []string{"/bin/sleep", "30"}
+	proc["terminal"] = false
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(cfgPath, b, 0o644)
+	root := filepath.Join(t.TempDir(), "state")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	env := []string{"URUN_INIT=" + bin}
+	mustCreate(t, env, "--root", root, "create", "--bundle", bundle, "--pid-file", pidFile, "sec-exe")
+	defer urun(t, "--root", root, "delete", "--force", "sec-exe")
+	pb, _ := os.ReadFile(pidFile)
+	pid := strings.TrimSpace(string(pb))
+	exe := "/proc/" + pid + "/exe"
+	link, _ := os.Readlink(exe)
+	if !strings.HasPrefix(link, "/memfd:urun-init") {
+		t.Errorf("the waiting init runs %q, not a sealed copy", link)
+	}
+	// Hold the init's program as an attacker would, then let it exec.
+	held, err := unix.Open(exe, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatalf("opening %s: %v", exe, err)
+	}
+	defer unix.Close(held)
+	mustRun(t, "--root", root, "start", "sec-exe")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if l, _ := os.Readlink(exe); !strings.HasPrefix(l, "/memfd:") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", held), os.O_WRONLY, 0)
+	if err == nil {
+		_, err = w.Write([]byte("#!/bin/sh\necho pwned\n"))
+		w.Close()
+	}
+	if err == nil || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
+		t.Errorf("writing the init's program after it exec'd: %v, want EPERM", err)
+	}
+	if now, _ := os.ReadFile(bin); !bytes.Equal(now, orig) {
+		t.Error("urun-init on disk changed")
+	}
+	urun(t, "--root", root, "kill", "sec-exe", "KILL")
+}
+
+// mustCreate runs urun create: the container's init keeps the stdio it
+// was given, so it gets files, not the pipes urun() waits to close.
+func mustCreate(t *testing.T, env []string, args ...string) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(urunBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("urun %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+}
