@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -352,6 +353,7 @@ func TestKernel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
+	t.Log(strings.SplitN(string(out), "\n", 2)[0])
 	want := []string{
 		"getpid ok", "unshare EPERM", "keyctl EPERM", "add_key EPERM",
 		"socket(AF_VSOCK) EPERM", "socket(AF_UNIX) ok", "personality(0xffffffff) ok",
@@ -376,6 +378,7 @@ func kernelChild() {
 	if err == nil {
 		err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
+	start := time.Now()
 	if err == nil {
 		err = Install(p)
 	}
@@ -383,6 +386,7 @@ func kernelChild() {
 		fmt.Println(err)
 		os.Exit(1)
 	}
+	fmt.Printf("install of %d instructions took %v\n", p.Len(), time.Since(start))
 	report := func(what string, e unix.Errno) {
 		if e == 0 {
 			fmt.Println(what, "ok")
