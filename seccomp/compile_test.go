@@ -404,6 +404,9 @@ func kernelChild() {
 	report("add_key", e)
 	fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM, 0)
 	report("socket(AF_VSOCK)", e)
+	if e == 0 {
+		unix.Close(int(fd))
+	}
 	fd, _, e = unix.RawSyscall(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	report("socket(AF_UNIX)", e)
 	unix.Close(int(fd))
