@@ -84,6 +84,15 @@ func TestSeccompDefaultProfile(t *testing.T) {
 	mustRun(t, "run", "--security-opt", "seccomp=unconfined", busybox(), "unshare", "-U", "true")
 	// --privileged drops the filter, as docker and podman do.
 	mustRun(t, "run", "--privileged", busybox(), "unshare", "-U", "true")
+
+	// A process exec'd into a detached container is filtered as well.
+	urun(t, "rm", "-f", "sec-seccomp")
+	mustRun(t, "run", "-d", "--name", "sec-seccomp", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "sec-seccomp")
+	r = urun(t, "exec", "sec-seccomp", "unshare", "-U", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("unshare -U in an exec'd process under the default profile: %s", r)
+	}
 }
 
 func TestSeccompCustomProfile(t *testing.T) {
