@@ -419,3 +419,24 @@ func kernelChild() {
 	report("clone3", e)
 	os.Exit(0)
 }
+
+// Features must not claim what Compile refuses.
+func TestFeaturesCompile(t *testing.T) {
+	actions, operators, archs, flags := Features(runtime.GOARCH)
+	if len(archs) == 0 {
+		t.Skip("no native architecture")
+	}
+	for _, a := range actions {
+		for _, op := range operators {
+			s := &specs.LinuxSeccomp{DefaultAction: specs.LinuxSeccompAction(a), Syscalls: []specs.LinuxSyscall{{
+				Names: []string{"read"}, Action: specs.LinuxSeccompAction(a),
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 3, Op: specs.LinuxSeccompOperator(op)}}}}}
+			for _, f := range flags {
+				s.Flags = append(s.Flags, specs.LinuxSeccompFlag(f))
+			}
+			if _, err := Compile(s, runtime.GOARCH); err != nil {
+				t.Errorf("%s/%s: %v", a, op, err)
+			}
+		}
+	}
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/seccomp"
 )
 
 func init() {
@@ -30,7 +32,8 @@ func init() {
 
 // runtimeFeatures says only what urun really does.
 func runtimeFeatures() features.Features {
-	no := false
+	no, yes := false, true
+	actions, operators, archs, flags := seccomp.Features(runtime.GOARCH)
 	return features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -46,7 +49,10 @@ func runtimeFeatures() features.Features {
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &no},
 			},
-			Seccomp: &features.Seccomp{Enabled: &no},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes, Actions: actions, Operators: operators, Archs: archs,
+				KnownFlags: flags, SupportedFlags: flags,
+			},
 		},
 		Annotations: map[string]string{
 			"org.opencontainers.runc.checkpoint.enabled": "false",
