@@ -194,6 +194,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		return err
 	}
 	if f.init {
+		if err := checkInitBind(initPath, spec); err != nil {
+			return err
+		}
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: container.TinyInitPath, Type: "bind",
 			Source: initPath, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 		spec.Process.Args = append([]string{container.TinyInitPath, "--"}, spec.Process.Args...)

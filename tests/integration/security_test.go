@@ -446,3 +446,32 @@ func mustCreate(t *testing.T, env []string, args ...string) {
 		t.Fatalf("urun %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 }
+
+// --init binds urun-init into the container read-only. Without
+// CAP_SYS_ADMIN the container can neither write it nor remount it; with
+// it, and a urun-init the user can write, urun refuses to start.
+func TestInitBindNotWritable(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "urun-init")
+	orig, err := os.ReadFile(filepath.Join(filepath.Dir(urunBin), "urun-init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"URUN_INIT=" + bin}
+	r := urunEnv(t, env, "run", "--init", busybox(), "sh", "-c",
+		"echo x >> /run/urun-init; echo x >> /proc/1/exe; mount -o remount,rw,bind /run/urun-init && echo remounted; true")
+	if r.code != 0 || strings.Contains(r.stdout, "remounted") {
+		t.Errorf("--init with default capabilities: %s", r)
+	}
+	r = urunEnv(t, env, "run", "--init", "--privileged", busybox(), "true")
+	if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "--init") {
+		t.Errorf("--init --privileged with a writable urun-init: want 125 and one line, got %s", r)
+	}
+	if now, _ := os.ReadFile(bin); !bytes.Equal(now, orig) {
+		t.Error("urun-init on disk changed")
+	}
+	// The staged urun-init is root's: the combination is allowed.
+	mustRun(t, "run", "--init", "--privileged", busybox(), "true")
+}
