@@ -65,6 +65,9 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return errors.New("init config has no spec, process or root")
 	}
 	tr := newTracer(cfg.Debug)
+	if err := rootCgroupNamespace(spec); err != nil {
+		return err
+	}
 	if err := joinNamespaces(spec); err != nil {
 		return err
 	}
@@ -233,6 +236,26 @@ func joinNamespaces(spec *specs.Spec) error {
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("joining %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+	}
+	return nil
+}
+
+// rootCgroupNamespace roots a new cgroup namespace at the init's own
+// cgroup. The one made at clone is rooted at urun's cgroup instead: the
+// kernel copies namespaces before it moves the child into its cgroup
+// (CLONE_INTO_CGROUP, or cgroup.procs after clone), so /proc/self/cgroup
+// would show "/../container". cgroup namespaces are per thread; this one
+// is locked until execve.
+func rootCgroupNamespace(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace && ns.Path == "" {
+			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				return fmt.Errorf("creating the cgroup namespace: %w", err)
+			}
 		}
 	}
 	return nil

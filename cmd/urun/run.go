@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
@@ -45,6 +47,7 @@ type runFlags struct {
 	name        string
 	rmExplicit  bool
 	oci         ociFlags
+	cgroups     cgroupdelegate.Flags
 }
 
 func init() {
@@ -88,6 +91,7 @@ func newRunCommand(name string) *command {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
 		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
 		f.oci.add(fs)
+		f.cgroups.AddFlags(fs)
 		short := "Run a command in a new container"
 		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)"
 		if f.createOnly {
@@ -201,6 +205,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 			Source: initPath, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 		spec.Process.Args = append([]string{container.TinyInitPath, "--"}, spec.Process.Args...)
 	}
+	if spec.Linux.Resources, err = f.cgroups.Resources(); err != nil {
+		return err
+	}
 	spec.Linux.UIDMappings = container.SpecMapping(maps.UID)
 	spec.Linux.GIDMappings = container.SpecMapping(maps.GID)
 	if f.opts.Privileged && f.seccomp == "" {
@@ -226,8 +233,51 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		Debug:        g.debug,
 		SeccompCache: filepath.Join(data, "seccomp"),
 	}
-	return runEngine(g, f, ref, id, cfg)
+	// The process that runs the container holds its cgroup: this one, or
+	// the supervisor of a detached one (not its front, nor create).
+	if f.createOnly || (f.detach && supervised == nil) {
+		return runEngine(g, f, ref, id, cfg)
+	}
+	cg, err := setupCgroup(g, id, f, spec)
+	if err != nil {
+		return err
+	}
+	if cg == nil {
+		return runEngine(g, f, ref, id, cfg)
+	}
+	defer cg.Close()
+	cfg.UseCgroup, cfg.CgroupFD = cg.CloneInto, cg.Dir()
+	cfg.Attachments = append(cfg.Attachments, cg.Placer())
+	err = runEngine(g, f, ref, id, cfg)
+	if g.debug {
+		u := cg.Usage()
+		fmt.Fprintf(os.Stderr, "urun: cgroup usage: memory peak %d bytes, cpu %.2f ms\n", u.MemoryPeak, ms(u.CPU))
+	}
+	if st := exitStatus(0); errors.As(err, &st) && st == 137 && cg.OOMKilled() {
+		fmt.Fprintf(os.Stderr, "urun: the container was killed for exceeding its memory limit (--memory %s)\n", f.cgroups.Memory)
+	}
+	return err
 }
+
+// setupCgroup gives the container its own cgroup with the requested
+// limits (see cgroupdelegate), or nil when it runs without one.
+func setupCgroup(g *globals, id string, f *runFlags, spec *specs.Spec) (*cgroupdelegate.Cgroup, error) {
+	mode, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups)
+	if err != nil {
+		return nil, err
+	}
+	cg, warnings, err := cgroupdelegate.Setup(cgroupdelegate.Request{ID: id, Mode: mode, Resources: spec.Linux.Resources, Explain: g.debug})
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "urun: warning:", w)
+	}
+	if g.debug && cg != nil {
+		fmt.Fprintf(os.Stderr, "urun: cgroup scope %6.2f ms (connect %.2f), leaf %6.2f ms: %s (delegated: %s)\n",
+			ms(cg.ScopeTime), ms(cg.ConnectTime), ms(cg.SetupTime), cg.Unit, strings.Join(cg.Delegated, " "))
+	}
+	return cg, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // complete folds flags that need I/O or cross-checks into the options.
 func (f *runFlags) complete() error {
@@ -261,6 +311,9 @@ func (f *runFlags) complete() error {
 		f.opts.NetworkHost = true
 	default:
 		return fmt.Errorf("--network %q is not supported yet (use none or host)", f.network)
+	}
+	if _, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups); err != nil {
+		return err
 	}
 	if f.format != "json" {
 		return fmt.Errorf("--format %q: only json is supported", f.format)
