@@ -195,14 +195,26 @@ func mkLeaf(dir string, pid int) error {
 // Dir is the container's cgroup directory, for clone3 CLONE_INTO_CGROUP.
 func (c *Cgroup) Dir() int { return int(c.dir.Fd()) }
 
-// Attach moves the container's init into its cgroup, for kernels without
-// CLONE_INTO_CGROUP; it is a container.Attachment.
-func (c *Cgroup) Attach(pid int) error {
-	if c.CloneInto {
+// Placer is the container.Attachment that moves the init into the cgroup
+// after clone, on kernels without CLONE_INTO_CGROUP. Its Close leaves the
+// cgroup to Cgroup.Close, which runs after urun has read the OOM count.
+func (c *Cgroup) Placer() interface {
+	Attach(pid int) error
+	Close() error
+} {
+	return placer{c}
+}
+
+type placer struct{ c *Cgroup }
+
+func (p placer) Attach(pid int) error {
+	if p.c.CloneInto {
 		return nil
 	}
-	return mkLeaf(c.Path, pid)
+	return mkLeaf(p.c.Path, pid)
 }
+
+func (placer) Close() error { return nil }
 
 // OOMKilled tells whether the kernel killed a process of the container
 // for exceeding its memory limit.
