@@ -77,7 +77,7 @@ func Controllers(w []Write) []string {
 
 // SharesToWeight maps cgroup v1 cpu.shares [2, 262144] onto cgroup v2
 // cpu.weight [1, 10000] linearly, the conversion runc and crun use, so the
-// default 1024 shares become weight 39 (and v2's default 100 is 2597 shares).
+// default 1024 shares become weight 39 (v2's default weight 100 is about 2600 shares).
 func SharesToWeight(shares uint64) uint64 {
 	if shares == 0 {
 		return 0
