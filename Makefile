@@ -9,7 +9,7 @@ LDFLAGS  := -X main.commit=$(COMMIT)
 PREFIX   ?= /usr/local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test lint unit integration images install clean fuzz
+.PHONY: all build demo test lint unit integration vm-test images install clean fuzz
 
 all: build
 
@@ -25,7 +25,7 @@ images:
 demo:
 	bash tests/harness/demo.sh
 
-test: lint unit integration
+test: lint unit integration vm-test
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
@@ -37,6 +37,11 @@ unit:
 
 integration:
 	bash tests/harness/integration.sh
+
+# The cgroup suite in a Debian 12 VM with systemd (tests/vm/run.sh); the
+# first run as root builds and caches the image under _build/vm.
+vm-test:
+	bash tests/vm/run.sh
 
 fuzz:
 	bash tests/harness/fuzz.sh

@@ -39,8 +39,9 @@ type Cgroup struct {
 	// CLONE_INTO_CGROUP); otherwise Attach moves the init after clone.
 	CloneInto bool
 	// ScopeTime is the D-Bus part (connect, create the scope, wait for
-	// its job); SetupTime the cgroupfs part (leaf, controllers, limits).
-	ScopeTime, SetupTime time.Duration
+	// its job), ConnectTime the connecting in it; SetupTime the cgroupfs
+	// part (leaf, controllers, limits).
+	ScopeTime, ConnectTime, SetupTime time.Duration
 	dir                  *os.File
 }
 
@@ -95,7 +96,8 @@ func create(req Request, plan []Write, addr string) (*Cgroup, []string, error) {
 		cg.CloneInto = false
 	}
 	start := time.Now()
-	if err := startScope(addr, cg.Unit, "urun container "+id); err != nil {
+	var err error
+	if cg.ConnectTime, err = startScope(addr, cg.Unit, "urun container "+id); err != nil {
 		return nil, nil, &Unavailable{Cause: err.Error(), Fix: "check that `systemctl --user status` works in this session"}
 	}
 	cg.ScopeTime = time.Since(start)

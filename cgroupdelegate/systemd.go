@@ -18,14 +18,17 @@ const scopeTimeout = 30 * time.Second
 // unit with Delegate=yes and moves this process into it, as podman does:
 // a scope needs a process at creation, and urun staying in it means the
 // scope dies with urun even when urun is killed (nothing to reap later).
-func startScope(addr, unit, description string) error {
+// It returns how long connecting took.
+func startScope(addr, unit, description string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), scopeTimeout)
 	defer cancel()
+	start := time.Now()
 	conn, err := sd.NewConnection(func() (*dbus.Conn, error) { return dialBus(ctx, addr) })
 	if err != nil {
-		return fmt.Errorf("connecting to the user's systemd at %s: %w", addr, err)
+		return 0, fmt.Errorf("connecting to the user's systemd at %s: %w", addr, err)
 	}
 	defer conn.Close()
+	connected := time.Since(start)
 	props := []sd.Property{
 		sd.PropDescription(description),
 		sd.PropPids(uint32(os.Getpid())),
@@ -35,17 +38,17 @@ func startScope(addr, unit, description string) error {
 	}
 	done := make(chan string, 1)
 	if _, err := conn.StartTransientUnitContext(ctx, unit, "fail", props, done); err != nil {
-		return fmt.Errorf("creating systemd scope %s: %w", unit, err)
+		return 0, fmt.Errorf("creating systemd scope %s: %w", unit, err)
 	}
 	select {
 	case res := <-done:
 		if res != "done" {
-			return fmt.Errorf("creating systemd scope %s: job %s", unit, res)
+			return 0, fmt.Errorf("creating systemd scope %s: job %s", unit, res)
 		}
 	case <-ctx.Done():
-		return fmt.Errorf("creating systemd scope %s: no answer from the user's systemd in %v", unit, scopeTimeout)
+		return 0, fmt.Errorf("creating systemd scope %s: no answer from the user's systemd in %v", unit, scopeTimeout)
 	}
-	return nil
+	return connected, nil
 }
 
 // dialBus opens a private, authenticated connection: the shared session

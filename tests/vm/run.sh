@@ -14,7 +14,7 @@ key=$(sha256sum tests/vm/image.sh | cut -c1-12)
 img=_build/vm/image-$key
 
 if [ "$(id -u)" = 0 ]; then
-	install_packages qemu-system-x86 debootstrap e2fsprogs
+	install_packages $VM_HOST_PACKAGES
 fi
 if [ ! -f "$img/disk.img" ]; then
 	[ "$(id -u)" = 0 ] || die "the VM image is not built yet: run \`make vm-test\` once as root (debootstrap needs it)"
