@@ -42,7 +42,7 @@ type Cgroup struct {
 	// its job), ConnectTime the connecting in it; SetupTime the cgroupfs
 	// part (leaf, controllers, limits).
 	ScopeTime, ConnectTime, SetupTime time.Duration
-	dir                  *os.File
+	dir                               *os.File
 }
 
 // Setup creates the container's cgroup and writes the requested limits.
