@@ -277,3 +277,32 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Usage is what the container used, read from its cgroup.
+type Usage struct {
+	// MemoryPeak is memory.peak in bytes (Linux 5.19+), -1 when unknown.
+	MemoryPeak int64
+	// CPU is cpu.stat's usage_usec, -1 when unknown.
+	CPU time.Duration
+}
+
+// Usage reads the container's usage; call it after the container ended
+// and before Close.
+func (c *Cgroup) Usage() Usage {
+	u := Usage{MemoryPeak: -1, CPU: -1}
+	if b, err := os.ReadFile(filepath.Join(c.Path, "memory.peak")); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			u.MemoryPeak = v
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(c.Path, "cpu.stat")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					u.CPU = time.Duration(n) * time.Microsecond
+				}
+			}
+		}
+	}
+	return u
+}

@@ -320,3 +320,19 @@ func median(v []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+func TestDefaultUsageReported(t *testing.T) {
+	r := mustRun(t, "--debug", "run", "--memory", "128m", busybox(), "dd", "if=/dev/zero", "of=/dev/null", "bs=16M", "count=4")
+	m := regexp.MustCompile(`cgroup usage: memory peak (-?[0-9]+) bytes, cpu ([0-9.]+) ms`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("--debug does not report usage:\n%s", r.stderr)
+	}
+	peak, _ := strconv.ParseInt(m[1], 10, 64)
+	cpu, _ := strconv.ParseFloat(m[2], 64)
+	if peak < 16<<20 || peak > 128<<20 {
+		t.Errorf("memory peak %d, want between the 16 MiB buffer and the 128 MiB limit", peak)
+	}
+	if cpu <= 0 {
+		t.Errorf("cpu usage %v ms, want more than 0", cpu)
+	}
+}
