@@ -25,6 +25,9 @@ type Request struct {
 	ID        string
 	Mode      Mode
 	Resources *specs.LinuxResources
+	// Explain turns the silence of a run without limits on a host that
+	// cannot delegate into a warning that says why (urun --debug).
+	Explain bool
 }
 
 // Cgroup is a container's cgroup, ready for its init.
@@ -59,12 +62,12 @@ func Setup(req Request) (*Cgroup, []string, error) {
 	}
 	addr, u := probeHost()
 	if u != nil {
-		return unavailable(req.Mode, plan, u)
+		return unavailable(req, plan, u)
 	}
 	cg, warnings, err := create(req, plan, addr)
 	if err != nil {
 		if u := (*Unavailable)(nil); errors.As(err, &u) {
-			return unavailable(req.Mode, plan, u)
+			return unavailable(req, plan, u)
 		}
 		return nil, nil, err
 	}
@@ -74,11 +77,13 @@ func Setup(req Request) (*Cgroup, []string, error) {
 // unavailable is the outcome on a host without delegation: nothing to
 // say when no limit was asked for, a warning under best-effort, else an
 // error naming the flags, the cause and the fix.
-func unavailable(mode Mode, plan []Write, u *Unavailable) (*Cgroup, []string, error) {
+func unavailable(req Request, plan []Write, u *Unavailable) (*Cgroup, []string, error) {
 	switch {
+	case len(plan) == 0 && req.Explain:
+		return nil, []string{"no cgroup for the container: " + u.Cause}, nil
 	case len(plan) == 0:
 		return nil, nil, nil
-	case mode == BestEffort:
+	case req.Mode == BestEffort:
 		return nil, []string{fmt.Sprintf("running without %s: %s", flagList(plan), u.Cause)}, nil
 	}
 	return nil, nil, fmt.Errorf("%s needs a cgroup, but %s; fix: %s, or pass --cgroups=best-effort to run without the limit", flagList(plan), u.Cause, u.Fix)

@@ -96,12 +96,3 @@ func kernelHasCloneIntoCgroup() bool {
 	}
 	return major > 5 || (major == 5 && minor >= 7)
 }
-
-// HostProblem says why containers get no delegated cgroup on this host,
-// or "" when they can.
-func HostProblem() string {
-	if _, u := probeHost(); u != nil {
-		return u.Cause
-	}
-	return ""
-}

@@ -141,15 +141,18 @@ func TestCheckDelegated(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	u := &Unavailable{Cause: "cgroups are hybrid", Fix: "boot with v2"}
 	plan := []Write{{"memory", "memory.max", "1", "--memory"}}
-	if cg, warn, err := unavailable(Enabled, nil, u); cg != nil || warn != nil || err != nil {
+	if cg, warn, err := unavailable(Request{Mode: Enabled}, nil, u); cg != nil || warn != nil || err != nil {
 		t.Errorf("no limits: %v %v %v, want nothing", cg, warn, err)
 	}
-	if _, _, err := unavailable(Enabled, plan, u); err == nil || strings.Count(err.Error(), "\n") != 0 ||
+	if _, _, err := unavailable(Request{Mode: Enabled}, plan, u); err == nil || strings.Count(err.Error(), "\n") != 0 ||
 		!strings.Contains(err.Error(), "hybrid") || !strings.Contains(err.Error(), "boot with v2") || !strings.Contains(err.Error(), "--cgroups=best-effort") {
 		t.Errorf("enabled: %v, want one line with cause, fix and best-effort", err)
 	}
-	if _, warn, err := unavailable(BestEffort, plan, u); err != nil || len(warn) != 1 || !strings.Contains(warn[0], "--memory") {
+	if _, warn, err := unavailable(Request{Mode: BestEffort}, plan, u); err != nil || len(warn) != 1 || !strings.Contains(warn[0], "--memory") {
 		t.Errorf("best-effort: %v %v", warn, err)
+	}
+	if _, warn, err := unavailable(Request{Mode: Enabled, Explain: true}, nil, u); err != nil || len(warn) != 1 || !strings.Contains(warn[0], "hybrid") {
+		t.Errorf("explain: %v %v, want the cause as a warning", warn, err)
 	}
 }
 

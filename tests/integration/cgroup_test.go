@@ -17,6 +17,11 @@ func TestCgroupNoLimitsRunsQuietly(t *testing.T) {
 	if r.stdout != "hi\n" || r.stderr != "" {
 		t.Errorf("a run without limits should print only its output: %s", r)
 	}
+	// --debug says why there is no cgroup.
+	r = mustRun(t, "--debug", "run", busybox(), "true")
+	if !strings.Contains(r.stderr, "no cgroup for the container: ") {
+		t.Errorf("--debug does not say why the container has no cgroup:\n%s", r.stderr)
+	}
 }
 
 func TestCgroupLimitFailsWithFix(t *testing.T) {
