@@ -9,9 +9,15 @@ set -euo pipefail
 out=$1
 VM_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,fuse-overlayfs,linux-image-cloud-amd64,iproute2,udev,kmod,procps,busybox-static
 
+mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "${out%/}.tmp.XXXXXX")
 root=$work/root
-cleanup() { rm -rf "$work"; }
+# A failed debootstrap can leave proc, sys or a bind of /dev mounted in
+# the tree: unmount them before removing it, and never cross into one.
+cleanup() {
+	findmnt -rno TARGET | grep "^$root/" | sort -r | while read -r m; do umount -l "$m" || true; done
+	rm -rf --one-file-system "$work"
+}
 trap cleanup EXIT
 
 echo "== debootstrap bookworm (first run only; a few minutes)" >&2
@@ -60,7 +66,6 @@ rm -rf "$root/var/cache/apt/archives"/*.deb
 cp "$(ls "$root"/boot/vmlinuz-* | head -1)" "$work/vmlinuz"
 cp "$(ls "$root"/boot/initrd.img-* | head -1)" "$work/initrd.img"
 mkfs.ext4 -q -L urunvm -d "$root" "$work/disk.img" 3G
-rm -rf "$root"
 mkdir -p "$out"
 mv "$work/disk.img" "$work/vmlinuz" "$work/initrd.img" "$out/"
 echo "== VM image ready in $out" >&2
