@@ -15,7 +15,7 @@ root=$work/root
 # A failed debootstrap can leave proc, sys or a bind of /dev mounted in
 # the tree: unmount them before removing it, and never cross into one.
 cleanup() {
-	findmnt -rno TARGET | grep "^$root/" | sort -r | while read -r m; do umount -l "$m" || true; done
+	{ findmnt -rno TARGET | grep "^$root/" | sort -r | while read -r m; do umount -l "$m"; done; } || true
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
