@@ -99,3 +99,16 @@ func TestCgroupDryRunShowsResources(t *testing.T) {
 		}
 	}
 }
+
+// A detached container's supervisor sets its cgroup up: the error reaches
+// the front, and no container is registered.
+func TestCgroupDetachedLimitFails(t *testing.T) {
+	r := urun(t, "run", "-d", "--name", "cglimit", "--memory", "32m", busybox(), "sleep", "60")
+	if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "needs a cgroup") {
+		t.Errorf("run -d --memory: want exit 125 and one line with the cause: %s", r)
+	}
+	if _, ok := psAll(t)["cglimit"]; ok {
+		t.Errorf("a container that never started is listed by ps -a")
+		urun(t, "rm", "-f", "cglimit")
+	}
+}
