@@ -9,7 +9,7 @@ LDFLAGS  := -X main.commit=$(COMMIT)
 PREFIX   ?= /usr/local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test lint unit integration vm-test images install clean fuzz
+.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick
 
 all: build
 
@@ -45,6 +45,14 @@ vm-test:
 
 fuzz:
 	bash tests/harness/fuzz.sh
+
+# Not part of `make test`: timings belong in benchmarks (docs/BENCHMARKS.md).
+bench:
+	bash bench/bench.sh
+
+# Each benchmark briefly: checks that the harness still runs, measures nothing.
+bench-quick:
+	BENCH_QUICK=1 bash bench/bench.sh
 
 install: build
 	install -D -m 0755 bin/urun $(DESTDIR)$(PREFIX)/bin/urun
