@@ -162,12 +162,14 @@ want B2 && hf B2 "${FAST[@]}" \
 	-n "podman run IMG" "podman --runtime runc run --rm --network none $PIMG true"
 
 # --- start-up profile: urun's phases ----------------------------------------
-# dry-run = binary start + flags + idmap + store lookup + spec, no clone;
-# host-single = no newuidmap/newgidmap; --debug prints the rest per phase.
+# dry-run = binary start + flags + idmap (getsubids) + store lookup + spec,
+# no clone; host-single = no getsubids, no newuidmap/newgidmap; --debug
+# prints the rest per phase.
 if want profile; then
 	hf profile "${FAST[@]}" \
 		-n "urun --version" "$URUN --version" \
 		-n "urun run --dry-run --rootfs" "$URUN run --dry-run --rootfs --network host $R /bin/true" \
+		-n "urun run --dry-run --rootfs --userns host-single" "$URUN run --dry-run --rootfs --network host --userns host-single $R /bin/true" \
 		-n "urun run --dry-run IMG" "$URUN run --dry-run oci:$IMG true" \
 		-n "urun run --rootfs --userns host-single" "$URUN run --rootfs --network host --userns host-single $R /bin/true" \
 		-n "urun run --rootfs" "$URUN run --rootfs --network host $R /bin/true" \
