@@ -25,9 +25,15 @@ else
 	FAST=(--warmup 5 --min-runs 40)
 	# B3 runs for minutes (20,000 directories on this VM's ext4 take ~30 s);
 	# its data was just written, so the page cache is warm without warm-up.
-	SLOW=(--warmup 0 --runs 3)
+	SLOW=(--warmup 0 --runs 2)
 	N_DIRS=20000 WRITE_MIB=1024 LIB_DIRS=40 LAYER_MIB=24 B5_N=20 B6_N=100 B6_REPS=2 PROFILE_N=30
 fi
+# Any of these can be set from the environment, e.g. B6_REPS=5.
+N_DIRS=${BENCH_N_DIRS:-$N_DIRS} WRITE_MIB=${BENCH_WRITE_MIB:-$WRITE_MIB}
+B6_N=${BENCH_B6_N:-$B6_N} B6_REPS=${BENCH_B6_REPS:-$B6_REPS}
+# A command whose first try takes longer than this is left out of its
+# benchmark (fuse-overlayfs 1.10 needs many minutes for 20,000 rmdir).
+PREFLIGHT_TIMEOUT=${BENCH_PREFLIGHT_TIMEOUT:-90}
 
 # hf NAME HYPERFINE-ARGS...: commands run without a shell (-N), so no shell
 # start-up is added to (or subtracted from) what is measured. Each command
@@ -46,10 +52,15 @@ hf() {
 				[ "${pend[i]}" = --prepare ] && prep=${pend[i + 1]}
 				[ "${pend[i]}" = -n ] && label=${pend[i + 1]}
 			done
-			if { [ -z "$prep" ] || sh -c "$prep" >/dev/null 2>&1; } && sh -c "$1" >"$W/preflight.out" 2>&1 </dev/null; then
+			local rc=0
+			{ [ -z "$prep" ] || sh -c "$prep" >/dev/null 2>&1; } &&
+				timeout -k 5 "$PREFLIGHT_TIMEOUT" sh -c "$1" >"$W/preflight.out" 2>&1 </dev/null || rc=$?
+			if [ "$rc" = 0 ]; then
 				keep+=("${pend[@]}" "$1")
+			elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+				note "$name" "left out '$label': one run took longer than $PREFLIGHT_TIMEOUT s"
 			else
-				note "$name" "left out '$label': it failed: $(tail -n 2 "$W/preflight.out" | tr '\n' ' ')"
+				note "$name" "left out '$label': it failed (exit $rc): $(tail -n 2 "$W/preflight.out" | tr '\n' ' ')"
 			fi
 			pend=()
 			shift
