@@ -233,10 +233,10 @@ if want B3; then
 fi
 
 # --- B4 pull + unpack from a loopback registry ------------------------------
+# podman is measured even when urun cannot pull yet, so the peer's figure
+# is there to compare with once it can.
 if want B4; then
-	if ! "$URUN" pull --help >/dev/null 2>&1; then
-		note B4 "not available: this urun has no 'urun pull'"
-	else
+	{
 		port=$((20000 + RANDOM % 20000))
 		mkdir -p "$W/registry"
 		printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -260,17 +260,22 @@ if want B4; then
 		REF=127.0.0.1:$port/bench/big:latest
 		podman build -q -t localhost/bench-big "$ctx" >/dev/null 2>"$W/build.log" || note B4 "podman build failed: $(tail -n1 "$W/build.log")"
 		podman push -q --tls-verify=false localhost/bench-big "docker://$REF" 2>"$W/push.log" || note B4 "podman push failed: $(tail -n1 "$W/push.log")"
-		tls=()
-		"$URUN" pull --help 2>&1 | grep -q -- --tls-verify && tls=(--tls-verify=false)
 		PR="podman --root $W/podman-b4 --runroot $W/podman-b4-run --storage-driver overlay"
-		hf B4 "${SLOW[@]}" \
-			-n "urun pull" --prepare "unshare --map-auto --map-root-user rm -rf $W/urun-b4" \
-			"env XDG_DATA_HOME=$W/urun-b4 $URUN pull ${tls[*]} docker://$REF" \
+		urun_b4=()
+		if "$URUN" pull --help >/dev/null 2>&1; then
+			tls=()
+			"$URUN" pull --help 2>&1 | grep -q -- --tls-verify && tls=(--tls-verify=false)
+			urun_b4=(-n "urun pull" --prepare "unshare --map-auto --map-root-user rm -rf $W/urun-b4"
+				"env XDG_DATA_HOME=$W/urun-b4 $URUN pull ${tls[*]} docker://$REF")
+		else
+			note B4 "urun: not available: this urun has no 'urun pull' (podman measured alone)"
+		fi
+		hf B4 "${SLOW[@]}" "${urun_b4[@]}" \
 			-n "podman pull" --prepare "$PR rmi -a -f" \
 			"$PR pull -q --tls-verify=false $REF"
 		kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true
 		regpid=
-	fi
+	}
 fi
 
 # --- B5 idle memory of detached containers ----------------------------------

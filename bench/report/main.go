@@ -494,14 +494,19 @@ func writeDerived(w *strings.Builder, rs []result) {
 func plot(dir string, benches map[string][]result) error {
 	var dat strings.Builder
 	dat.WriteString("# label median_ms p95_ms\n")
+	rows := 0
 	for _, b := range []string{"B0", "B1-nonet", "B1-net", "B2"} {
 		for _, r := range benches[b] {
 			fmt.Fprintf(&dat, "%q %.3f %.3f\n", b+": "+r.Name, r.Median, r.P95)
+			rows++
 		}
 	}
 	datPath := filepath.Join(dir, "start.dat")
 	if err := os.WriteFile(datPath, []byte(dat.String()), 0o644); err != nil {
 		return err
+	}
+	if rows == 0 {
+		return nil
 	}
 	gp, err := exec.LookPath("gnuplot")
 	if err != nil {
