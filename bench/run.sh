@@ -81,7 +81,7 @@ pids_here() {
 	for p in /proc/[0-9]*; do
 		[ -O "$p" ] || continue
 		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$me" ] && echo "${p#/proc/}"
-	done | sort -n
+	done | sort # comm(1) needs lexical order
 }
 
 cleanup() {
