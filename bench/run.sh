@@ -318,12 +318,14 @@ b5() {
 if want B5; then
 	: >"$W/b5.err"
 	b5 podman "podman --runtime runc run -d --rm --network none $PIMG sleep 1000" "podman rm -f -t 0"
+	log "B5 podman done"
 	# `urun run -d IMG` returns at once when it exists; a urun without it
 	# runs sleep in the foreground, which the timeout ends.
 	if probe=$(timeout 10 "$URUN" run -d --network none "oci:$IMG" sleep 30 2>/dev/null) && [ -n "$probe" ]; then
 		urun_stop() { local id; for id in "$@"; do "$URUN" rm -f "$id" || { "$URUN" kill "$id" KILL; sleep 0.2; "$URUN" delete "$id"; }; done; }
 		urun_stop "$probe" >/dev/null 2>&1
 		b5 urun "$URUN run -d --network none oci:$IMG sleep 1000" urun_stop
+		[ -s "$W/b5-urun.json" ] || note B5 "urun: measured nothing: $(tail -n 2 "$W/b5.err" | tr '\n' ' ')"
 	else
 		note B5 "urun: not available: 'urun run -d IMAGE' did not return a container id (not implemented in this build)"
 	fi
