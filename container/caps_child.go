@@ -40,6 +40,12 @@ func setCapabilities(c *specs.LinuxCapabilities) error {
 	if err != nil {
 		return err
 	}
+	// The kernel raises an ambient capability only if it is permitted
+	// and inheritable. runc's rootless template lists ambient ones and no
+	// inheritable ones, and runc runs it: make them inheritable too, but
+	// never beyond what is permitted.
+	inh |= amb & perm
+	amb &= perm
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{
 		{Effective: uint32(eff), Permitted: uint32(perm), Inheritable: uint32(inh)},

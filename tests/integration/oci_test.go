@@ -357,3 +357,24 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 30 s")
 }
+
+// runc's rootless template lists ambient capabilities but no inheritable
+// ones; runc runs it, and so must urun (ambient ones become inheritable).
+func TestOCIAmbientWithoutInheritable(t *testing.T) {
+	b := bundle(t, false, "grep", "CapAmb", "/proc/self/status")
+	os.Symlink("busybox", filepath.Join(b, "rootfs", "bin", "grep"))
+	p := filepath.Join(b, "config.json")
+	raw, _ := os.ReadFile(p)
+	var spec map[string]any
+	json.Unmarshal(raw, &spec)
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	spec["process"].(map[string]any)["capabilities"] = map[string]any{
+		"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps,
+	}
+	raw, _ = json.Marshal(spec)
+	os.WriteFile(p, raw, 0o644)
+	r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "amb")
+	if !strings.Contains(r.stdout, "0000000020000420") {
+		t.Errorf("ambient set inside: %s, want AUDIT_WRITE|KILL|NET_BIND_SERVICE", r)
+	}
+}
