@@ -8,6 +8,7 @@ import (
 
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,9 @@ type UnpackRequest struct {
 	// SquashIDs gives files whose owner is not mapped to root instead of
 	// failing: the single-id fallback has nothing but root to give.
 	SquashIDs bool `json:"squashIDs,omitempty"`
+	// Remove only deletes Dir: files owned by subordinate ids can be
+	// removed only from inside the mapping too.
+	Remove bool `json:"remove,omitempty"`
 }
 
 // Rootfs returns the directory holding img's files as the container with
@@ -69,6 +73,22 @@ func Rootfs(img *Image, maps userns.Maps, dataDir, helperExe string) (string, er
 		return "", fmt.Errorf("publishing unpacked image: %w", err)
 	}
 	return final, nil
+}
+
+// RemoveRootfs deletes the unpacked root filesystems of the manifest d,
+// for every mapping, inside a user namespace with maps.
+func RemoveRootfs(d Digest, maps userns.Maps, dataDir, helperExe string) error {
+	dirs, _ := filepath.Glob(filepath.Join(dataDir, "rootfs", d.Encoded()+"-*"))
+	for _, dir := range dirs {
+		if strings.HasSuffix(dir, ".lock") {
+			continue
+		}
+		if err := runUnpack(UnpackRequest{Dir: dir, Remove: true}, maps, helperExe); err != nil {
+			return fmt.Errorf("removing %s: %w", dir, err)
+		}
+		os.Remove(strings.TrimSuffix(dir, ".partial") + ".lock")
+	}
+	return nil
 }
 
 // runUnpack runs the unpack helper in a user namespace with maps.

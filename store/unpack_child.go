@@ -48,6 +48,9 @@ func unpack(req UnpackRequest) (err error) {
 	if err := os.RemoveAll(req.Dir); err != nil {
 		return fmt.Errorf("removing an interrupted unpack at %s: %w", req.Dir, err)
 	}
+	if req.Remove {
+		return nil
+	}
 	if err := os.Mkdir(req.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", req.Dir, err)
 	}

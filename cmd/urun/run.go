@@ -48,6 +48,8 @@ type runFlags struct {
 	rmExplicit  bool
 	oci         ociFlags
 	cgroups     cgroupdelegate.Flags
+	pull        string
+	tlsVerify   bool
 }
 
 func init() {
@@ -86,6 +88,8 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.tier, "rootfs-tier", "auto", "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs) or bind (--rootfs only: the directory itself, writable)")
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
+		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
+		fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling (false for a local registry on plain HTTP)")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
@@ -93,7 +97,7 @@ func newRunCommand(name string) *command {
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
 		short := "Run a command in a new container"
-		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: oci:DIR[:TAG] (an OCI image layout)"
+		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: a name in the local store (pulled when missing, see --pull),\n       docker://NAME, or oci:DIR[:TAG] (an OCI image layout, used in place)"
 		if f.createOnly {
 			short = "Create a container without starting it (or, with --bundle, the OCI runtime's create)"
 			usage = "create [flags] IMAGE [COMMAND [ARG...]]\n       urun create --bundle DIR [--pid-file FILE] [--console-socket SOCKET] ID   (OCI runtime face)"
@@ -172,7 +176,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if plan.Tier == fuseoverlay.Bind {
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
-		img, err := openImage(ref)
+		img, err := openImage(ref, f)
 		if err != nil {
 			return err
 		}
@@ -338,13 +342,13 @@ func readEnvFile(p string) ([]string, error) {
 	return out, nil
 }
 
-// openImage resolves an image reference. Only OCI layouts on disk exist
-// until the image store lands.
-func openImage(ref string) (*store.Image, error) {
+// openImage resolves an image reference: an OCI layout in place, else the
+// local store, pulling first as --pull says.
+func openImage(ref string, f *runFlags) (*store.Image, error) {
 	if dir, tag, ok := store.ParseOCIRef(ref); ok {
 		return store.OpenOCILayout(ref, dir, tag)
 	}
-	return nil, fmt.Errorf("image %q: only oci:DIR[:TAG] images are supported so far (or use --rootfs DIR)", ref)
+	return store.Resolve(ref, f.pull, transferOptions(f.tlsVerify, false), openStore)
 }
 
 // findInit locates urun-init: $URUN_INIT, else beside the urun binary.

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register("load", func() *command {
+		fs := pflag.NewFlagSet("load", pflag.ContinueOnError)
+		input := fs.StringP("input", "i", "", "the archive to read (docker-archive or oci-archive, uncompressed tar)")
+		quiet := fs.BoolP("quiet", "q", false, "print no progress")
+		return &command{
+			name:  "load",
+			short: "Load an image from an archive into the local store",
+			usage: "load -i FILE [NAME]",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if *input == "" || len(args) > 1 {
+					return argsError("load", "-i FILE and at most one NAME")
+				}
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				s, err := openStore()
+				if err != nil {
+					return err
+				}
+				full, err := s.Load(context.Background(), *input, name, transferOptions(true, *quiet))
+				if err != nil {
+					return err
+				}
+				fmt.Println("Loaded image:", full)
+				return nil
+			},
+		}
+	})
+}

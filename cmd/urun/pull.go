@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/store"
+)
+
+func init() {
+	register("pull", func() *command {
+		fs := pflag.NewFlagSet("pull", pflag.ContinueOnError)
+		tlsVerify := fs.Bool("tls-verify", true, "require HTTPS with a trusted certificate (false for a local registry on plain HTTP)")
+		quiet := fs.BoolP("quiet", "q", false, "print no progress")
+		return &command{
+			name:  "pull",
+			short: "Copy an image into the local store",
+			usage: "pull [flags] IMAGE\n\nIMAGE: NAME[:TAG] or docker://NAME (a registry), oci:DIR[:TAG],\n       oci-archive:FILE[:NAME], docker-archive:FILE[:NAME]",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if len(args) != 1 {
+					return argsError("pull", "one IMAGE argument")
+				}
+				s, err := openStore()
+				if err != nil {
+					return err
+				}
+				name, err := s.Pull(context.Background(), args[0], transferOptions(*tlsVerify, *quiet))
+				if err != nil {
+					return err
+				}
+				img, err := s.Lookup(name)
+				if err != nil {
+					return err
+				}
+				fmt.Println(img.Digest)
+				return nil
+			},
+		}
+	})
+}
+
+// openStore opens the image store under the data directory.
+func openStore() (*store.Store, error) {
+	data, err := dataDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.OpenStore(data)
+}
+
+// transferOptions sends image/v5's progress to stderr: bars on a
+// terminal, a line per blob otherwise.
+func transferOptions(tlsVerify, quiet bool) store.TransferOptions {
+	o := store.TransferOptions{TLSVerify: tlsVerify}
+	if !quiet {
+		o.Progress = os.Stderr
+	}
+	return o
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register("save", func() *command {
+		fs := pflag.NewFlagSet("save", pflag.ContinueOnError)
+		output := fs.StringP("output", "o", "", "the archive to write")
+		format := fs.String("format", "docker-archive", "archive format: docker-archive or oci-archive")
+		quiet := fs.BoolP("quiet", "q", false, "print no progress")
+		return &command{
+			name:  "save",
+			short: "Write a local image to an archive",
+			usage: "save -o FILE [--format docker-archive|oci-archive] IMAGE",
+			flags: fs,
+			run: func(g *globals, args []string) error {
+				if *output == "" || len(args) != 1 {
+					return argsError("save", "-o FILE and one IMAGE")
+				}
+				s, err := openStore()
+				if err != nil {
+					return err
+				}
+				return s.Save(context.Background(), args[0], *output, *format, transferOptions(true, *quiet))
+			},
+		}
+	})
+}

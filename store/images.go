@@ -1,0 +1,353 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	"golang.org/x/sys/unix"
+)
+
+// Store is urun's image store: one OCI image layout (blobs shared by every
+// image, index.json naming each image by its full reference) under
+// $XDG_DATA_HOME/urun/images. urun itself writes index.json, always by
+// rename, so a reader never sees half of it and a killed writer leaves the
+// previous one; image/v5 writes the blobs, each by rename after its digest
+// was checked.
+type Store struct {
+	Dir string
+}
+
+// ErrNotFound is returned when no local image has the name asked for.
+var ErrNotFound = errors.New("image not known locally")
+
+// OpenStore returns the store under dataDir, creating its layout once.
+func OpenStore(dataDir string) (*Store, error) {
+	s := &Store{Dir: filepath.Join(dataDir, "images")}
+	if _, err := os.Stat(filepath.Join(s.Dir, "index.json")); err == nil {
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "blobs", "sha256"), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the image store: %w", err)
+	}
+	layout, _ := json.Marshal(v1.ImageLayout{Version: v1.ImageLayoutVersion})
+	if err := writeFileAtomic(filepath.Join(s.Dir, v1.ImageLayoutFile), layout); err != nil {
+		return nil, err
+	}
+	if err := s.writeIndex(v1.Index{}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NormalizeName turns what the user typed into the name the store keeps:
+// "busybox" → "docker.io/library/busybox:latest", as podman and docker do.
+func NormalizeName(name string) (string, error) {
+	name = strings.TrimPrefix(name, "docker://")
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid image name: %w", name, err)
+	}
+	return reference.TagNameOnly(named).String(), nil
+}
+
+// Lookup resolves a local image by name or by a prefix (12 or more hex
+// digits) of its id, the manifest digest. It only reads small JSON files:
+// this is the whole cost of a warm `urun run IMAGE`.
+func (s *Store) Lookup(name string) (*Image, error) {
+	index, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	i, err := find(index, name)
+	if err != nil {
+		return nil, err
+	}
+	full := index.Manifests[i].Annotations[v1.AnnotationRefName]
+	img, err := OpenOCILayout(name, s.Dir, full)
+	if err != nil {
+		return nil, fmt.Errorf("image %s is damaged in the store (%w): remove it with 'urun rmi %s' and pull it again", full, err, full)
+	}
+	return img, nil
+}
+
+// find returns the index entry for name (a reference or an id prefix).
+func find(index v1.Index, name string) (int, error) {
+	if id := strings.TrimPrefix(name, "sha256:"); len(id) >= 12 && isHex(id) {
+		hit := -1
+		for i, m := range index.Manifests {
+			if strings.HasPrefix(m.Digest.Encoded(), id) {
+				if hit >= 0 && index.Manifests[hit].Digest != m.Digest {
+					return 0, fmt.Errorf("image id %s is ambiguous: give more digits", id)
+				}
+				hit = i
+			}
+		}
+		if hit >= 0 {
+			return hit, nil
+		}
+	}
+	full, err := NormalizeName(name)
+	if err != nil {
+		return 0, err
+	}
+	names := []string{full}
+	if named, _ := reference.ParseNormalizedNamed(full); named != nil && reference.Domain(named) == "docker.io" && !strings.HasPrefix(name, "docker.io/") {
+		// As podman: a short name also finds an image named localhost/NAME
+		// (tagged, loaded or pulled from a layout).
+		if alt, err := NormalizeName("localhost/" + strings.TrimPrefix(reference.Path(named), "library/") + tagOf(full)); err == nil {
+			names = append(names, alt)
+		}
+	}
+	for _, n := range names {
+		for i, m := range index.Manifests {
+			if m.Annotations[v1.AnnotationRefName] == n {
+				return i, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: %w", full, ErrNotFound)
+}
+
+// tagOf returns ":TAG" or "@DIGEST" of a normalized name.
+func tagOf(full string) string {
+	if i := strings.LastIndex(full, "@"); i >= 0 {
+		return full[i:]
+	}
+	if i := strings.LastIndex(full, ":"); i > strings.LastIndex(full, "/") {
+		return full[i:]
+	}
+	return ""
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Entry is one name in the store, for `urun images`.
+type Entry struct {
+	Name    string        `json:"name"`
+	ID      string        `json:"id"`
+	Digest  digest.Digest `json:"digest"`
+	Created string        `json:"created,omitempty"`
+	// Size is what the image's blobs take in the store (compressed).
+	Size int64 `json:"size"`
+}
+
+// List returns every name in the store, sorted.
+func (s *Store) List() ([]Entry, error) {
+	index, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, m := range index.Manifests {
+		name := m.Annotations[v1.AnnotationRefName]
+		e := Entry{Name: name, ID: m.Digest.Encoded()[:12], Digest: m.Digest}
+		if img, err := OpenOCILayout(name, s.Dir, name); err == nil {
+			e.Size = m.Size + img.Manifest.Config.Size
+			for _, l := range img.Layers {
+				e.Size += l.Size
+			}
+			if img.Config.Created != nil {
+				e.Created = img.Config.Created.UTC().Format("2006-01-02T15:04:05Z")
+			}
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Tag gives the image called src a second name.
+func (s *Store) Tag(src, dst string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	index, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	i, err := find(index, src)
+	if err != nil {
+		return err
+	}
+	full, err := NormalizeName(dst)
+	if err != nil {
+		return err
+	}
+	return s.setName(index, full, index.Manifests[i])
+}
+
+// setName points full at desc in index and writes the index.
+func (s *Store) setName(index v1.Index, full string, desc v1.Descriptor) error {
+	d := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size,
+		Annotations: map[string]string{v1.AnnotationRefName: full}}
+	kept := index.Manifests[:0:0]
+	for _, m := range index.Manifests {
+		if m.Annotations[v1.AnnotationRefName] != full {
+			kept = append(kept, m)
+		}
+	}
+	index.Manifests = append(kept, d)
+	return s.writeIndex(index)
+}
+
+// Remove drops the name (or every name of an id) and deletes the blobs no
+// other image uses. It returns the digests of manifests that no name refers
+// to any more, whose unpacked root filesystems can go too. The index is
+// written before any blob is deleted, so a kill in between leaves only
+// unreferenced blobs, which the next Remove collects.
+func (s *Store) Remove(name string) (gone []digest.Digest, err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	index, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	i, err := find(index, name)
+	if err != nil {
+		return nil, err
+	}
+	target := index.Manifests[i]
+	byID := strings.HasPrefix(target.Digest.Encoded(), strings.TrimPrefix(name, "sha256:"))
+	kept := index.Manifests[:0:0]
+	for j, m := range index.Manifests {
+		if j == i || (byID && m.Digest == target.Digest) {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	index.Manifests = kept
+	if err := s.writeIndex(index); err != nil {
+		return nil, err
+	}
+	stillUsed := false
+	for _, m := range kept {
+		stillUsed = stillUsed || m.Digest == target.Digest
+	}
+	if !stillUsed {
+		gone = append(gone, target.Digest)
+	}
+	return gone, s.collect(index)
+}
+
+// collect deletes blobs that no manifest in index refers to.
+func (s *Store) collect(index v1.Index) error {
+	used := map[digest.Digest]bool{}
+	for _, m := range index.Manifests {
+		used[m.Digest] = true
+		var man v1.Manifest
+		if err := readBlobJSON(s.Dir, m, &man); err != nil {
+			return fmt.Errorf("reading manifest %s: %w", m.Digest, err)
+		}
+		used[man.Config.Digest] = true
+		for _, l := range man.Layers {
+			used[l.Digest] = true
+		}
+	}
+	dir := filepath.Join(s.Dir, "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !used[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("removing unused blob: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) readIndex() (v1.Index, error) {
+	var index v1.Index
+	err := readJSON(filepath.Join(s.Dir, "index.json"), &index)
+	if err != nil {
+		return index, fmt.Errorf("reading the image store's index: %w", err)
+	}
+	return index, nil
+}
+
+func (s *Store) writeIndex(index v1.Index) error {
+	index.SchemaVersion = 2
+	index.MediaType = v1.MediaTypeImageIndex
+	if index.Manifests == nil {
+		index.Manifests = []v1.Descriptor{}
+	}
+	b, err := json.Marshal(index)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.Dir, "index.json"), b)
+}
+
+// lock takes the store's writer lock: one pull, load, tag or rmi at a time.
+// flock dies with its holder, so a killed urun leaves no stale lock.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking the image store: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the image store: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// writeFileAtomic writes p by rename, after an fsync, so it is either the
+// old or the new content after a crash.
+func writeFileAtomic(p string, b []byte) error {
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}
+
+// clearTmp removes what killed pulls left behind (called with the lock).
+func (s *Store) clearTmp() error {
+	err := os.RemoveAll(filepath.Join(s.Dir, "tmp"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing an interrupted pull's files: %w", err)
+	}
+	return nil
+}
+
+// Digest is an image id: the digest of its manifest.
+type Digest = digest.Digest

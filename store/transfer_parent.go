@@ -1,0 +1,372 @@
+package store
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker"
+	dockerarchive "go.podman.io/image/v5/docker/archive"
+	"go.podman.io/image/v5/docker/reference"
+	ociarchive "go.podman.io/image/v5/oci/archive"
+	"go.podman.io/image/v5/oci/layout"
+	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/types"
+)
+
+// TransferOptions are the knobs of pull, load and save.
+type TransferOptions struct {
+	// TLSVerify false allows a registry with a self-signed certificate or
+	// plain HTTP (a local registry on localhost:PORT).
+	TLSVerify bool
+	// Progress receives image/v5's report: a bar per layer when it is a
+	// terminal, one line per blob otherwise. Nil is quiet.
+	Progress io.Writer
+}
+
+func (o TransferOptions) system() *types.SystemContext {
+	sys := &types.SystemContext{}
+	if !o.TLSVerify {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	return sys
+}
+
+// SourceRef turns what `urun pull` was given into an image/v5 reference
+// and the name the image gets in the store.
+//
+//	docker://NAME, NAME                  → the registry; NAME normalised
+//	oci:DIR[:TAG]                        → localhost/BASENAME(DIR):TAG
+//	oci-archive:FILE[:NAME]              → NAME, or the archive's own name
+//	docker-archive:FILE[:NAME]           → NAME, or the archive's own name
+func SourceRef(src string) (types.ImageReference, string, error) {
+	transport, rest, _ := strings.Cut(src, ":")
+	switch transport {
+	case "oci":
+		dir, tag, _ := ParseOCIRef(src)
+		ref, err := layout.NewReference(dir, tag)
+		if err != nil {
+			return nil, "", err
+		}
+		if tag == "" {
+			tag = "latest"
+		}
+		name, err := NormalizeName("localhost/" + strings.ToLower(filepath.Base(dir)) + ":" + tag)
+		return ref, name, err
+	case "oci-archive", "docker-archive":
+		file, name, _ := strings.Cut(rest, ":")
+		return archiveRef(transport, file, name)
+	}
+	full, err := NormalizeName(src)
+	if err != nil {
+		return nil, "", err
+	}
+	named, err := reference.ParseNormalizedNamed(full)
+	if err != nil {
+		return nil, "", err
+	}
+	ref, err := docker.NewReference(named)
+	return ref, full, err
+}
+
+// archiveRef opens an archive; name, when empty, is read from the archive.
+func archiveRef(transport, file, name string) (types.ImageReference, string, error) {
+	if transport == "" {
+		var err error
+		if transport, err = sniffArchive(file); err != nil {
+			return nil, "", err
+		}
+	}
+	inner, err := archiveName(transport, file)
+	if err != nil {
+		return nil, "", err
+	}
+	if name == "" {
+		name = inner
+	}
+	if name == "" {
+		return nil, "", fmt.Errorf("%s has no image name in it: give one, as in 'urun load -i %s NAME'", file, file)
+	}
+	full, err := NormalizeName(name)
+	if err != nil {
+		return nil, "", err
+	}
+	var ref types.ImageReference
+	if transport == "oci-archive" {
+		ref, err = ociarchive.NewReference(file, inner)
+	} else {
+		ref, err = dockerarchive.NewReference(file, nil)
+	}
+	return ref, full, err
+}
+
+// sniffArchive tells an OCI archive (has oci-layout) from a docker one
+// (has manifest.json).
+func sniffArchive(file string) (string, error) {
+	kind := ""
+	err := walkTar(file, func(h *tar.Header, _ io.Reader) bool {
+		switch strings.TrimPrefix(h.Name, "./") {
+		case "oci-layout":
+			kind = "oci-archive"
+		case "manifest.json":
+			kind = "docker-archive"
+		}
+		return kind == ""
+	})
+	if err != nil {
+		return "", err
+	}
+	if kind == "" {
+		return "", fmt.Errorf("%s is neither an OCI nor a docker archive (no oci-layout or manifest.json in it)", file)
+	}
+	return kind, nil
+}
+
+// archiveName reads the image name an archive carries: the first RepoTag
+// of a docker archive, or the ref.name annotation of an OCI archive when
+// it is a full name.
+func archiveName(transport, file string) (string, error) {
+	want := "manifest.json"
+	if transport == "oci-archive" {
+		want = "index.json"
+	}
+	var b []byte
+	err := walkTar(file, func(h *tar.Header, r io.Reader) bool {
+		if strings.TrimPrefix(h.Name, "./") != want {
+			return true
+		}
+		b, _ = io.ReadAll(io.LimitReader(r, maxJSON))
+		return false
+	})
+	if err != nil || b == nil {
+		return "", err
+	}
+	if transport == "docker-archive" {
+		var m []struct{ RepoTags []string }
+		if json.Unmarshal(b, &m) == nil && len(m) == 1 && len(m[0].RepoTags) > 0 {
+			return m[0].RepoTags[0], nil
+		}
+		return "", nil
+	}
+	var idx v1.Index
+	if json.Unmarshal(b, &idx) == nil && len(idx.Manifests) == 1 {
+		n := idx.Manifests[0].Annotations[v1.AnnotationRefName]
+		if _, err := reference.ParseNormalizedNamed(n); err == nil && strings.Contains(n, "/") {
+			return n, nil
+		}
+	}
+	return "", nil
+}
+
+func walkTar(file string, f func(*tar.Header, io.Reader) bool) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	tr := tar.NewReader(fh)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w (urun reads uncompressed tar archives)", file, err)
+		}
+		if !f(h, tr) {
+			return nil
+		}
+	}
+}
+
+// Pull copies the image src names into the store and returns the name it
+// got. Blobs land in the store's shared blob directory, each checked
+// against its digest and renamed into place; the name is added last, by
+// rename of index.json. A pull killed at any point leaves the store as it
+// was plus, at most, complete blobs and a tmp directory the next write
+// removes.
+func (s *Store) Pull(ctx context.Context, src string, o TransferOptions) (string, error) {
+	ref, name, err := SourceRef(src)
+	if err != nil {
+		return "", err
+	}
+	return name, s.copyIn(ctx, ref, name, o)
+}
+
+// Load copies an archive made by `urun save`, `podman save` or
+// `docker save` into the store; name overrides the name it carries.
+func (s *Store) Load(ctx context.Context, file, name string, o TransferOptions) (string, error) {
+	ref, full, err := archiveRef("", file, name)
+	if err != nil {
+		return "", err
+	}
+	return full, s.copyIn(ctx, ref, full, o)
+}
+
+func (s *Store) copyIn(ctx context.Context, src types.ImageReference, name string, o TransferOptions) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.clearTmp(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "tmp"), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.Dir, "tmp"), "pull-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dst, err := layout.NewReference(tmp, "")
+	if err != nil {
+		return err
+	}
+	policy, err := policyContext()
+	if err != nil {
+		return err
+	}
+	defer policy.Destroy()
+	sys := o.system()
+	dstSys := &types.SystemContext{OCISharedBlobDirPath: filepath.Join(s.Dir, "blobs")}
+	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{
+		SourceCtx:      sys,
+		DestinationCtx: dstSys,
+		ReportWriter:   o.Progress,
+		// The store keeps layers as the registry sent them; a
+		// conversion would change the digests users see.
+		PreserveDigests: true,
+	})
+	if err != nil {
+		return explainCopyError(name, err)
+	}
+	var index v1.Index
+	if err := readJSON(filepath.Join(tmp, "index.json"), &index); err != nil {
+		return err
+	}
+	if len(index.Manifests) != 1 {
+		return fmt.Errorf("copying %s gave %d manifests, expected one", name, len(index.Manifests))
+	}
+	current, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	return s.setName(current, name, index.Manifests[0])
+}
+
+// Save writes the image name to file as a docker-archive (what `docker
+// load` reads) or an oci-archive.
+func (s *Store) Save(ctx context.Context, name, file, format string, o TransferOptions) error {
+	index, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	i, err := find(index, name)
+	if err != nil {
+		return err
+	}
+	full := index.Manifests[i].Annotations[v1.AnnotationRefName]
+	src, err := layout.NewReference(s.Dir, full)
+	if err != nil {
+		return err
+	}
+	named, err := reference.ParseNormalizedNamed(full)
+	if err != nil {
+		return err
+	}
+	var dst types.ImageReference
+	switch format {
+	case "docker-archive", "":
+		tagged, _ := reference.TagNameOnly(named).(reference.NamedTagged)
+		dst, err = dockerarchive.NewReference(file, tagged)
+	case "oci-archive":
+		dst, err = ociarchive.NewReference(file, full)
+	default:
+		return fmt.Errorf("--format %q: use docker-archive or oci-archive", format)
+	}
+	if err != nil {
+		return err
+	}
+	// docker-archive refuses to append to an existing file.
+	if err := os.Remove(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	policy, err := policyContext()
+	if err != nil {
+		return err
+	}
+	defer policy.Destroy()
+	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{ReportWriter: o.Progress})
+	if err != nil {
+		os.Remove(file)
+		return fmt.Errorf("saving %s to %s: %w", full, file, err)
+	}
+	return nil
+}
+
+// policyContext reads the user's or the system's containers policy.json
+// when there is one; without one, images are accepted as pulled (the
+// digests are still checked), as on a host without containers-common.
+func policyContext() (*signature.PolicyContext, error) {
+	p, err := signature.DefaultPolicy(nil)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading the signature policy: %w", err)
+		}
+		p = &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
+	}
+	return signature.NewPolicyContext(p)
+}
+
+// explainCopyError adds the fix to the errors users meet most.
+func explainCopyError(name string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "http: server gave HTTP response to HTTPS client"),
+		strings.Contains(msg, "certificate signed by unknown authority"):
+		return fmt.Errorf("pulling %s: %w (a local registry without TLS needs --tls-verify=false)", name, err)
+	case strings.Contains(msg, "Digest did not match"), strings.Contains(msg, "digest mismatch"):
+		return fmt.Errorf("pulling %s: a blob does not match its digest, nothing was stored: %w", name, err)
+	}
+	return fmt.Errorf("pulling %s: %w", name, err)
+}
+
+// Resolve finds ref in the store for `urun run`, pulling it first when
+// policy ("missing", "always", "never") says so.
+func Resolve(ref, policy string, o TransferOptions, open func() (*Store, error)) (*Image, error) {
+	switch policy {
+	case "missing", "always", "never":
+	default:
+		return nil, fmt.Errorf("--pull %q: use missing, always or never", policy)
+	}
+	s, err := open()
+	if err != nil {
+		return nil, err
+	}
+	lookup := strings.TrimPrefix(ref, "docker://")
+	if policy != "always" {
+		img, err := s.Lookup(lookup)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return img, err
+		}
+		if policy == "never" {
+			return nil, fmt.Errorf("%w and --pull=never was given: run 'urun pull %s' first", err, ref)
+		}
+	}
+	name, err := s.Pull(context.Background(), ref, o)
+	if err != nil {
+		return nil, err
+	}
+	return s.Lookup(name)
+}
