@@ -176,9 +176,13 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if plan.Tier == fuseoverlay.Bind {
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
+		t0 := time.Now()
 		img, err := openImage(ref, f)
 		if err != nil {
 			return err
+		}
+		if g.debug {
+			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
 		imgConfig = img.Config.Config
 		exe, err := os.Executable()

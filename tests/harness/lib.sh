@@ -3,7 +3,7 @@
 
 TEST_USER=${TEST_USER:-urun-test}
 # Debian packages the suites use; each is a real component, not a mock.
-PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman containerd"
+PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman containerd docker-registry skopeo"
 # The VM suite (tests/vm) boots a debootstrapped Debian under qemu.
 VM_HOST_PACKAGES="qemu-system-x86 debootstrap e2fsprogs"
 
