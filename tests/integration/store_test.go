@@ -400,7 +400,7 @@ func (p *stallProxy) Release() {
 
 type stallBody struct {
 	io.ReadCloser
-	p   *stallProxy
+	p     *stallProxy
 	ctx   context.Context
 	n     int64
 	after int64
