@@ -17,6 +17,7 @@ all: build
 # start-up (DESIGN.md, start-up budget).
 build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/urun ./cmd/urun
+	$(GO) build -tags $(TAGS) -trimpath -o bin/urun-image ./cmd/urun-image
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/urun-init ./cmd/urun-init
 
 images:
@@ -57,6 +58,7 @@ bench-quick:
 install: build
 	install -D -m 0755 bin/urun $(DESTDIR)$(PREFIX)/bin/urun
 	install -D -m 0755 bin/urun-init $(DESTDIR)$(PREFIX)/bin/urun-init
+	install -D -m 0755 bin/urun-image $(DESTDIR)$(PREFIX)/bin/urun-image
 
 clean:
 	rm -rf bin _build

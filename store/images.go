@@ -12,7 +12,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/docker/reference"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,17 +45,6 @@ func OpenStore(dataDir string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// NormalizeName turns what the user typed into the name the store keeps:
-// "busybox" → "docker.io/library/busybox:latest", as podman and docker do.
-func NormalizeName(name string) (string, error) {
-	name = strings.TrimPrefix(name, "docker://")
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return "", fmt.Errorf("%q is not a valid image name: %w", name, err)
-	}
-	return reference.TagNameOnly(named).String(), nil
 }
 
 // Lookup resolves a local image by name or by a prefix (12 or more hex
@@ -100,10 +88,10 @@ func find(index v1.Index, name string) (int, error) {
 		return 0, err
 	}
 	names := []string{full}
-	if named, _ := reference.ParseNormalizedNamed(full); named != nil && reference.Domain(named) == "docker.io" && !strings.HasPrefix(name, "docker.io/") {
+	if domain, path := splitName(full); domain == "docker.io" && !strings.HasPrefix(strings.TrimPrefix(name, "docker://"), "docker.io/") {
 		// As podman: a short name also finds an image named localhost/NAME
 		// (tagged, loaded or pulled from a layout).
-		if alt, err := NormalizeName("localhost/" + strings.TrimPrefix(reference.Path(named), "library/") + tagOf(full)); err == nil {
+		if alt, err := NormalizeName("localhost/" + strings.TrimPrefix(path, "library/") + tagOf(full)); err == nil {
 			names = append(names, alt)
 		}
 	}
@@ -174,7 +162,7 @@ func (s *Store) List() ([]Entry, error) {
 
 // Tag gives the image called src a second name.
 func (s *Store) Tag(src, dst string) error {
-	unlock, err := s.lock()
+	unlock, err := s.Lock()
 	if err != nil {
 		return err
 	}
@@ -192,6 +180,29 @@ func (s *Store) Tag(src, dst string) error {
 		return err
 	}
 	return s.setName(index, full, index.Manifests[i])
+}
+
+// Find returns the full name of the local image name (a name or an id).
+func (s *Store) Find(name string) (string, error) {
+	index, err := s.readIndex()
+	if err != nil {
+		return "", err
+	}
+	i, err := find(index, name)
+	if err != nil {
+		return "", err
+	}
+	return index.Manifests[i].Annotations[v1.AnnotationRefName], nil
+}
+
+// AddName points full at the manifest desc, whose blobs are in the store.
+// The caller holds Lock.
+func (s *Store) AddName(full string, desc v1.Descriptor) error {
+	index, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	return s.setName(index, full, desc)
 }
 
 // setName points full at desc in index and writes the index.
@@ -214,7 +225,7 @@ func (s *Store) setName(index v1.Index, full string, desc v1.Descriptor) error {
 // written before any blob is deleted, so a kill in between leaves only
 // unreferenced blobs, which the next Remove collects.
 func (s *Store) Remove(name string) (gone []digest.Digest, err error) {
-	unlock, err := s.lock()
+	unlock, err := s.Lock()
 	if err != nil {
 		return nil, err
 	}
@@ -301,9 +312,9 @@ func (s *Store) writeIndex(index v1.Index) error {
 	return writeFileAtomic(filepath.Join(s.Dir, "index.json"), b)
 }
 
-// lock takes the store's writer lock: one pull, load, tag or rmi at a time.
+// Lock takes the store's writer lock: one pull, load, tag or rmi at a time.
 // flock dies with its holder, so a killed urun leaves no stale lock.
-func (s *Store) lock() (func(), error) {
+func (s *Store) Lock() (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("locking the image store: %w", err)
@@ -340,8 +351,8 @@ func writeFileAtomic(p string, b []byte) error {
 	return nil
 }
 
-// clearTmp removes what killed pulls left behind (called with the lock).
-func (s *Store) clearTmp() error {
+// ClearTmp removes what killed pulls left behind (called with Lock held).
+func (s *Store) ClearTmp() error {
 	err := os.RemoveAll(filepath.Join(s.Dir, "tmp"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing an interrupted pull's files: %w", err)
@@ -351,3 +362,28 @@ func (s *Store) clearTmp() error {
 
 // Digest is an image id: the digest of its manifest.
 type Digest = digest.Digest
+
+// Resolve finds ref in the store for `urun run`, calling pull first when
+// policy ("missing", "always", "never") says so; pull returns the name
+// the image got.
+func (s *Store) Resolve(ref, policy string, pull func(ref string) (string, error)) (*Image, error) {
+	switch policy {
+	case "missing", "always", "never":
+	default:
+		return nil, fmt.Errorf("--pull %q: use missing, always or never", policy)
+	}
+	if policy != "always" {
+		img, err := s.Lookup(ref)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return img, err
+		}
+		if policy == "never" {
+			return nil, fmt.Errorf("%w and --pull=never was given: run 'urun pull %s' first", err, ref)
+		}
+	}
+	name, err := pull(ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.Lookup(name)
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -21,15 +20,7 @@ func init() {
 				if *input == "" || len(args) > 1 {
 					return argsError("load", "-i FILE and at most one NAME")
 				}
-				name := ""
-				if len(args) == 1 {
-					name = args[0]
-				}
-				s, err := openStore()
-				if err != nil {
-					return err
-				}
-				full, err := s.Load(context.Background(), *input, name, transferOptions(true, *quiet))
+				full, err := imageHelper(append(append([]string{"load"}, pullFlags(true, *quiet)...), append([]string{*input}, args...)...)...)
 				if err != nil {
 					return err
 				}

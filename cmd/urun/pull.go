@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -24,11 +22,11 @@ func init() {
 				if len(args) != 1 {
 					return argsError("pull", "one IMAGE argument")
 				}
-				s, err := openStore()
+				name, err := imageHelper(append(append([]string{"pull"}, pullFlags(*tlsVerify, *quiet)...), args[0])...)
 				if err != nil {
 					return err
 				}
-				name, err := s.Pull(context.Background(), args[0], transferOptions(*tlsVerify, *quiet))
+				s, err := openStore()
 				if err != nil {
 					return err
 				}
@@ -50,14 +48,4 @@ func openStore() (*store.Store, error) {
 		return nil, err
 	}
 	return store.OpenStore(data)
-}
-
-// transferOptions sends image/v5's progress to stderr: bars on a
-// terminal, a line per blob otherwise.
-func transferOptions(tlsVerify, quiet bool) store.TransferOptions {
-	o := store.TransferOptions{TLSVerify: tlsVerify}
-	if !quiet {
-		o.Progress = os.Stderr
-	}
-	return o
 }

@@ -352,7 +352,13 @@ func openImage(ref string, f *runFlags) (*store.Image, error) {
 	if dir, tag, ok := store.ParseOCIRef(ref); ok {
 		return store.OpenOCILayout(ref, dir, tag)
 	}
-	return store.Resolve(ref, f.pull, transferOptions(f.tlsVerify, false), openStore)
+	s, err := openStore()
+	if err != nil {
+		return nil, err
+	}
+	return s.Resolve(ref, f.pull, func(ref string) (string, error) {
+		return imageHelper(append(append([]string{"pull"}, pullFlags(f.tlsVerify, false)...), ref)...)
+	})
 }
 
 // findInit locates urun-init: $URUN_INIT, else beside the urun binary.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/spf13/pflag"
 )
 
@@ -21,11 +19,8 @@ func init() {
 				if *output == "" || len(args) != 1 {
 					return argsError("save", "-o FILE and one IMAGE")
 				}
-				s, err := openStore()
-				if err != nil {
-					return err
-				}
-				return s.Save(context.Background(), args[0], *output, *format, transferOptions(true, *quiet))
+				_, err := imageHelper(append(append([]string{"save", "--format", *format}, pullFlags(true, *quiet)...), *output, args[0])...)
+				return err
 			},
 		}
 	})

@@ -1,4 +1,8 @@
-package store
+// Package transfer copies images into and out of urun's store with
+// go.podman.io/image/v5. It is linked only into urun-image, the helper
+// that urun runs for pull, load and save, so urun itself does not pay
+// image/v5's package initialisation on every start.
+package transfer
 
 import (
 	"archive/tar"
@@ -21,7 +25,12 @@ import (
 	"go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
+
+	"github.com/urun-dev/urun/store"
 )
+
+// maxJSON bounds the small JSON files read from archives.
+const maxJSON = 4 << 20
 
 // TransferOptions are the knobs of pull, load and save.
 type TransferOptions struct {
@@ -52,7 +61,7 @@ func SourceRef(src string) (types.ImageReference, string, error) {
 	transport, rest, _ := strings.Cut(src, ":")
 	switch transport {
 	case "oci":
-		dir, tag, _ := ParseOCIRef(src)
+		dir, tag, _ := store.ParseOCIRef(src)
 		ref, err := layout.NewReference(dir, tag)
 		if err != nil {
 			return nil, "", err
@@ -60,13 +69,13 @@ func SourceRef(src string) (types.ImageReference, string, error) {
 		if tag == "" {
 			tag = "latest"
 		}
-		name, err := NormalizeName("localhost/" + strings.ToLower(filepath.Base(dir)) + ":" + tag)
+		name, err := store.NormalizeName("localhost/" + strings.ToLower(filepath.Base(dir)) + ":" + tag)
 		return ref, name, err
 	case "oci-archive", "docker-archive":
 		file, name, _ := strings.Cut(rest, ":")
 		return archiveRef(transport, file, name)
 	}
-	full, err := NormalizeName(src)
+	full, err := store.NormalizeName(src)
 	if err != nil {
 		return nil, "", err
 	}
@@ -96,7 +105,7 @@ func archiveRef(transport, file, name string) (types.ImageReference, string, err
 	if name == "" {
 		return nil, "", fmt.Errorf("%s has no image name in it: give one, as in 'urun load -i %s NAME'", file, file)
 	}
-	full, err := NormalizeName(name)
+	full, err := store.NormalizeName(name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -194,31 +203,31 @@ func walkTar(file string, f func(*tar.Header, io.Reader) bool) error {
 // rename of index.json. A pull killed at any point leaves the store as it
 // was plus, at most, complete blobs and a tmp directory the next write
 // removes.
-func (s *Store) Pull(ctx context.Context, src string, o TransferOptions) (string, error) {
+func Pull(ctx context.Context, s *store.Store, src string, o TransferOptions) (string, error) {
 	ref, name, err := SourceRef(src)
 	if err != nil {
 		return "", err
 	}
-	return name, s.copyIn(ctx, ref, name, o)
+	return name, copyIn(ctx, s, ref, name, o)
 }
 
 // Load copies an archive made by `urun save`, `podman save` or
 // `docker save` into the store; name overrides the name it carries.
-func (s *Store) Load(ctx context.Context, file, name string, o TransferOptions) (string, error) {
+func Load(ctx context.Context, s *store.Store, file, name string, o TransferOptions) (string, error) {
 	ref, full, err := archiveRef("", file, name)
 	if err != nil {
 		return "", err
 	}
-	return full, s.copyIn(ctx, ref, full, o)
+	return full, copyIn(ctx, s, ref, full, o)
 }
 
-func (s *Store) copyIn(ctx context.Context, src types.ImageReference, name string, o TransferOptions) error {
-	unlock, err := s.lock()
+func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name string, o TransferOptions) error {
+	unlock, err := s.Lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := s.clearTmp(); err != nil {
+	if err := s.ClearTmp(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(s.Dir, "tmp"), 0o700); err != nil {
@@ -252,31 +261,26 @@ func (s *Store) copyIn(ctx context.Context, src types.ImageReference, name strin
 		return explainCopyError(name, err)
 	}
 	var index v1.Index
-	if err := readJSON(filepath.Join(tmp, "index.json"), &index); err != nil {
-		return err
+	b, err := os.ReadFile(filepath.Join(tmp, "index.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &index)
+	}
+	if err != nil {
+		return fmt.Errorf("reading the copied image's index: %w", err)
 	}
 	if len(index.Manifests) != 1 {
 		return fmt.Errorf("copying %s gave %d manifests, expected one", name, len(index.Manifests))
 	}
-	current, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	return s.setName(current, name, index.Manifests[0])
+	return s.AddName(name, index.Manifests[0])
 }
 
 // Save writes the image name to file as a docker-archive (what `docker
 // load` reads) or an oci-archive.
-func (s *Store) Save(ctx context.Context, name, file, format string, o TransferOptions) error {
-	index, err := s.readIndex()
+func Save(ctx context.Context, s *store.Store, name, file, format string, o TransferOptions) error {
+	full, err := s.Find(name)
 	if err != nil {
 		return err
 	}
-	i, err := find(index, name)
-	if err != nil {
-		return err
-	}
-	full := index.Manifests[i].Annotations[v1.AnnotationRefName]
 	src, err := layout.NewReference(s.Dir, full)
 	if err != nil {
 		return err
@@ -340,33 +344,4 @@ func explainCopyError(name string, err error) error {
 		return fmt.Errorf("pulling %s: a blob does not match its digest, nothing was stored: %w", name, err)
 	}
 	return fmt.Errorf("pulling %s: %w", name, err)
-}
-
-// Resolve finds ref in the store for `urun run`, pulling it first when
-// policy ("missing", "always", "never") says so.
-func Resolve(ref, policy string, o TransferOptions, open func() (*Store, error)) (*Image, error) {
-	switch policy {
-	case "missing", "always", "never":
-	default:
-		return nil, fmt.Errorf("--pull %q: use missing, always or never", policy)
-	}
-	s, err := open()
-	if err != nil {
-		return nil, err
-	}
-	lookup := strings.TrimPrefix(ref, "docker://")
-	if policy != "always" {
-		img, err := s.Lookup(lookup)
-		if err == nil || !errors.Is(err, ErrNotFound) {
-			return img, err
-		}
-		if policy == "never" {
-			return nil, fmt.Errorf("%w and --pull=never was given: run 'urun pull %s' first", err, ref)
-		}
-	}
-	name, err := s.Pull(context.Background(), ref, o)
-	if err != nil {
-		return nil, err
-	}
-	return s.Lookup(name)
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+)
+
+// imageHelper runs urun-image (pull, load, save: the code that links
+// go.podman.io/image/v5) on the store in dataDir. Its stderr is ours: the
+// progress and, on failure, its one-line error, after which urun exits
+// with the helper's status silently. It returns the helper's output.
+func imageHelper(args ...string) (string, error) {
+	bin, err := findImageHelper()
+	if err != nil {
+		return "", err
+	}
+	data, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, append([]string{args[0], "--store", data}, args[1:]...)...)
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &out, os.Stderr
+	// A killed urun must not leave a pull running: the store lock and the
+	// tmp directory are the helper's while it lives.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig follows the thread that started the child: keep it.
+	runtime.LockOSThread()
+	err = cmd.Run()
+	runtime.UnlockOSThread()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() > 0 {
+		return "", exitStatus(ee.ExitCode())
+	}
+	if err != nil {
+		return "", fmt.Errorf("running %s: %w", bin, err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// findImageHelper locates urun-image: $URUN_IMAGE_HELPER, else beside urun.
+func findImageHelper() (string, error) {
+	if p := os.Getenv("URUN_IMAGE_HELPER"); p != "" {
+		return p, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding urun's own executable: %w", err)
+	}
+	p := filepath.Join(filepath.Dir(exe), "urun-image")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("urun-image is missing (looked for %s): install it beside urun (make install)", p)
+	}
+	return p, nil
+}
+
+// pullFlags are the helper arguments for --tls-verify and -q.
+func pullFlags(tlsVerify, quiet bool) []string {
+	a := []string{fmt.Sprintf("--tls-verify=%t", tlsVerify)}
+	if quiet {
+		a = append(a, "-q")
+	}
+	return a
+}
