@@ -37,6 +37,16 @@ func OpenStore(dataDir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(s.Dir, "blobs", "sha256"), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the image store: %w", err)
 	}
+	// Another urun may be creating it too, and may already have added a
+	// name: write the empty index only under the lock, only if still absent.
+	unlock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(s.Dir, "index.json")); err == nil {
+		return s, nil
+	}
 	layout, _ := json.Marshal(v1.ImageLayout{Version: v1.ImageLayoutVersion})
 	if err := writeFileAtomic(filepath.Join(s.Dir, v1.ImageLayoutFile), layout); err != nil {
 		return nil, err
