@@ -195,11 +195,15 @@ func TestStoreRunPullsOnFirstUse(t *testing.T) {
 	if r.stdout != "first\n" || !strings.Contains(r.stderr, "Copying blob") {
 		t.Fatalf("first run should pull then run: %s", r)
 	}
-	// The second run finds it locally: no pull, even with the registry gone
-	// from the name's point of view (--pull=never would fail otherwise).
-	r = mustRunEnv(t, env, "run", "--pull=never", ref, "echo", "second")
+	// The second run finds it locally (--pull=never would fail otherwise)
+	// and starts from the same unpacked tree: no file is rewritten.
+	before := snapshotTree(t, filepath.Join(strings.TrimPrefix(env[0], "XDG_DATA_HOME="), "urun", "rootfs"))
+	r = mustRunEnv(t, env, "run", "--pull=never", ref, "sh", "-c", "echo second; touch /new")
 	if r.stdout != "second\n" || strings.Contains(r.stderr, "Copying") {
 		t.Errorf("second run: %s", r)
+	}
+	if after := snapshotTree(t, filepath.Join(strings.TrimPrefix(env[0], "XDG_DATA_HOME="), "urun", "rootfs")); after != before {
+		t.Errorf("the second run changed the unpacked image:\n%s", diffLines(before, after))
 	}
 	r = mustRunEnv(t, env, "run", "--tls-verify=false", "--pull=always", ref, "true")
 	if !strings.Contains(r.stderr, "Copying") {
@@ -498,4 +502,25 @@ func TestStoreHardImageOwners(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("tree differs from the image's layers:\n%s", diffLines(want, r.stdout))
 	}
+}
+
+// snapshotTree lists every file under dir with its inode, size and
+// change time: a copy, chown or rewrite changes a line.
+func snapshotTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	n := 0
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(&b, "%s ino=%d size=%d ctime=%d.%d\n", p, st.Ino, st.Size, st.Ctim.Sec, st.Ctim.Nsec)
+		n++
+		return nil
+	})
+	if err != nil || n < 10 {
+		t.Fatalf("walking the unpacked images in %s: %d files, %v", dir, n, err)
+	}
+	return b.String()
 }
