@@ -22,6 +22,29 @@ import (
 
 var userModeDrivers = []string{"pasta", "slirp4netns"}
 
+// The busybox image has no UDP tool (its nc lacks -u), so this test
+// binary, bind-mounted into the container, is the UDP server there: with
+// URUN_TEST_UDP_SERVER set it prints the first datagram on :9999 and exits.
+// The harness builds it with CGO_ENABLED=0, so it runs without a libc.
+func init() {
+	if os.Getenv("URUN_TEST_UDP_SERVER") == "" {
+		return
+	}
+	c, err := net.ListenPacket("udp4", ":9999")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b := make([]byte, 512)
+	n, _, err := c.ReadFrom(b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(b[:n])
+	os.Exit(0)
+}
+
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -231,8 +254,12 @@ func TestPublishUDP(t *testing.T) {
 	for _, d := range userModeDrivers {
 		t.Run(d, func(t *testing.T) {
 			port := freePort(t)
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
 			cmd := exec.Command(urunBin, "run", "--network", d, "-p", fmt.Sprintf("127.0.0.1:%d:9999/udp", port),
-				busybox(), "sh", "-c", "nc -u -l -p 9999 | head -n1")
+				"-v", self+":/udpserver:ro", "-e", "URUN_TEST_UDP_SERVER=1", busybox(), "/udpserver")
 			var out, errb strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Start(); err != nil {
