@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // readyTimeout bounds how long a helper may take to set the network up.
@@ -27,6 +29,14 @@ type helper struct {
 }
 
 func startHelper(name string, args []string, extra []*os.File) (*helper, error) {
+	// A descriptor urun inherited without close-on-exec (the status pipe
+	// a detached container's supervisor reports on) would leak into the
+	// helper and keep the reader waiting for end of file as long as the
+	// helper lives. Go opens its own with O_CLOEXEC and ExtraFiles are
+	// dup2'd in the child, so marking everything from 3 up is safe.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("marking descriptors close-on-exec before starting %s: %w", name, err)
+	}
 	h := &helper{name: name, done: make(chan struct{})}
 	h.cmd = exec.Command(name, args...)
 	h.cmd.Stdout = &h.stderr

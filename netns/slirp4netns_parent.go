@@ -30,6 +30,7 @@ type slirpNet struct {
 	h     *helper
 	exitW *os.File
 	sock  string
+	tmp   string
 	quit  chan struct{}
 }
 
@@ -44,9 +45,17 @@ func (s *slirpNet) Attach(pid int) error {
 }
 
 func (s *slirpNet) attach(pid int) error {
-	// A unix socket path must fit in 108 bytes; the container's directory
-	// name (64 hex digits) leaves too little, so the socket sits beside it.
-	s.sock = filepath.Join(filepath.Dir(s.dir), shortName(s.dir)+".slirp4netns")
+	// A unix socket path must fit in 108 bytes; a long runtime
+	// directory gets a short temporary one instead.
+	s.sock = filepath.Join(s.dir, "slirp.sock")
+	if len(s.sock) >= 108 {
+		tmp, err := os.MkdirTemp("", "urun-slirp")
+		if err != nil {
+			return err
+		}
+		s.tmp = tmp
+		s.sock = filepath.Join(tmp, "slirp.sock")
+	}
 	sock := s.sock
 	mtu := s.mode.MTU
 	if mtu == 0 {
@@ -150,11 +159,8 @@ func (s *slirpNet) Close() error {
 	if s.sock != "" {
 		os.Remove(s.sock)
 	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
 	return nil
-}
-
-// shortName is the first 12 characters of a container directory's name.
-func shortName(dir string) string {
-	b := filepath.Base(dir)
-	return b[:min(12, len(b))]
 }

@@ -355,7 +355,7 @@ func TestHostLoopbackOnlyWhenAllowed(t *testing.T) {
 	fetch := func(network, addr string) string {
 		t.Helper()
 		r := urun(t, "run", "--network", network, busybox(), "sh", "-c",
-			fmt.Sprintf("nc -w 3 %s %d </dev/null; true", addr, port))
+			fmt.Sprintf("timeout 5 nc -w 3 %s %d </dev/null; true", addr, port))
 		if r.code != 0 {
 			t.Fatalf("--network %s: %s", network, r)
 		}
@@ -374,7 +374,10 @@ func TestHostLoopbackOnlyWhenAllowed(t *testing.T) {
 		}
 	}
 	for _, network := range []string{"pasta:allow_host_loopback", "slirp4netns:allow_host_loopback=true"} {
-		if got := fetch(network, "10.0.2.2"); got != "host-loopback\n" {
+		// Contains, not equals: pasta 2023-03 may deliver the reply twice
+		// and miss the server's close through the mapped gateway (hence
+		// the timeout 5 around nc); what matters here is reachability.
+		if got := fetch(network, "10.0.2.2"); !strings.Contains(got, "host-loopback") {
 			t.Errorf("--network %s: the host's loopback through 10.0.2.2 answered %q", network, got)
 		}
 	}
