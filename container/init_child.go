@@ -82,6 +82,9 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		defer f.Close()
 		fifo = f
 	}
+	if err := loopbackUp(spec); err != nil {
+		return err
+	}
 	// Nothing we mount may propagate back to the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)

@@ -162,6 +162,12 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		removeContainer(root, id)
 		return fmt.Errorf("creating container directory: %w", err)
 	}
+	attachments, err := f.net.setup(cfg.Spec, dir)
+	if err != nil {
+		removeContainer(root, id)
+		return err
+	}
+	cfg.Attachments = append(cfg.Attachments, attachments...)
 	var logs *logWriter
 	if supervised != nil {
 		devnull, err := os.Open(os.DevNull)

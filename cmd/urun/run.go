@@ -33,7 +33,7 @@ type runFlags struct {
 	envFiles    []string
 	interactive bool
 	userns      string
-	network     string
+	net         netFlags
 	rootfs      bool
 	tier        string
 	dryRun      bool
@@ -83,7 +83,7 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVar(&o.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)")
 		fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 		fs.StringVar(&f.userns, "userns", "", "user namespace mode: auto (subordinate ids), keep-id (your uid inside too), host-single (one id, no helpers)")
-		fs.StringVar(&f.network, "network", "none", "network mode: none (loopback only) or host")
+		f.net.register(fs)
 		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
 		fs.StringVar(&f.tier, "rootfs-tier", "auto", "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs) or bind (--rootfs only: the directory itself, writable)")
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
@@ -313,12 +313,8 @@ func (f *runFlags) complete() error {
 			f.seccomp = v
 		}
 	}
-	switch f.network {
-	case "none":
-	case "host":
-		f.opts.NetworkHost = true
-	default:
-		return fmt.Errorf("--network %q is not supported yet (use none or host)", f.network)
+	if err := f.net.parse(&f.opts); err != nil {
+		return err
 	}
 	if _, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups); err != nil {
 		return err

@@ -18,7 +18,8 @@ fi
 
 make -s build
 go run ./tests/mkimage -out _build/images >/dev/null
-go test -c -o _build/integration.test ./tests/integration
+# Static: the netns tests run it inside a busybox container too.
+CGO_ENABLED=0 go test -c -o _build/integration.test ./tests/integration
 CGO_ENABLED=0 go build -o _build/attack ./tests/attack
 
 stage=$(stage)

@@ -106,7 +106,8 @@ func TestExitCodes(t *testing.T) {
 // the kernel guards from its own SIGKILL, so the kill comes from outside.)
 func TestExitBySignal(t *testing.T) {
 	before := myProcesses(t)
-	cmd := exec.Command(urunBin, "run", busybox(), "sh", "-c", "echo ready; exec sleep 100")
+	// --network none: a network helper would be urun's child too.
+	cmd := exec.Command(urunBin, "run", "--network", "none", busybox(), "sh", "-c", "echo ready; exec sleep 100")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

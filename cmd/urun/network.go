@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/netns"
+)
+
+// netFlags are run's network flags: --network, -p, --dns, --add-host.
+type netFlags struct {
+	network  string
+	publish  []string
+	dns      []string
+	addHosts []string
+
+	mode  netns.Mode
+	ports []netns.Port
+	etc   netns.EtcConfig
+}
+
+func (n *netFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: pasta if installed, else slirp4netns, else none)")
+	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
+	fs.StringArrayVar(&n.dns, "dns", nil, "DNS server for the container's /etc/resolv.conf")
+	fs.StringArrayVar(&n.addHosts, "add-host", nil, "add NAME:IP to the container's /etc/hosts")
+}
+
+// parse checks the flags (no I/O but the default mode's probe).
+func (n *netFlags) parse(opts *container.Options) error {
+	var err error
+	if n.network == "" {
+		n.mode = netns.Default()
+	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
+		return err
+	}
+	opts.NetworkHost = n.mode.Driver == netns.Host
+	for _, s := range n.publish {
+		p, err := netns.ParsePort(s)
+		if err != nil {
+			return err
+		}
+		n.ports = append(n.ports, p)
+	}
+	if err := netns.CheckPorts(n.ports); err != nil {
+		return err
+	}
+	if len(n.ports) > 0 && n.mode.Defaulted && n.mode.Driver == netns.None {
+		return fmt.Errorf("-p needs pasta or slirp4netns, and neither can run here: %s", n.mode.Reason)
+	}
+	for _, s := range n.dns {
+		ip, err := netns.ParseDNS(s)
+		if err != nil {
+			return err
+		}
+		n.etc.DNS = append(n.etc.DNS, ip)
+	}
+	for _, s := range n.addHosts {
+		h, err := netns.ParseAddHost(s)
+		if err != nil {
+			return err
+		}
+		n.etc.AddHosts = append(n.etc.AddHosts, h)
+	}
+	return nil
+}
+
+// setup writes the container's /etc files into its runtime directory dir,
+// adds their mounts to the spec, and returns the network attachment (none
+// for none and host).
+func (n *netFlags) setup(spec *specs.Spec, dir string) ([]container.Attachment, error) {
+	if n.mode.Defaulted && n.mode.Driver == netns.None {
+		fmt.Fprintln(os.Stderr, "urun: warning:", n.mode.Reason)
+	}
+	n.etc.Hostname = spec.Hostname
+	n.etc.Driver = n.mode.Driver
+	n.etc.HostResolv, _ = os.ReadFile("/etc/resolv.conf")
+	if n.mode.Driver == netns.Host {
+		n.etc.HostHosts, _ = os.ReadFile("/etc/hosts")
+	}
+	mounts, err := netns.WriteEtc(dir, n.etc)
+	if err != nil {
+		return nil, err
+	}
+	spec.Mounts = append(spec.Mounts, mounts...)
+	a, err := netns.New(n.mode, n.ports, dir)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	return []container.Attachment{a}, nil
+}

@@ -1,0 +1,166 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	rkslirp "github.com/rootless-containers/rootlesskit/v3/pkg/port/slirp4netns"
+)
+
+// slirp4netns runs directly rather than through rootlesskit's network
+// driver: that driver makes the tap device with `nsenter … ip tuntap`
+// (two more processes, and iproute2 on the host) and leaves addresses and
+// routes to a rootlesskit child process inside the namespace, which urun
+// has not — its init execs the user's program. slirp4netns 1.2.0's
+// --configure does that part itself, and --exit-fd ties it to urun: the
+// pipe closes when urun dies, however it dies. Published ports do go
+// through rootlesskit's slirp4netns port driver (the API socket's
+// add_hostfwd), which fits 1.2.0 as it is.
+type slirpNet struct {
+	mode  Mode
+	ports []Port
+	dir   string
+	h     *helper
+	exitW *os.File
+	sock  string
+	tmp   string
+	quit  chan struct{}
+}
+
+// Attach starts the helper on the init's namespaces and waits until the
+// network is up and the ports are published; on failure nothing is left.
+func (s *slirpNet) Attach(pid int) error {
+	err := s.attach(pid)
+	if err != nil {
+		s.Close()
+	}
+	return err
+}
+
+func (s *slirpNet) attach(pid int) error {
+	// A unix socket path must fit in 108 bytes; a long runtime
+	// directory gets a short temporary one instead.
+	s.sock = filepath.Join(s.dir, "slirp.sock")
+	if len(s.sock) >= 108 {
+		tmp, err := os.MkdirTemp("", "urun-slirp")
+		if err != nil {
+			return err
+		}
+		s.tmp = tmp
+		s.sock = filepath.Join(tmp, "slirp.sock")
+	}
+	sock := s.sock
+	mtu := s.mode.MTU
+	if mtu == 0 {
+		mtu = 65520
+	}
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		exitR.Close()
+		exitW.Close()
+		return err
+	}
+	defer readyR.Close()
+	args := []string{"--configure", "--mtu", strconv.Itoa(mtu),
+		"--exit-fd", "3", "--ready-fd", "4", "--api-socket", sock}
+	if !s.mode.AllowHostLoopback {
+		args = append(args, "--disable-host-loopback")
+	}
+	if s.mode.Sandbox {
+		args = append(args, "--enable-sandbox")
+	}
+	if s.mode.Seccomp {
+		args = append(args, "--enable-seccomp")
+	}
+	args = append(args, strconv.Itoa(pid), "eth0")
+	h, err := startHelper("slirp4netns", args, []*os.File{exitR, readyW})
+	exitR.Close()
+	readyW.Close()
+	if err != nil {
+		exitW.Close()
+		return err
+	}
+	s.h, s.exitW = h, exitW
+	ready := make(chan error, 1)
+	go func() {
+		b := make([]byte, 1)
+		_, err := readyR.Read(b)
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			<-h.done
+			return h.failed()
+		}
+	case <-h.done:
+		return h.failed()
+	case <-time.After(readyTimeout):
+		return fmt.Errorf("slirp4netns did not set the network up within %v", readyTimeout)
+	}
+	return s.publish(sock)
+}
+
+// publish adds the -p forwards through slirp4netns's API socket.
+func (s *slirpNet) publish(sock string) error {
+	if len(s.ports) == 0 {
+		return nil
+	}
+	d, err := rkslirp.NewParentDriver(io.Discard, sock)
+	if err != nil {
+		return err
+	}
+	s.quit = make(chan struct{})
+	started := make(chan struct{}, 1)
+	go d.RunParentDriver(started, s.quit, &port.ChildContext{IP: net.ParseIP(ContainerIP)})
+	<-started
+	for _, p := range s.ports {
+		if p.HostIP != nil && p.HostIP.To4() == nil {
+			return fmt.Errorf("-p %s: slirp4netns publishes IPv4 host addresses only", p)
+		}
+		ip := ""
+		if p.HostIP != nil {
+			ip = p.HostIP.String()
+		}
+		_, err := d.AddPort(context.Background(), port.Spec{
+			Proto: p.Proto, ParentIP: ip, ParentPort: p.HostPort, ChildPort: p.ContainerPort,
+		})
+		if err != nil {
+			return portError([]Port{p}, fmt.Errorf("-p %s: slirp4netns: %w", p, err))
+		}
+	}
+	return nil
+}
+
+func (s *slirpNet) Close() error {
+	if s.quit != nil {
+		close(s.quit)
+		s.quit = nil
+	}
+	if s.exitW != nil {
+		// slirp4netns exits when its exit fd closes; stop then reaps it.
+		s.exitW.Close()
+		s.exitW = nil
+	}
+	if s.h != nil {
+		s.h.stop()
+	}
+	if s.sock != "" {
+		os.Remove(s.sock)
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+	return nil
+}
