@@ -365,4 +365,36 @@ if want B6; then
 	b6 "podman run IMG" "podman --runtime runc run --rm --network none $PIMG true"
 	cat "$W"/b6-*.json | jq -s add >"$out/b6.json"
 fi
+# --- B7 network throughput per driver (iperf3, all on this machine) -------
+# container -> host loopback (allow_host_loopback, 10.0.2.2), and host ->
+# container through a published port. The host's root is the container's
+# (read-only, bind tier) so the host's iperf3 runs inside.
+if want B7; then
+	secs=10; [ -n "$quick" ] && secs=2
+	rows=()
+	for net in "slirp4netns:allow_host_loopback=true" "pasta:allow_host_loopback" host; do
+		target=10.0.2.2; [ "$net" = host ] && target=127.0.0.1
+		iperf3 -s -B 127.0.0.1 -p 5301 -1 >/dev/null 2>&1 &
+		srv=$!
+		sleep 0.5
+		mbit=$($URUN run --rm --network "$net" --rootfs --rootfs-tier bind --read-only --tmpfs /tmp / \
+			iperf3 -c "$target" -p 5301 -t "$secs" -f m -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e6 | floor' 2>/dev/null)
+		kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true
+		rows+=("{\"path\": \"container->host\", \"network\": \"${net%%:*}\", \"mbit\": ${mbit:-null}}")
+		log "B7 container->host via ${net%%:*}: ${mbit:-failed} Mbit/s"
+	done
+	for net in slirp4netns pasta; do
+		$URUN run --rm --network "$net" -p 127.0.0.1:5302:5201 --rootfs --rootfs-tier bind --read-only --tmpfs /tmp / iperf3 -s -1 >/dev/null 2>&1 &
+		ctr=$!
+		mbit=
+		for _ in $(seq 50); do
+			mbit=$(iperf3 -c 127.0.0.1 -p 5302 -t "$secs" -f m -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e6 | floor' 2>/dev/null) && [ -n "$mbit" ] && [ "$mbit" != null ] && break
+			sleep 0.2
+		done
+		wait "$ctr" 2>/dev/null || true
+		rows+=("{\"path\": \"host->container (-p)\", \"network\": \"$net\", \"mbit\": ${mbit:-null}}")
+		log "B7 host->container -p via $net: ${mbit:-failed} Mbit/s"
+	done
+	(IFS=,; echo "[${rows[*]}]") | jq . >"$out/b7.json"
+fi
 log "raw results in $out"
