@@ -107,6 +107,9 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	}
 	tr.mark("pivot_root")
 	if spec.Linux != nil {
+		if err := applySysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
 			return err
 		}
@@ -130,6 +133,9 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		}
 	}
 	if err := setRlimits(spec.Process.Rlimits); err != nil {
+		return err
+	}
+	if err := applyOOMScoreAdj(spec.Process); err != nil {
 		return err
 	}
 	if fifo != nil {

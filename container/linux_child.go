@@ -1,0 +1,42 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// applySysctls writes linux.sysctl through the container's /proc/sys:
+// after pivot_root (the container's own /proc, so namespaced keys such as
+// net.* reach the container's network namespace) and before
+// readonlyPaths makes /proc/sys read-only. Runs inside the container.
+func applySysctls(sysctl map[string]string) error {
+	for key, value := range sysctl {
+		if key == "" || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
+			return fmt.Errorf("linux.sysctl: %q is not a sysctl name", key)
+		}
+		p := path.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+		if err := os.WriteFile(p, []byte(value), 0); err != nil {
+			return fmt.Errorf("linux.sysctl: setting %s=%s: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+// applyOOMScoreAdj sets process.oomScoreAdj for the init, which the
+// process inherits across exec. Raising it needs no privilege; lowering
+// it below the caller's needs CAP_SYS_RESOURCE on the host.
+func applyOOMScoreAdj(p *specs.Process) error {
+	if p.OOMScoreAdj == nil {
+		return nil
+	}
+	v := *p.OOMScoreAdj
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(v)), 0); err != nil {
+		return fmt.Errorf("process.oomScoreAdj %d: %w (lowering it needs real root)", v, err)
+	}
+	return nil
+}
