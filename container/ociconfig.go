@@ -114,4 +114,3 @@ func checkOCIConfig(s *specs.Spec) error {
 	}
 	return nil
 }
-
