@@ -41,6 +41,7 @@ type Result struct {
 	Skip    int
 	Plan    int
 	Planned bool   // a plan line was printed (1..0 included)
+	YAML    int    // diagnostic blocks
 	Detail  string // why it failed: first failing assertion or error
 }
 
@@ -198,6 +199,7 @@ func parseTAP(out []byte) Result {
 		if inYAML {
 			if trim == "..." {
 				inYAML = false
+				r.YAML++
 				lastYAML = strings.Join(yaml, " ")
 				if r.NotOk > 0 && firstFail != "" && !strings.Contains(firstFail, "|") {
 					firstFail += " | " + lastYAML
@@ -258,8 +260,10 @@ func judge(r *Result, runErr error) {
 		reason = runErr.Error()
 	case r.NotOk > 0:
 		reason = fmt.Sprintf("%d of %d not ok", r.NotOk, r.Plan)
-	case r.Planned && r.Plan == 0:
-		reason = "no tests run (1..0)"
+	case r.Planned && r.Plan == 0 && r.YAML > 0:
+		// The lifecycle tests (hooks, *_fail) print "1..0" alone when
+		// every check held, and an error block when one did not.
+		reason = "1..0 with an error block"
 	case runErr != nil:
 		// util.Fatal: the error on stderr, exit 1, often no TAP at all.
 		var ee *exec.ExitError
@@ -268,6 +272,7 @@ func judge(r *Result, runErr error) {
 		} else {
 			reason = runErr.Error()
 		}
+	case r.Planned && r.Plan == 0:
 	case !r.Planned && r.Ok+r.NotOk+r.Skip == 0:
 		// The *_fail tests print no TAP when the runtime refused the bad
 		// config as it must: their verdict is the exit status.
@@ -282,6 +287,8 @@ func judge(r *Result, runErr error) {
 			reason += ": " + r.Detail
 		}
 		r.Detail = reason
+	} else if r.Planned && r.Plan == 0 {
+		r.Detail = "1..0 and no error block: every lifecycle check held"
 	} else if r.Ok+r.Skip == 0 {
 		r.Detail = "exit 0, no TAP (the bad config was refused)"
 	} else if r.Skip > 0 {
