@@ -70,6 +70,10 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		}
 	}
 	spec := cfg.Spec
+	var hookState *specs.State
+	if len(hooksOf(spec, "createContainer"))+len(hooksOf(spec, "startContainer")) > 0 {
+		hookState = &specs.State{Version: specs.Version, ID: cfg.ID, Bundle: cfg.Bundle, Annotations: spec.Annotations}
+	}
 	initBin, err := OpenInit(cfg.InitPath)
 	if err != nil {
 		return nil, err
@@ -82,6 +86,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	defer child.Conn.Close()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		HookState: hookState,
 	}); err != nil {
 		return nil, killAndReap(child, err)
 	}
@@ -127,6 +132,11 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		Created:   time.Now().UTC(),
 		Rootless:  !cfg.NoNewUser,
 	}
+	creating := st.State
+	creating.Status = specs.StateCreating
+	if err := RunHooks("createRuntime", hooksOf(spec, "createRuntime"), &creating); err != nil {
+		return nil, killAndReap(child, err)
+	}
 	if err := st.Save(cfg.Root); err != nil {
 		return nil, killAndReap(child, err)
 	}
@@ -150,6 +160,20 @@ func Start(root, id string) error {
 	}
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
+	}
+	spec, err := LoadSpec(Dir(root, id))
+	if err != nil {
+		return err
+	}
+	if err := RunHooks("prestart", hooksOf(spec, "prestart"), &st.State); err != nil {
+		// The lifecycle goes on at delete: the container is stopped
+		// and removed, its poststop hooks run.
+		unix.Kill(st.Pid, unix.SIGKILL)
+		WaitGone(st.Pid, st.InitStart, 10*time.Second)
+		removeState(root, id)
+		st.Status = specs.StateStopped
+		warnHooks("poststop", spec, &st.State)
+		return fmt.Errorf("%w; container %s was deleted", err, id)
 	}
 	fifo := ExecFifo(root, id)
 	// O_NONBLOCK: the writer is there (the init blocks in open), so this
@@ -179,7 +203,11 @@ func Start(root, id string) error {
 		time.Sleep(time.Millisecond)
 	}
 	st.Status = specs.StateRunning
-	return st.Save(root)
+	if err := st.Save(root); err != nil {
+		return err
+	}
+	warnHooks("poststart", spec, &st.State)
+	return nil
 }
 
 // SaveSpec keeps the container's config beside its state: exec starts

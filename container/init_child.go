@@ -102,6 +102,16 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return err
 	}
 	tr.mark("mounts")
+	if cfg.HookState != nil {
+		// Before pivot_root the host's /proc names our host pid.
+		if self, err := os.Readlink("/proc/self"); err == nil {
+			fmt.Sscan(self, &cfg.HookState.Pid)
+		}
+		cfg.HookState.Status = specs.StateCreating
+		if err := RunHooks("createContainer", hooksOf(spec, "createContainer"), cfg.HookState); err != nil {
+			return err
+		}
+	}
 	if err := pivotRoot(cfg.RootfsDir); err != nil {
 		return err
 	}
@@ -140,6 +150,12 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	}
 	if fifo != nil {
 		if err := waitStart(conn, spec, fifo); err != nil {
+			return err
+		}
+	}
+	if cfg.HookState != nil {
+		cfg.HookState.Status = specs.StateCreated
+		if err := RunHooks("startContainer", hooksOf(spec, "startContainer"), cfg.HookState); err != nil {
 			return err
 		}
 	}
