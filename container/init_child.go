@@ -132,6 +132,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 			return fmt.Errorf("making the root filesystem read-only: %w", err)
 		}
 	}
+	if spec.Linux != nil {
+		if err := applyRootfsPropagation(spec.Linux.RootfsPropagation); err != nil {
+			return err
+		}
+	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("setting hostname %q: %w", spec.Hostname, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // applySysctls writes linux.sysctl through the container's /proc/sys:
@@ -37,6 +38,33 @@ func applyOOMScoreAdj(p *specs.Process) error {
 	v := *p.OOMScoreAdj
 	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(v)), 0); err != nil {
 		return fmt.Errorf("process.oomScoreAdj %d: %w (lowering it needs real root)", v, err)
+	}
+	return nil
+}
+
+// rootPropagation maps linux.rootfsPropagation to mount flags, with the
+// r-prefixed forms runc also accepts.
+var rootPropagation = map[string]uintptr{
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// applyRootfsPropagation sets the propagation of the container's root
+// mount, after pivot_root. Everything was made private first, so
+// "shared" makes a peer group of the container's own mounts only: it
+// never reaches the host.
+func applyRootfsPropagation(p string) error {
+	if p == "" {
+		return nil
+	}
+	flags, ok := rootPropagation[p]
+	if !ok {
+		return fmt.Errorf("linux.rootfsPropagation %q: want shared, slave, private or unbindable", p)
+	}
+	if err := unix.Mount("", "/", "", flags, ""); err != nil {
+		return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
 	}
 	return nil
 }

@@ -91,6 +91,11 @@ func checkOCIConfig(s *specs.Spec) error {
 			return fmt.Errorf("config.json: mounts[%d].destination %q must be an absolute path", i, m.Destination)
 		}
 	}
+	if p := s.Linux.RootfsPropagation; p != "" {
+		if _, ok := rootPropagation[p]; !ok {
+			return fmt.Errorf("config.json: linux.rootfsPropagation %q: want shared, slave, private or unbindable", p)
+		}
+	}
 	if s.Linux.IntelRdt != nil {
 		return errors.New("config.json: linux.intelRdt is not supported")
 	}
