@@ -161,6 +161,21 @@ func bundleRunConfig(g *globals, spec *specs.Spec, bundle string, stdio [3]*os.F
 			len(spec.Linux.GIDMappings) == 1 && spec.Linux.GIDMappings[0].Size == 1 &&
 			spec.Linux.GIDMappings[0].HostID == uint32(os.Getgid())
 		cfg.UseHelpers = !own && !privileged
+		if cfg.UseHelpers {
+			// Host ids the user does not own are read in the user's
+			// rootless id space (container.RootlessIDMaps).
+			maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
+			if err != nil {
+				return cfg, err
+			}
+			if maps.UseHelpers {
+				u, g, err := container.RootlessIDMaps(spec.Linux.UIDMappings, spec.Linux.GIDMappings, maps.UID, maps.GID)
+				if err != nil {
+					return cfg, fmt.Errorf("config.json: %w", err)
+				}
+				spec.Linux.UIDMappings, spec.Linux.GIDMappings = u, g
+			}
+		}
 	}
 	return cfg, nil
 }
