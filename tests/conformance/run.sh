@@ -7,8 +7,9 @@
 # RUN=regex limits the tests; RUNTIMES="urun" skips runc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. tests/harness/lib.sh
+# Its own user (lib.sh defaults to the integration suite's).
 TEST_USER=${TEST_USER:-urun-conformance}
+. tests/harness/lib.sh
 RT_VERSION=v0.9.1-0.20251205004911-5e639034dcdc
 RUNTIMES=${RUNTIMES:-"urun runc"}
 
