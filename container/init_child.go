@@ -94,11 +94,26 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return err
 	}
 	tr.mark("rootfs (" + string(tier) + ")")
+	rootfsDir := cfg.RootfsDir
+	if os.Getuid() != 0 || os.Getgid() != 0 {
+		// The config's maps leave our own id out: become the
+		// container's root, reaching the rootfs (under the user's
+		// private state directory) through a handle opened before.
+		rf, err := os.OpenFile(cfg.RootfsDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening rootfs: %w", err)
+		}
+		defer rf.Close()
+		if err := becomeRoot(); err != nil {
+			return err
+		}
+		rootfsDir = procFD(rf)
+	}
 	ops, err := planMounts(spec)
 	if err != nil {
 		return err
 	}
-	if err := applyMounts(cfg.RootfsDir, ops); err != nil {
+	if err := applyMounts(rootfsDir, ops); err != nil {
 		return err
 	}
 	tr.mark("mounts")
@@ -112,7 +127,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 			return err
 		}
 	}
-	if err := pivotRoot(cfg.RootfsDir); err != nil {
+	if err := pivotRoot(rootfsDir); err != nil {
 		return err
 	}
 	tr.mark("pivot_root")

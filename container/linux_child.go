@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -65,6 +66,24 @@ func applyRootfsPropagation(p string) error {
 	}
 	if err := unix.Mount("", "/", "", flags, ""); err != nil {
 		return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
+	}
+	return nil
+}
+
+// becomeRoot makes the init root of its user namespace. With the usual
+// maps the caller's own id is container root already; a config's own
+// maps may leave it unmapped (an overflow id, which can create no file),
+// and the full capabilities the init holds in its new namespace let it
+// switch to 0 (as runc's nsexec does).
+func becomeRoot() error {
+	if os.Getuid() == 0 && os.Getgid() == 0 {
+		return nil
+	}
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("becoming gid 0 in the container (is 0 in linux.gidMappings?): %w", err)
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("becoming uid 0 in the container (is 0 in linux.uidMappings?): %w", err)
 	}
 	return nil
 }
