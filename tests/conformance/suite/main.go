@@ -335,6 +335,7 @@ func writeDoc(path string, tests, names []string, results map[string]map[string]
 	fmt.Fprintf(&b, "\nReasons for a failure that is expected on this host: *needs real root*,\n")
 	fmt.Fprintf(&b, "*needs cgroup controllers* (hybrid v1/v2, nothing delegated to the user),\n")
 	fmt.Fprintf(&b, "*needs SELinux/AppArmor* (neither is enabled here). Anything else is a urun bug.\n\n")
+	b.WriteString(docNotes)
 	fmt.Fprintf(&b, "| test |")
 	for _, n := range names {
 		fmt.Fprintf(&b, " %s |", n)
@@ -367,3 +368,28 @@ func writeDoc(path string, tests, names []string, results map[string]map[string]
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
+
+// docNotes: what the suite exercises that urun does in its own way.
+const docNotes = `How to run it: ` + "`make conformance`" + ` as root (it installs runc and the
+suite, creates the user urun-conformance, and takes about five minutes);
+` + "`RUN=regex`" + ` limits the tests, ` + "`RUNTIMES=urun`" + ` skips runc, ` + "`KEEP_LOGS=DIR`" + `
+keeps each test's full output. A urun failure with no reason listed in
+tests/conformance/reasons.tsv makes it exit non-zero.
+
+Behaviour the suite checks that is worth knowing:
+- **Hooks**: createRuntime runs in ` + "`create`" + ` on the host; createContainer in the
+  init after its mounts, before pivot_root; **prestart runs in ` + "`start`" + `** (state
+  ` + "`created`" + `, before the process runs: the suite checks it waits for start,
+  where runc runs it in create); startContainer in the container just
+  before the exec; poststart after start (a failure is a warning); poststop
+  in ` + "`delete`" + ` after the container is gone (a failure is a warning, the
+  other hooks still run). Each gets the state JSON on stdin, its own args
+  and env, and is killed after its timeout. A failing prestart stops and
+  deletes the container.
+- **Rootless id maps**: a config whose linux.uidMappings/gidMappings name
+  host ids the user does not own is read in the user's rootless id space
+  (0 is the user, 1… the subordinate ids, as inside ` + "`podman unshare`" + `); the
+  container runs, and /proc/self/uid_map inside shows the real host ids.
+- ` + "`delete`" + ` of a created container without --force succeeds, as with runc.
+
+`
