@@ -183,6 +183,7 @@ func Start(root, id string) error {
 		warnHooks("poststop", spec, &st.State)
 		return fmt.Errorf("%w; container %s was deleted", err, id)
 	}
+	initExe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
 	fifo := ExecFifo(root, id)
 	// O_NONBLOCK: the writer is there (the init blocks in open), so this
 	// does not wait; if the init died meanwhile, nothing is read.
@@ -213,6 +214,17 @@ func Start(root, id string) error {
 	st.Status = specs.StateRunning
 	if err := st.Save(root); err != nil {
 		return err
+	}
+	if len(hooksOf(spec, "poststart")) > 0 && initExe != "" {
+		// Poststart hooks follow the exec of the process, which the
+		// init does just after the FIFO is read: wait until its
+		// executable is no longer urun-init (or it is gone).
+		for time.Now().Before(deadline) && ProcessAlive(st.Pid, st.InitStart) {
+			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); err != nil || exe != initExe {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	warnHooks("poststart", spec, &st.State)
 	return nil
