@@ -72,5 +72,10 @@ if [ -z "${RUN:-}" ] && [ "$RUNTIMES" = "urun runc" ]; then
 fi
 if [ -n "${KEEP_LOGS:-}" ]; then rm -rf "$KEEP_LOGS" && cp -r "$stage/logs" "$KEEP_LOGS"; fi
 # Leftovers of the test user (containers the suite failed to delete).
-as_user "$TEST_USER" sh -c 'for c in $(bin=$1; $bin list -q 2>/dev/null); do $1 delete --force "$c"; done' _ "$stage/bin/urun" || true
+for rt in "$stage/bin/urun" "$stage/runc-userns"; do
+	as_user "$TEST_USER" sh -c 'for c in $($1 list -q 2>/dev/null); do $1 delete --force "$c"; done' _ "$rt" || true
+done
+# runc inits whose state went with a per-call user namespace: the
+# processes of this suite's own user are all ours.
+pkill -KILL -u "$TEST_USER" 2>/dev/null || true
 exit $rc
