@@ -396,10 +396,8 @@ Behaviour the suite checks that is worth knowing:
   (0 is the user, 1… the subordinate ids, as inside ` + "`podman unshare`" + `); the
   container runs, and /proc/self/uid_map inside shows the real host ids.
 - ` + "`delete`" + ` of a created container without --force succeeds, as with runc.
-- **Passes that check less than their name says**: linux_seccomp passes
-  although urun applies no seccomp filter (runtimetest marks that check
-  "SKIP getcwd did not return an error"; urun's features say seccomp is not
-  enabled); linux_mount_label and linux_process_apparmor_profile pass with
-  their SELinux/AppArmor checks skipped, since neither is enabled here.
+- **Passes that check less than their name says**: linux_mount_label and
+  linux_process_apparmor_profile pass with their SELinux/AppArmor checks
+  skipped, since neither is enabled here.
 
 `
