@@ -9,7 +9,7 @@ LDFLAGS  := -X main.commit=$(COMMIT)
 PREFIX   ?= /usr/local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick
+.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick conformance
 
 all: build
 
@@ -43,6 +43,10 @@ integration:
 # first run as root builds and caches the image under _build/vm.
 vm-test:
 	bash tests/vm/run.sh
+
+# The OCI runtime-tools validation suite (not part of test): as root.
+conformance:
+	bash tests/conformance/run.sh
 
 fuzz:
 	bash tests/harness/fuzz.sh

@@ -63,6 +63,14 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("creating exec fifo: %w", err)
 	}
+	if !cfg.NoNewUser && !mapsID(cfg.Spec.Linux.UIDMappings, uint32(os.Getuid())) {
+		// The init will be an id the user's files do not know: it
+		// reopens the FIFO through its handle and needs write access
+		// to the inode (the state directory stays private).
+		if err := os.Chmod(fifo, 0o622); err != nil {
+			return nil, fmt.Errorf("creating exec fifo: %w", err)
+		}
+	}
 	if cfg.RootfsDir == "" {
 		cfg.RootfsDir = filepath.Join(dir, "rootfs")
 		if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
@@ -70,6 +78,10 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		}
 	}
 	spec := cfg.Spec
+	var hookState *specs.State
+	if len(hooksOf(spec, "createContainer"))+len(hooksOf(spec, "startContainer")) > 0 {
+		hookState = &specs.State{Version: specs.Version, ID: cfg.ID, Bundle: cfg.Bundle, Annotations: spec.Annotations}
+	}
 	initBin, err := OpenInit(cfg.InitPath)
 	if err != nil {
 		return nil, err
@@ -82,6 +94,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	defer child.Conn.Close()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		HookState: hookState,
 	}); err != nil {
 		return nil, killAndReap(child, err)
 	}
@@ -127,6 +140,11 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		Created:   time.Now().UTC(),
 		Rootless:  !cfg.NoNewUser,
 	}
+	creating := st.State
+	creating.Status = specs.StateCreating
+	if err := RunHooks("createRuntime", hooksOf(spec, "createRuntime"), &creating); err != nil {
+		return nil, killAndReap(child, err)
+	}
 	if err := st.Save(cfg.Root); err != nil {
 		return nil, killAndReap(child, err)
 	}
@@ -151,6 +169,21 @@ func Start(root, id string) error {
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
 	}
+	spec, err := LoadSpec(Dir(root, id))
+	if err != nil {
+		return err
+	}
+	if err := RunHooks("prestart", hooksOf(spec, "prestart"), &st.State); err != nil {
+		// The lifecycle goes on at delete: the container is stopped
+		// and removed, its poststop hooks run.
+		unix.Kill(st.Pid, unix.SIGKILL)
+		WaitGone(st.Pid, st.InitStart, 10*time.Second)
+		removeState(root, id)
+		st.Status = specs.StateStopped
+		warnHooks("poststop", spec, &st.State)
+		return fmt.Errorf("%w; container %s was deleted", err, id)
+	}
+	initExe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
 	fifo := ExecFifo(root, id)
 	// O_NONBLOCK: the writer is there (the init blocks in open), so this
 	// does not wait; if the init died meanwhile, nothing is read.
@@ -179,7 +212,22 @@ func Start(root, id string) error {
 		time.Sleep(time.Millisecond)
 	}
 	st.Status = specs.StateRunning
-	return st.Save(root)
+	if err := st.Save(root); err != nil {
+		return err
+	}
+	if len(hooksOf(spec, "poststart")) > 0 && initExe != "" {
+		// Poststart hooks follow the exec of the process, which the
+		// init does just after the FIFO is read: wait until its
+		// executable is no longer urun-init (or it is gone).
+		for time.Now().Before(deadline) && ProcessAlive(st.Pid, st.InitStart) {
+			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); err != nil || exe != initExe {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	warnHooks("poststart", spec, &st.State)
+	return nil
 }
 
 // SaveSpec keeps the container's config beside its state: exec starts
@@ -206,4 +254,14 @@ func LoadSpec(dir string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("reading the container's config: %w", err)
 	}
 	return &s, nil
+}
+
+// mapsID: host id is in one of the maps' host ranges.
+func mapsID(maps []specs.LinuxIDMapping, id uint32) bool {
+	for _, m := range maps {
+		if id >= m.HostID && uint64(id) < uint64(m.HostID)+uint64(m.Size) {
+			return true
+		}
+	}
+	return false
 }

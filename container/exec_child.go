@@ -67,6 +67,18 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 	// As root in the namespace we can enter any directory; a directory
 	// only the target user may enter is tried again after switching.
 	cwdErr := unix.Chdir(cwd)
+	if cwdErr == nil {
+		if err := checkCwd(cwd); err != nil {
+			return err
+		}
+	}
+	// No descriptor but stdio reaches the container's program, whatever
+	// urun or its caller left open (the CVE-2024-21626 class). Before the
+	// seccomp filter: a config's allow-list may well not name close_range
+	// (runtime-tools' default profile does not), nor getcwd.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
+	}
 	if !p.NoNewPrivileges {
 		if err := seccomp.Install(filter); err != nil {
 			return err
@@ -81,6 +93,9 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 	if cwdErr != nil {
 		if err := unix.Chdir(cwd); err != nil {
 			return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+		}
+		if err := checkCwd(cwd); err != nil {
+			return err
 		}
 	}
 	if err := setCapabilities(p.Capabilities); err != nil {
@@ -102,14 +117,6 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 		if err := seccomp.Install(filter); err != nil {
 			return err
 		}
-	}
-	if err := checkCwd(cwd); err != nil {
-		return err
-	}
-	// No descriptor but stdio reaches the container's program, whatever
-	// urun or its caller left open (the CVE-2024-21626 class).
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)

@@ -94,19 +94,47 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		return err
 	}
 	tr.mark("rootfs (" + string(tier) + ")")
+	rootfsDir := cfg.RootfsDir
+	if os.Getuid() != 0 || os.Getgid() != 0 {
+		// The config's maps leave our own id out: become the
+		// container's root, reaching the rootfs (under the user's
+		// private state directory) through a handle opened before.
+		rf, err := os.OpenFile(cfg.RootfsDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening rootfs: %w", err)
+		}
+		defer rf.Close()
+		if err := becomeRoot(); err != nil {
+			return err
+		}
+		rootfsDir = procFD(rf)
+	}
 	ops, err := planMounts(spec)
 	if err != nil {
 		return err
 	}
-	if err := applyMounts(cfg.RootfsDir, ops); err != nil {
+	if err := applyMounts(rootfsDir, ops); err != nil {
 		return err
 	}
 	tr.mark("mounts")
-	if err := pivotRoot(cfg.RootfsDir); err != nil {
+	if cfg.HookState != nil {
+		// Before pivot_root the host's /proc names our host pid.
+		if self, err := os.Readlink("/proc/self"); err == nil {
+			fmt.Sscan(self, &cfg.HookState.Pid)
+		}
+		cfg.HookState.Status = specs.StateCreating
+		if err := RunHooks("createContainer", hooksOf(spec, "createContainer"), cfg.HookState); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(rootfsDir); err != nil {
 		return err
 	}
 	tr.mark("pivot_root")
 	if spec.Linux != nil {
+		if err := applySysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
 			return err
 		}
@@ -117,6 +145,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if spec.Root.Readonly {
 		if err := remountReadonly("/"); err != nil {
 			return fmt.Errorf("making the root filesystem read-only: %w", err)
+		}
+	}
+	if spec.Linux != nil {
+		if err := applyRootfsPropagation(spec.Linux.RootfsPropagation); err != nil {
+			return err
 		}
 	}
 	if spec.Hostname != "" {
@@ -132,8 +165,17 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := setRlimits(spec.Process.Rlimits); err != nil {
 		return err
 	}
+	if err := applyOOMScoreAdj(spec.Process); err != nil {
+		return err
+	}
 	if fifo != nil {
 		if err := waitStart(conn, spec, fifo); err != nil {
+			return err
+		}
+	}
+	if cfg.HookState != nil {
+		cfg.HookState.Status = specs.StateCreated
+		if err := RunHooks("startContainer", hooksOf(spec, "startContainer"), cfg.HookState); err != nil {
 			return err
 		}
 	}

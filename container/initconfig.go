@@ -24,6 +24,9 @@ type InitConfig struct {
 	// Seccomp is linux.seccomp compiled by the parent; the init only
 	// installs it, as the last step before execve.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// HookState, when the spec has createContainer or startContainer
+	// hooks, is the state the init passes them (it adds its host pid).
+	HookState *specs.State `json:"hookState,omitempty"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
 }

@@ -81,6 +81,18 @@ func Delete(root, id string, force bool) error {
 			return fmt.Errorf("deleting %s: %w", id, err)
 		}
 	}
+	// The config goes with the state: its poststop hooks are read first.
+	spec, _ := LoadSpec(Dir(root, id))
+	if err := removeState(root, id); err != nil {
+		return err
+	}
+	st.Status = specs.StateStopped
+	warnHooks("poststop", spec, &st.State)
+	return nil
+}
+
+// removeState removes a container's state directory and lock file.
+func removeState(root, id string) error {
 	if err := os.RemoveAll(Dir(root, id)); err != nil {
 		return fmt.Errorf("removing state of %s: %w", id, err)
 	}

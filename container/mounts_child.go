@@ -120,9 +120,27 @@ func remountBind(target string, flags uintptr) error {
 	if err := unix.Statfs(target, &st); err != nil {
 		return fmt.Errorf("reading mount flags: %w", err)
 	}
-	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY |
-		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-	if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags|locked, ""); err != nil {
+	// statfs reports ST_* bits: the first four equal their MS_* twins,
+	// the atime ones do not.
+	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY)
+	err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags|locked, "")
+	if errors.Is(err, unix.EPERM) {
+		// A locked mount's atime mode cannot change either: keep the
+		// current one instead of the requested one (as runc does).
+		const atime = unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+		cur := uintptr(unix.MS_STRICTATIME)
+		switch {
+		case st.Flags&unix.ST_NOATIME != 0:
+			cur = unix.MS_NOATIME
+		case st.Flags&unix.ST_RELATIME != 0:
+			cur = unix.MS_RELATIME
+		}
+		if st.Flags&unix.ST_NODIRATIME != 0 {
+			cur |= unix.MS_NODIRATIME
+		}
+		err = unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags&^atime|cur|locked, "")
+	}
+	if err != nil {
 		return fmt.Errorf("remounting bind mount with flags %#x: %w", flags, err)
 	}
 	return nil

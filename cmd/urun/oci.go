@@ -5,7 +5,6 @@ package main
 // engine underneath is the one `urun run` uses.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,92 +87,11 @@ func loadBundle(bundle string) (*specs.Spec, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the bundle's config.json: %w", err)
 	}
-	spec, err := ParseConfig(b)
+	spec, err := container.ParseOCIConfig(b)
 	if err != nil {
 		return nil, "", err
 	}
 	return spec, dir, nil
-}
-
-// maxConfig bounds config.json: a real one is a few kB.
-const maxConfig = 4 << 20
-
-// ParseConfig decodes and checks a config.json.
-func ParseConfig(b []byte) (*specs.Spec, error) {
-	if len(b) > maxConfig {
-		return nil, fmt.Errorf("config.json is %d bytes, more than the %d urun accepts", len(b), maxConfig)
-	}
-	var spec specs.Spec
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&spec); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return nil, fmt.Errorf("config.json: %s: want a JSON %s, got %s", te.Field, te.Type, te.Value)
-		case errors.As(err, &se):
-			return nil, fmt.Errorf("config.json: syntax error at byte %d: %v", se.Offset, se)
-		}
-		return nil, fmt.Errorf("config.json: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("config.json: more than one JSON value")
-	}
-	if err := checkConfig(&spec); err != nil {
-		return nil, err
-	}
-	return &spec, nil
-}
-
-// checkConfig refuses what urun cannot honour, naming the field.
-func checkConfig(s *specs.Spec) error {
-	if s.Version == "" {
-		return errors.New("config.json: ociVersion is missing")
-	}
-	if !strings.HasPrefix(s.Version, "1.") {
-		return fmt.Errorf("config.json: ociVersion %q: urun supports runtime-spec 1.x", s.Version)
-	}
-	if s.Root == nil || s.Root.Path == "" {
-		return errors.New("config.json: root.path is missing")
-	}
-	if s.Process == nil {
-		return errors.New("config.json: process is missing (urun does not run containers without a process)")
-	}
-	if len(s.Process.Args) == 0 && s.Process.CommandLine == "" {
-		return errors.New("config.json: process.args is empty")
-	}
-	if s.Process.Cwd == "" || !filepath.IsAbs(s.Process.Cwd) {
-		return fmt.Errorf("config.json: process.cwd %q must be an absolute path", s.Process.Cwd)
-	}
-	if s.Linux == nil {
-		return errors.New("config.json: linux is missing (urun runs Linux containers only)")
-	}
-	for i, ns := range s.Linux.Namespaces {
-		switch ns.Type {
-		case specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
-			specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace:
-		case specs.TimeNamespace:
-			return fmt.Errorf("config.json: linux.namespaces[%d]: the time namespace is not supported", i)
-		default:
-			return fmt.Errorf("config.json: linux.namespaces[%d].type %q is not a namespace type", i, ns.Type)
-		}
-		if ns.Path != "" {
-			switch ns.Type {
-			case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace:
-			default:
-				return fmt.Errorf("config.json: linux.namespaces[%d]: joining a %s namespace by path is not supported (only network, ipc, uts)", i, ns.Type)
-			}
-		}
-	}
-	for i, m := range s.Mounts {
-		if !filepath.IsAbs(m.Destination) {
-			return fmt.Errorf("config.json: mounts[%d].destination %q must be an absolute path", i, m.Destination)
-		}
-	}
-	if s.Linux.IntelRdt != nil {
-		return errors.New("config.json: linux.intelRdt is not supported")
-	}
-	return nil
 }
 
 // bundleRunConfig turns a bundle's spec into the engine's RunConfig: the
@@ -243,6 +161,21 @@ func bundleRunConfig(g *globals, spec *specs.Spec, bundle string, stdio [3]*os.F
 			len(spec.Linux.GIDMappings) == 1 && spec.Linux.GIDMappings[0].Size == 1 &&
 			spec.Linux.GIDMappings[0].HostID == uint32(os.Getgid())
 		cfg.UseHelpers = !own && !privileged
+		if cfg.UseHelpers {
+			// Host ids the user does not own are read in the user's
+			// rootless id space (container.RootlessIDMaps).
+			maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
+			if err != nil {
+				return cfg, err
+			}
+			if maps.UseHelpers {
+				u, g, err := container.RootlessIDMaps(spec.Linux.UIDMappings, spec.Linux.GIDMappings, maps.UID, maps.GID)
+				if err != nil {
+					return cfg, fmt.Errorf("config.json: %w", err)
+				}
+				spec.Linux.UIDMappings, spec.Linux.GIDMappings = u, g
+			}
+		}
 	}
 	return cfg, nil
 }
