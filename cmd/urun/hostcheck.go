@@ -5,15 +5,17 @@ import (
 	"os"
 
 	"github.com/urun-dev/urun/hostcheck"
+	"github.com/urun-dev/urun/netns"
 )
 
 // gatherFacts runs hostcheck's probes with what the rest of urun would
 // use: the same directories, urun-init and --network default.
 func gatherFacts() hostcheck.Facts {
+	def := netns.Default()
 	o := hostcheck.Options{
 		Urun: version, Commit: commit,
-		NetworkDefault: "none",
-		NetworkWhy:     "`urun run` gives a container only loopback unless --network host is given",
+		NetworkDefault: string(def.Driver),
+		NetworkWhy:     def.Reason,
 	}
 	o.Executable, _ = os.Executable()
 	if p, err := findInit(); err != nil {
