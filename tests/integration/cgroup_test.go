@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -26,6 +24,7 @@ func TestCgroupNoLimitsRunsQuietly(t *testing.T) {
 
 func TestCgroupLimitFailsWithFix(t *testing.T) {
 	before := myProcesses(t)
+	dirsBefore := stateDirs(t)
 	for _, flags := range [][]string{
 		{"--memory", "32m"},
 		{"--pids-limit", "20"},
@@ -46,9 +45,7 @@ func TestCgroupLimitFailsWithFix(t *testing.T) {
 		})
 	}
 	checkNoLeftovers(t, before)
-	if ents, _ := os.ReadDir(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "urun", "containers")); len(ents) != 0 {
-		t.Errorf("container directories left behind: %v", ents)
-	}
+	checkNoContainerDirs(t, dirsBefore)
 }
 
 func TestCgroupBestEffortWarns(t *testing.T) {

@@ -123,6 +123,7 @@ func TestSeccompBadProfileRefused(t *testing.T) {
 		"directory": dir,
 	}
 	before := myProcesses(t)
+	dirsBefore := stateDirs(t)
 	for name, p := range cases {
 		r := urun(t, "run", "--security-opt", "seccomp="+p, busybox(), "echo", "ran")
 		if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.HasPrefix(r.stderr, "urun: ") || r.stdout != "" {
@@ -130,16 +131,15 @@ func TestSeccompBadProfileRefused(t *testing.T) {
 		}
 	}
 	checkNoLeftovers(t, before)
-	checkNoContainerDirs(t)
+	checkNoContainerDirs(t, dirsBefore)
 }
 
-// checkNoContainerDirs fails when urun left a container directory behind.
-func checkNoContainerDirs(t *testing.T) {
+// checkNoContainerDirs fails when urun left a container's state
+// directory behind: there must be as many as there were before.
+func checkNoContainerDirs(t *testing.T, before []string) {
 	t.Helper()
-	dir := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "urun", "containers")
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 0 {
-		t.Errorf("container directories left behind in %s: %v", dir, ents)
+	if now := stateDirs(t); len(now) != len(before) {
+		t.Errorf("container state directories left behind in %s: %d now, %d before", stateRoot(t), len(now), len(before))
 	}
 }
 
