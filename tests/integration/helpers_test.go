@@ -163,3 +163,19 @@ func checkNoLeftovers(t *testing.T, before map[string]string) {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
+
+// readUntil reads a pty master until marker appears, it ends, or timeout
+// passes without a read, and returns what it read.
+func readUntil(f *os.File, marker string, timeout time.Duration) (string, error) {
+	var sb strings.Builder
+	buf := make([]byte, 256)
+	for !strings.Contains(sb.String(), marker) {
+		f.SetReadDeadline(time.Now().Add(timeout))
+		n, err := f.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String(), err
+		}
+	}
+	return sb.String(), nil
+}

@@ -133,21 +133,12 @@ func TestExecTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	tty.Close()
-	var sb strings.Builder
-	buf := make([]byte, 256)
-	for !strings.Contains(sb.String(), "exec-done") {
-		ptmx.SetReadDeadline(time.Now().Add(30 * time.Second))
-		n, err := ptmx.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
+	got, _ := readUntil(ptmx, "exec-done", 30*time.Second)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exec -it: %v", err)
 	}
-	if !strings.Contains(sb.String(), "/dev/pts/") {
-		t.Errorf("exec -it output %q, want a /dev/pts terminal", sb.String())
+	if !strings.Contains(got, "/dev/pts/") {
+		t.Errorf("exec -it output %q, want a /dev/pts terminal", got)
 	}
 	mustRun(t, "rm", "-f", "ttyexec")
 	checkNoLeftovers(t, before)
@@ -285,15 +276,8 @@ func TestAttach(t *testing.T) {
 	tty.Close()
 	time.Sleep(200 * time.Millisecond)
 	ptmx.Write([]byte("echo hi-$((40+2))\r"))
-	var sb strings.Builder
-	buf := make([]byte, 256)
-	for !strings.Contains(sb.String(), "hi-42") {
-		ptmx.SetReadDeadline(time.Now().Add(20 * time.Second))
-		n, err := ptmx.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			t.Fatalf("attached terminal: %v; got %q", err, sb.String())
-		}
+	if got, err := readUntil(ptmx, "hi-42", 20*time.Second); err != nil {
+		t.Fatalf("attached terminal: %v; got %q", err, got)
 	}
 	ptmx.Write([]byte("exit 5\r"))
 	done := make(chan error, 1)

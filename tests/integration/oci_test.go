@@ -183,16 +183,8 @@ func TestOCIConsoleSocket(t *testing.T) {
 	mustRun(t, "--root", root, "start", "tty1")
 	out := make(chan string)
 	go func() {
-		var sb strings.Builder
-		buf := make([]byte, 256)
-		for !strings.Contains(sb.String(), "done") {
-			n, err := master.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		out <- sb.String()
+		got, _ := readUntil(master, "done", 30*time.Second)
+		out <- got
 	}()
 	select {
 	case s := <-out:
@@ -295,20 +287,11 @@ func TestPodmanClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	tty.Close()
-	var sb strings.Builder
-	buf := make([]byte, 256)
-	for !strings.Contains(sb.String(), "it-done") {
-		ptmx.SetReadDeadline(time.Now().Add(60 * time.Second))
-		n, err := ptmx.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
+	got, _ := readUntil(ptmx, "it-done", 60*time.Second)
 	cmd.Wait()
 	ptmx.Close()
-	if !strings.Contains(sb.String(), "/dev/pts/0") {
-		t.Errorf("podman run -it: output %q, want the container's /dev/pts/0", sb.String())
+	if !strings.Contains(got, "/dev/pts/0") {
+		t.Errorf("podman run -it: output %q, want the container's /dev/pts/0", got)
 	}
 	if r := pod("run", "--rm", img, "echo", "hello"); r.code != 0 || r.stdout != "hello\n" {
 		t.Errorf("podman run: %s", r)
