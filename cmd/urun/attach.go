@@ -91,11 +91,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				id, err := resolveContainer(root, args[0])
-				if err != nil {
-					return err
-				}
-				st, err := container.Load(root, id)
+				id, st, err := findContainer(root, args[0])
 				if err != nil {
 					return err
 				}

@@ -57,11 +57,7 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := resolveContainer(root, args[0])
-	if err != nil {
-		return err
-	}
-	st, err := container.Load(root, id)
+	id, st, err := findContainer(root, args[0])
 	if err != nil {
 		return err
 	}

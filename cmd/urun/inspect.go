@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -57,11 +58,7 @@ func init() {
 				}
 				out := []inspectEntry{}
 				for _, ref := range args {
-					id, err := resolveContainer(root, ref)
-					if err != nil {
-						return err
-					}
-					st, err := container.Load(root, id)
+					id, st, err := findContainer(root, ref)
 					if err != nil {
 						return err
 					}
@@ -87,16 +84,5 @@ func init() {
 }
 
 func fmtUser(u specs.User) string {
-	return itoa(u.UID) + ":" + itoa(u.GID)
-}
-
-func itoa(n uint32) string {
-	b := []byte{}
-	for {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-		if n == 0 {
-			return string(b)
-		}
-	}
+	return strconv.FormatUint(uint64(u.UID), 10) + ":" + strconv.FormatUint(uint64(u.GID), 10)
 }

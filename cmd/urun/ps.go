@@ -176,11 +176,7 @@ func ago(t time.Time) string { return since(t) + " ago" }
 
 // ociPs lists the processes of one container (runc ps ID).
 func ociPs(root, ref, format string) error {
-	id, err := resolveContainer(root, ref)
-	if err != nil {
-		return err
-	}
-	st, err := container.Load(root, id)
+	_, st, err := findContainer(root, ref)
 	if err != nil {
 		return err
 	}

@@ -44,3 +44,16 @@ func resolveContainer(root, ref string) (string, error) {
 	}
 	return "", fmt.Errorf("%q matches %d containers: give more of the id", ref, len(match))
 }
+
+// findContainer resolves ref and loads the container's state.
+func findContainer(root, ref string) (string, *container.State, error) {
+	id, err := resolveContainer(root, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := container.Load(root, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, st, nil
+}

@@ -34,11 +34,7 @@ func urunStart(g *globals, ref string) error {
 	if err != nil {
 		return err
 	}
-	id, err := resolveContainer(root, ref)
-	if err != nil {
-		return err
-	}
-	st, err := container.Load(root, id)
+	id, st, err := findContainer(root, ref)
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,7 @@ func init() {
 
 // stopContainer signals the init and waits for the recorded exit.
 func stopContainer(root, ref string, timeout time.Duration) error {
-	id, err := resolveContainer(root, ref)
-	if err != nil {
-		return err
-	}
-	st, err := container.Load(root, id)
+	id, st, err := findContainer(root, ref)
 	if err != nil {
 		return err
 	}

@@ -107,24 +107,13 @@ func TestExitCodes(t *testing.T) {
 func TestExitBySignal(t *testing.T) {
 	before := myProcesses(t)
 	// --network none: a network helper would be urun's child too.
-	cmd := exec.Command(urunBin, "run", "--network", "none", busybox(), "sh", "-c", "echo ready; exec sleep 100")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("container did not start: %q", buf[:n])
-	}
+	cmd, _ := startReady(t, "run", "--network", "none", busybox(), "sh", "-c", "echo ready; exec sleep 100")
 	children := childPIDs(t, cmd.Process.Pid)
 	if len(children) != 1 {
 		t.Fatalf("urun has children %v, want the container's init alone", children)
 	}
 	syscall.Kill(children[0], syscall.SIGKILL)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
 		t.Errorf("exit: %v, want 137", err)
 	}
@@ -149,23 +138,11 @@ func childPIDs(t *testing.T, pid int) []int {
 // SIGTERM to urun reaches the container's process.
 func TestSignalForwarding(t *testing.T) {
 	before := myProcesses(t)
-	cmd := exec.Command(urunBin, "run", busybox(), "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done`)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf)
-	if !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("container did not start: %q", buf[:n])
-	}
+	cmd, out := startReady(t, "run", busybox(), "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done`)
 	cmd.Process.Signal(syscall.SIGTERM)
 	rest := make([]byte, 64)
 	m, _ := out.Read(rest)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !strings.Contains(string(rest[:m]), "got-term") {
 		t.Errorf("container did not see SIGTERM: %q", rest[:m])
 	}
@@ -288,20 +265,9 @@ func TestInitFlag(t *testing.T) {
 	if r.code != 4 || !strings.Contains(r.stdout, "1 "+"/run/urun-init") {
 		t.Errorf("run --init: %s", r)
 	}
-	cmd := exec.Command(urunBin, "run", "--init", busybox(), "sh", "-c", "echo ready; exec sleep 100")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("container did not start: %q", buf[:n])
-	}
+	cmd, _ := startReady(t, "run", "--init", busybox(), "sh", "-c", "echo ready; exec sleep 100")
 	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
 		t.Errorf("SIGTERM with --init: %v, want exit 143 (sleep is not pid 1, so SIGTERM ends it)", err)
 	}

@@ -7,6 +7,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,4 +179,25 @@ func readUntil(f *os.File, marker string, timeout time.Duration) (string, error)
 		}
 	}
 	return sb.String(), nil
+}
+
+// startReady starts urun with args and waits until the container prints
+// "ready" on stdout; the rest of stdout stays readable from out.
+func startReady(t *testing.T, args ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(urunBin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("container did not start: %q", buf[:n])
+	}
+	return cmd, out
 }

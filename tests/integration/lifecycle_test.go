@@ -234,18 +234,7 @@ func TestSupervisorKilled(t *testing.T) {
 func TestForegroundKilled(t *testing.T) {
 	before := myProcesses(t)
 	urun(t, "rm", "-f", "fgkill")
-	cmd := exec.Command(urunBin, "run", "--name", "fgkill", busybox(), "sh", "-c", "echo ready; sleep 300")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("container did not start: %q", buf[:n])
-	}
+	cmd, _ := startReady(t, "run", "--name", "fgkill", busybox(), "sh", "-c", "echo ready; sleep 300")
 	cmd.Process.Kill()
 	cmd.Wait()
 	checkNoLeftovers(t, before)
