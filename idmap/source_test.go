@@ -28,18 +28,65 @@ func useFiles(t *testing.T, subuid, subgid string) {
 	}
 	emptyDir := t.TempDir()
 	t.Setenv("PATH", emptyDir)
+	useNSSwitch(t, "passwd: files\n")
 }
 
-// fakeGetsubids puts a getsubids shell script with body on PATH.
+// fakeGetsubids puts a getsubids shell script with body on PATH and
+// names an NSS subid service, so that LookupSubIDs asks getsubids.
 func fakeGetsubids(t *testing.T, body string) string {
 	t.Helper()
 	dir := t.TempDir()
+	useNSSwitch(t, "passwd: files\nsubid: sss # LDAP\n")
 	path := filepath.Join(dir, "getsubids")
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir)
 	return path
+}
+
+// useNSSwitch points NSSwitchFile at a temporary file holding text.
+func useNSSwitch(t *testing.T, text string) {
+	t.Helper()
+	old := NSSwitchFile
+	t.Cleanup(func() { NSSwitchFile = old })
+	NSSwitchFile = filepath.Join(t.TempDir(), "nsswitch.conf")
+	if err := os.WriteFile(NSSwitchFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubidService(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"passwd: files\n", ""},
+		{"subid: files\n", ""},
+		{"subid:\n", ""},
+		{"# subid: sss\n", ""},
+		{"passwd: files systemd\nsubid:   sss  extra\n", "sss"},
+		{"subid: freeipa # comment\n", "freeipa"},
+	}
+	for _, tt := range tests {
+		useNSSwitch(t, tt.text)
+		if got := subidService(); got != tt.want {
+			t.Errorf("subidService(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+	NSSwitchFile = filepath.Join(t.TempDir(), "missing")
+	if got := subidService(); got != "" {
+		t.Errorf("subidService without nsswitch.conf = %q, want the files", got)
+	}
+}
+
+// Without a subid service getsubids is not run: libsubid would read the
+// same files, and each run costs milliseconds of every start.
+func TestLookupSubIDsFilesServiceSkipsGetsubids(t *testing.T) {
+	useFiles(t, "alice:100000:65536\n", "")
+	fakeGetsubids(t, "echo '0: alice 300000 65536'\n")
+	useNSSwitch(t, "subid: files\n")
+	got, src, err := LookupSubIDs("alice", 1000, false)
+	if err != nil || src.Kind != "file" || !reflect.DeepEqual(got, []SubIDRange{{100000, 65536}}) {
+		t.Errorf("LookupSubIDs = %+v, %+v, %v; want the range from the file", got, src, err)
+	}
 }
 
 func TestLookupSubIDsFile(t *testing.T) {

@@ -136,11 +136,16 @@ func Start(cfg Config) (*Child, error) {
 		return fail(err)
 	}
 	if cfg.UseHelpers && !cfg.NoNewUser {
-		if err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap); err != nil {
-			conn.Close()
-			return fail(err)
+		// The two helpers write different files of the same process and
+		// do not depend on each other: running them at once saves one
+		// setuid program's start (~3 ms) on every container start.
+		gidErr := make(chan error, 1)
+		go func() { gidErr <- runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap) }()
+		err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap)
+		if gerr := <-gidErr; err == nil {
+			err = gerr
 		}
-		if err := runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap); err != nil {
+		if err != nil {
 			conn.Close()
 			return fail(err)
 		}
