@@ -93,7 +93,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer child.Conn.Close()
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
 		HookState: hookState,
 	}); err != nil {
 		return nil, killAndReap(child, err)

@@ -124,7 +124,7 @@ func Run(cfg RunConfig) (int, error) {
 	}
 	defer closeAttachments(cfg.Attachments)
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: spec, RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
 	}); err != nil {
 		return 0, killAndReap(child, err)
 	}

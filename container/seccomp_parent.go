@@ -23,3 +23,17 @@ func seccompProgram(spec *specs.Spec, cacheDir string) (*seccomp.Program, error)
 	}
 	return p, nil
 }
+
+// withoutSeccompProfile is spec as the init needs it: the init installs
+// the compiled program only, and docker's default profile is nine tenths
+// of the spec's JSON (24 kB), which both sides would otherwise encode and
+// decode on every start. spec itself is not changed.
+func withoutSeccompProfile(spec *specs.Spec) *specs.Spec {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return spec
+	}
+	s, l := *spec, *spec.Linux
+	l.Seccomp = nil
+	s.Linux = &l
+	return &s
+}
