@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -20,12 +19,24 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // hostNameMax is the kernel's HOST_NAME_MAX: sethostname refuses longer names.
 const hostNameMax = 64
 
+// ImageConfig is what a container's process takes from its image's
+// config (image-spec's v1.ImageConfig, same names). urun-init links this
+// package: its own type keeps image-spec, and go-digest's regexps compiled
+// at package init, out of every container start.
+type ImageConfig struct {
+	User       string
+	Env        []string
+	Entrypoint []string
+	Cmd        []string
+	WorkingDir string
+}
+
 // BuildSpec produces the OCI runtime config for a rootless container as
 // podman 4 would, from the image's config and the command line. It reads
 // only the image's /etc/passwd and /etc/group (through readFile) and the
 // host variables -e KEY names (through lookupEnv). The id mappings are
 // left for the caller.
-func BuildSpec(img v1.ImageConfig, opts Options, readFile ReadFile, lookupEnv LookupEnv) (*specs.Spec, error) {
+func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv LookupEnv) (*specs.Spec, error) {
 	args, err := processArgs(img, opts)
 	if err != nil {
 		return nil, err
@@ -113,7 +124,7 @@ func BuildSpec(img v1.ImageConfig, opts Options, readFile ReadFile, lookupEnv Lo
 // image's) followed by the command (given or the image's), except that
 // overriding the entrypoint also drops the image's Cmd, which was written
 // for the old entrypoint.
-func processArgs(img v1.ImageConfig, opts Options) ([]string, error) {
+func processArgs(img ImageConfig, opts Options) ([]string, error) {
 	entrypoint := img.Entrypoint
 	cmd := img.Cmd
 	if opts.Entrypoint != nil {
@@ -154,7 +165,7 @@ func parseEntrypoint(s string) []string {
 }
 
 // workingDir is -w, else the image's WorkingDir, else "/".
-func workingDir(img v1.ImageConfig, opts Options) (string, error) {
+func workingDir(img ImageConfig, opts Options) (string, error) {
 	switch {
 	case opts.Workdir != "":
 		if !path.IsAbs(opts.Workdir) {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -20,8 +19,8 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/golden from the 
 const testID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // busyboxConfig is the image config tests/mkimage gives its busybox image.
-func busyboxConfig() v1.ImageConfig {
-	return v1.ImageConfig{Env: []string{"PATH=" + defaultPath}, Cmd: []string{"/bin/sh"}}
+func busyboxConfig() ImageConfig {
+	return ImageConfig{Env: []string{"PATH=" + defaultPath}, Cmd: []string{"/bin/sh"}}
 }
 
 // busyboxRoot holds busybox's account files, as in tests/mkimage.
@@ -32,7 +31,7 @@ var busyboxRoot = fakeRoot(map[string]string{
 
 func ptr[T any](v T) *T { return &v }
 
-func mustSpec(t *testing.T, img v1.ImageConfig, opts Options) *specs.Spec {
+func mustSpec(t *testing.T, img ImageConfig, opts Options) *specs.Spec {
 	t.Helper()
 	if opts.ContainerID == "" {
 		opts.ContainerID = testID
@@ -45,12 +44,12 @@ func mustSpec(t *testing.T, img v1.ImageConfig, opts Options) *specs.Spec {
 }
 
 func TestSpecArgs(t *testing.T) {
-	withEntry := v1.ImageConfig{Entrypoint: []string{"/bin/echo", "entry"}, Cmd: []string{"cmd-default"}}
-	cmdOnly := v1.ImageConfig{Cmd: []string{"/bin/sh", "-c", "echo hi"}}
-	entryOnly := v1.ImageConfig{Entrypoint: []string{"/entry"}}
+	withEntry := ImageConfig{Entrypoint: []string{"/bin/echo", "entry"}, Cmd: []string{"cmd-default"}}
+	cmdOnly := ImageConfig{Cmd: []string{"/bin/sh", "-c", "echo hi"}}
+	entryOnly := ImageConfig{Entrypoint: []string{"/entry"}}
 	for _, tc := range []struct {
 		name string
-		img  v1.ImageConfig
+		img  ImageConfig
 		opts Options
 		want []string
 	}{
@@ -83,14 +82,14 @@ func TestSpecArgsErrors(t *testing.T) {
 	const noCmd = "no command: the image has no ENTRYPOINT or CMD; give one after the image name"
 	for _, tc := range []struct {
 		name string
-		img  v1.ImageConfig
+		img  ImageConfig
 		opts Options
 		want string
 	}{
-		{"empty image", v1.ImageConfig{}, Options{}, noCmd},
+		{"empty image", ImageConfig{}, Options{}, noCmd},
 		{`--entrypoint "" drops cmd`, busyboxConfig(), Options{Entrypoint: ptr("")}, noCmd},
 		{"--entrypoint []", busyboxConfig(), Options{Entrypoint: ptr("[]")}, noCmd},
-		{"--init alone is no command", v1.ImageConfig{}, Options{Init: true, InitPath: "/init"}, noCmd},
+		{"--init alone is no command", ImageConfig{}, Options{Init: true, InitPath: "/init"}, noCmd},
 		{"--init without a path", busyboxConfig(), Options{Init: true}, "--init: no init program path given"},
 	} {
 		_, err := BuildSpec(tc.img, tc.opts, busyboxRoot, nil)
@@ -152,7 +151,7 @@ func TestSpecEnv(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := BuildSpec(v1.ImageConfig{Env: tc.image, Cmd: []string{"sh"}},
+			s, err := BuildSpec(ImageConfig{Env: tc.image, Cmd: []string{"sh"}},
 				Options{Env: tc.given, Tty: tc.tty, Hostname: tc.hostname, ContainerID: testID}, busyboxRoot, lookup)
 			if err != nil {
 				t.Fatal(err)
@@ -194,15 +193,15 @@ func TestSpecErrors(t *testing.T) {
 	img := busyboxConfig()
 	for _, tc := range []struct {
 		name string
-		img  v1.ImageConfig
+		img  ImageConfig
 		opts Options
 		want string
 	}{
 		{"relative -w", img, Options{Workdir: "src"}, `-w "src": the working directory must be an absolute path, starting with /`},
-		{"relative image WorkingDir", v1.ImageConfig{Cmd: []string{"sh"}, WorkingDir: "app"}, Options{}, `the image's WorkingDir "app" is not an absolute path; give one with -w`},
+		{"relative image WorkingDir", ImageConfig{Cmd: []string{"sh"}, WorkingDir: "app"}, Options{}, `the image's WorkingDir "app" is not an absolute path; give one with -w`},
 		{"long hostname", img, Options{Hostname: strings.Repeat("h", 65)}, "is longer than 64 characters"},
 		{"unknown user", img, Options{User: "bob"}, `user "bob" not found in the image's /etc/passwd`},
-		{"unknown image user", v1.ImageConfig{Cmd: []string{"sh"}, User: "nobody"}, Options{}, `user "nobody" not found`},
+		{"unknown image user", ImageConfig{Cmd: []string{"sh"}, User: "nobody"}, Options{}, `user "nobody" not found`},
 		{"empty -e name", img, Options{Env: []string{"=x"}}, `invalid -e "=x": empty variable name`},
 		{"empty -e", img, Options{Env: []string{""}}, `invalid -e "": empty variable name`},
 		{"NUL in -e", img, Options{Env: []string{"A=\x00"}}, `contains a NUL byte`},
@@ -396,7 +395,7 @@ func TestSpecDoesNotAlias(t *testing.T) {
 
 var goldenCases = []struct {
 	name string
-	img  v1.ImageConfig
+	img  ImageConfig
 	opts Options
 }{
 	{"busybox", busyboxConfig(), Options{ContainerID: testID}},
@@ -417,7 +416,7 @@ var goldenCases = []struct {
 		Tty:             true,
 		Annotations:     map[string]string{"org.opencontainers.image.title": "busybox"},
 	}},
-	{"busybox-privileged-host", v1.ImageConfig{Entrypoint: []string{"/bin/echo"}, Cmd: []string{"hi"}, WorkingDir: "/root"}, Options{
+	{"busybox-privileged-host", ImageConfig{Entrypoint: []string{"/bin/echo"}, Cmd: []string{"hi"}, WorkingDir: "/root"}, Options{
 		ContainerID: testID,
 		Privileged:  true,
 		NetworkHost: true,
@@ -470,7 +469,7 @@ func FuzzBuildSpec(f *testing.F) {
 		"user:x:1000:1000::/home/user:/bin/sh\n", "wheel:x:10:user\n",
 		"user", "[\"/bin/sh\",\"-c\"]", "/w", "A=1\nB", "id", "/a:/b:ro\n/c:/b/d", "/tmp:size=1m", "nofile=1:2", "net_admin\nALL", "chown", uint16(0x7f))
 	f.Fuzz(func(t *testing.T, config []byte, passwd, group, user, entrypoint, workdir, env, command, volumes, tmpfs, ulimits, capAdd, capDrop string, flags uint16) {
-		var img v1.ImageConfig
+		var img ImageConfig
 		if json.Unmarshal(config, &img) != nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -54,11 +55,15 @@ const (
 	StatusPaused specs.ContainerState = "paused"
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// idPattern is compiled on first use: urun-init links this package, and
+// a package-level regexp costs every container start half a millisecond.
+var idPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+})
 
 // ValidID checks a container id or name: it becomes a directory name.
 func ValidID(id string) error {
-	if !idPattern.MatchString(id) {
+	if !idPattern().MatchString(id) {
 		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (up to 128, not starting with a symbol)", id)
 	}
 	return nil

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -159,7 +158,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		return err
 	}
 
-	var imgConfig v1.ImageConfig
+	var imgConfig container.ImageConfig
 	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto}
 	if plan.Tier, err = fuseoverlay.ParseTier(f.tier); err != nil {
 		return err
@@ -184,7 +183,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if g.debug {
 			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
-		imgConfig = img.Config.Config
+		c := img.Config.Config
+		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("finding urun's own executable: %w", err)

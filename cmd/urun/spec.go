@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
@@ -66,6 +65,6 @@ func starterSpec(rootless bool) *specs.Spec {
 	return s
 }
 
-func imageConfigForStarter() v1.ImageConfig {
-	return v1.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}}
+func imageConfigForStarter() container.ImageConfig {
+	return container.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}}
 }
