@@ -40,7 +40,7 @@ func init() {
 		fs := pflag.NewFlagSet("container", pflag.ContinueOnError)
 		return &command{
 			name:  "container",
-			short: "Manage containers: 'container prune' removes every stopped one",
+			short: "Manage containers: 'container prune' removes every stopped one (and writable layers whose container is gone)",
 			usage: "container prune",
 			flags: fs,
 			run: func(g *globals, args []string) error {
@@ -64,7 +64,11 @@ func init() {
 					}
 					fmt.Println(e.ID)
 				}
-				return nil
+				orphans, err := pruneOrphanUppers(root)
+				for _, id := range orphans {
+					fmt.Println(id)
+				}
+				return err
 			},
 		}
 	})

@@ -29,6 +29,15 @@ func runtimeDir() (string, error) {
 
 // dataDir holds unpacked images: $XDG_DATA_HOME/urun or ~/.local/share/urun.
 func dataDir() (string, error) {
+	d, err := dataDirPath()
+	if err != nil {
+		return "", err
+	}
+	return ensureDir(d)
+}
+
+// dataDirPath is dataDir without creating it.
+func dataDirPath() (string, error) {
 	base := os.Getenv("XDG_DATA_HOME")
 	if base == "" {
 		home, err := os.UserHomeDir()
@@ -37,7 +46,7 @@ func dataDir() (string, error) {
 		}
 		base = filepath.Join(home, ".local", "share")
 	}
-	return ensureDir(filepath.Join(base, "urun"))
+	return filepath.Join(base, "urun"), nil
 }
 
 func ensureDir(d string) (string, error) {

@@ -25,6 +25,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/fuse-overlay"
 )
 
 // supervisorArg is the hidden command a detached container's supervisor
@@ -155,6 +156,12 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 	autoRemove := f.rm
 	if f.detach && !f.rmExplicit {
 		autoRemove = false
+	}
+	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind {
+		if err := persistUpper(root, id, &cfg.Rootfs); err != nil {
+			removeContainer(root, id)
+			return err
+		}
 	}
 	dir := container.Dir(root, id)
 	cfg.RootfsDir = filepath.Join(dir, "rootfs")
@@ -335,6 +342,9 @@ func removeContainer(root, id string) error {
 	st, err := container.Load(root, id)
 	if err == nil && st.Name != "" {
 		defer container.ReleaseName(root, st.Name, id)
+	}
+	if err := removeUpper(id); err != nil {
+		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	if err := os.RemoveAll(container.Dir(root, id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)

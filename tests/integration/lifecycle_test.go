@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,4 +287,105 @@ func TestAttach(t *testing.T) {
 	}
 	mustRun(t, "rm", "att")
 	checkNoLeftovers(t, before)
+}
+
+// containerLayers lists the writable layers kept in the data directory.
+func containerLayers(t *testing.T, env []string) []string {
+	t.Helper()
+	base := os.Getenv("HOME") + "/.local/share"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "XDG_DATA_HOME="); ok {
+			base = v
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(base, "urun", "containers"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range ents {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
+// A kept container keeps its writes, whiteouts included, across stop and
+// start, as podman's do; rm removes them (files owned by subordinate
+// ids). A foreground run writes nothing to disk.
+func TestWritesSurviveRestart(t *testing.T) {
+	var env []string
+	before := myProcesses(t)
+	layersBefore := len(containerLayers(t, env))
+	urunEnv(t, env, "rm", "-f", "keeper")
+	script := `if [ -e /marker ]; then echo again >> /marker; else echo first > /marker; rm /etc/group; mkdir -p /d/e; fi; sleep 1000`
+	if r := urunEnv(t, env, "run", "-d", "--name", "keeper", busybox(), "sh", "-c", script); r.code != 0 {
+		t.Fatalf("run -d: %s", r)
+	}
+	t.Cleanup(func() { urunEnv(t, env, "rm", "-f", "keeper") })
+	waitFor(t, func() bool { return urunEnv(t, env, "exec", "keeper", "cat", "/marker").code == 0 })
+	if got := containerLayers(t, env); len(got) != layersBefore+1 {
+		t.Fatalf("writable layers with one detached container: %v, %d before", got, layersBefore)
+	}
+	if r := urunEnv(t, env, "restart", "-t", "1", "keeper"); r.code != 0 {
+		t.Fatalf("restart: %s", r)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(urunEnv(t, env, "exec", "keeper", "cat", "/marker").stdout, "again")
+	})
+	r := urunEnv(t, env, "exec", "keeper", "sh", "-c", "cat /marker; ls /etc/group; ls -d /d/e")
+	if r.stdout != "first\nagain\n/d/e\n" || !strings.Contains(r.stderr, "/etc/group") {
+		t.Errorf("after restart: %s; want the marker written twice, /etc/group still deleted, /d/e kept", r)
+	}
+	if r := urunEnv(t, env, "rm", "-f", "keeper"); r.code != 0 {
+		t.Fatalf("rm -f: %s", r)
+	}
+	if got := containerLayers(t, env); len(got) != layersBefore {
+		t.Errorf("writable layers after rm: %v, %d before", got, layersBefore)
+	}
+	// Foreground --rm runs keep their writes in memory only.
+	if r := urunEnv(t, env, "run", busybox(), "sh", "-c", "echo x > /f; cat /f"); r.code != 0 || r.stdout != "x\n" {
+		t.Errorf("foreground write: %s", r)
+	}
+	if got := containerLayers(t, env); len(got) != layersBefore {
+		t.Errorf("a foreground run left a writable layer: %v, %d before", got, layersBefore)
+	}
+	checkNoLeftovers(t, before)
+}
+
+// A writable layer whose container is gone (its state lived in the
+// runtime directory, which a reboot empties) is removed by container prune.
+func TestPruneOrphanLayers(t *testing.T) {
+	var env []string
+	root := t.TempDir()
+	layersBefore := containerLayers(t, env)
+	r := urunEnv(t, env, "--root", root, "create", "--name", "orphan", busybox(), "sh", "-c", "echo x > /f")
+	if r.code != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if r := urunEnv(t, env, "--root", root, "start", "orphan"); r.code != 0 {
+		t.Fatalf("start: %s", r)
+	}
+	waitFor(t, func() bool { return urunEnv(t, env, "--root", root, "wait", "orphan").code == 0 })
+	if got := containerLayers(t, env); len(got) != len(layersBefore)+1 || !slices.Contains(got, id) {
+		t.Fatalf("writable layers: %v, want %s added to %v", got, id, layersBefore)
+	}
+	// The reboot: the state root disappears, the data directory stays.
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Another state root's prune leaves the layer alone.
+	if r := urunEnv(t, env, "--root", t.TempDir(), "container", "prune"); r.code != 0 || !slices.Contains(containerLayers(t, env), id) {
+		t.Errorf("prune of another root: %s; layers %v", r, containerLayers(t, env))
+	}
+	r = urunEnv(t, env, "--root", root, "container", "prune")
+	if r.code != 0 || !strings.Contains(r.stdout, id) {
+		t.Errorf("prune: %s; want the orphan's id", r)
+	}
+	if got := containerLayers(t, env); slices.Contains(got, id) {
+		t.Errorf("writable layers after prune: %v", got)
+	}
 }
