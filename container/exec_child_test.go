@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,4 +68,18 @@ func cwdChild(dir string) {
 	}
 	report("outside", checkCwd("/proc/self/fd/N"))
 	os.Exit(0)
+}
+
+// The decoder warm-up document must stay a valid InitConfig: a field
+// renamed upstream would make the warm-up silently miss it.
+func TestWarmUpConfigDecodes(t *testing.T) {
+	d := json.NewDecoder(strings.NewReader(warmUpConfig))
+	d.DisallowUnknownFields()
+	var c InitConfig
+	if err := d.Decode(&c); err != nil {
+		t.Fatalf("warmUpConfig: %v", err)
+	}
+	if c.Spec == nil || c.Spec.Linux == nil || c.Spec.Linux.Resources == nil || c.Spec.Hooks == nil || c.Seccomp == nil || c.HookState == nil {
+		t.Errorf("warmUpConfig leaves parts out: %+v", c)
+	}
 }
