@@ -23,6 +23,10 @@ import (
 // was checked.
 type Store struct {
 	Dir string
+	// ShortNames, when set, returns the full names a short name may have
+	// locally, in order (registries.conf, see shortnames.go); nil means
+	// docker.io, then localhost/.
+	ShortNames func(short string) ([]string, error)
 }
 
 // ErrNotFound is returned when no local image has the name asked for.
@@ -65,7 +69,7 @@ func (s *Store) Lookup(name string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	i, err := find(index, name)
+	i, err := s.find(index, name)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +82,7 @@ func (s *Store) Lookup(name string) (*Image, error) {
 }
 
 // find returns the index entry for name (a reference or an id prefix).
-func find(index v1.Index, name string) (int, error) {
+func (s *Store) find(index v1.Index, name string) (int, error) {
 	if id := strings.TrimPrefix(name, "sha256:"); len(id) >= 12 && isHex(id) {
 		hit := -1
 		for i, m := range index.Manifests {
@@ -97,13 +101,12 @@ func find(index v1.Index, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	names := []string{full}
-	if domain, path := splitName(full); domain == "docker.io" && !strings.HasPrefix(strings.TrimPrefix(name, "docker://"), "docker.io/") {
-		// As podman: a short name also finds an image named localhost/NAME
-		// (tagged, loaded or pulled from a layout).
-		if alt, err := NormalizeName("localhost/" + strings.TrimPrefix(path, "library/") + tagOf(full)); err == nil {
-			names = append(names, alt)
-		}
+	// As podman: a short name also finds an image named localhost/NAME
+	// (tagged, loaded or pulled from a layout) and NAME in the
+	// unqualified-search registries.
+	names, err := s.candidates(name, full)
+	if err != nil {
+		return 0, err
 	}
 	for _, n := range names {
 		for i, m := range index.Manifests {
@@ -181,7 +184,7 @@ func (s *Store) Tag(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	i, err := find(index, src)
+	i, err := s.find(index, src)
 	if err != nil {
 		return err
 	}
@@ -198,7 +201,7 @@ func (s *Store) Find(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	i, err := find(index, name)
+	i, err := s.find(index, name)
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +247,7 @@ func (s *Store) Remove(name string) (gone []digest.Digest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	i, err := find(index, name)
+	i, err := s.find(index, name)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,10 @@
 //	urun-image pull --store DIR [--tls-verify=false] [-q] SRC   prints the stored name
 //	urun-image load --store DIR [-q] FILE [NAME]                prints the stored name
 //	urun-image save --store DIR [-q] [--format F] FILE IMAGE
+//	urun-image login --store DIR [--tls-verify=false] [--authfile F] -u USER REGISTRY   password on stdin
+//	urun-image login --store DIR --get-login [--authfile F] REGISTRY                    prints the user
+//	urun-image logout --store DIR [--authfile F] (--all | REGISTRY)
+//	urun-image resolve --store DIR SHORTNAME   prints the local candidates, records them in shortnames.json
 package main
 
 import (
@@ -41,17 +45,26 @@ func run(args []string) error {
 	tlsVerify := fs.Bool("tls-verify", true, "")
 	quiet := fs.BoolP("quiet", "q", false, "")
 	format := fs.String("format", "docker-archive", "")
+	authFile := fs.String("authfile", os.Getenv("REGISTRY_AUTH_FILE"), "")
+	username := fs.StringP("username", "u", "", "")
+	getLogin := fs.Bool("get-login", false, "")
+	all := fs.Bool("all", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return errors.New("urun-image: --store is required")
 	}
-	s, err := store.OpenStore(*dir)
-	if err != nil {
-		return err
+	var s *store.Store
+	switch args[0] {
+	case "pull", "load", "save":
+		var err error
+		if s, err = store.OpenStore(*dir); err != nil {
+			return err
+		}
+		s.ShortNames = func(name string) ([]string, error) { return transfer.LocalCandidates(nil, name) }
 	}
-	o := transfer.TransferOptions{TLSVerify: *tlsVerify}
+	o := transfer.TransferOptions{TLSVerify: *tlsVerify, AuthFile: *authFile}
 	if !*quiet {
 		o.Progress = os.Stderr
 	}
@@ -60,6 +73,7 @@ func run(args []string) error {
 	ctx := context.Background()
 	rest := fs.Args()
 	var name string
+	var err error
 	switch {
 	case args[0] == "pull" && len(rest) == 1:
 		name, err = transfer.Pull(ctx, s, rest[0], o)
@@ -71,6 +85,17 @@ func run(args []string) error {
 		name, err = transfer.Load(ctx, s, rest[0], override, o)
 	case args[0] == "save" && len(rest) == 2:
 		return transfer.Save(ctx, s, rest[1], rest[0], *format, o)
+	case args[0] == "login" && len(rest) == 1:
+		return login(ctx, rest[0], *username, *getLogin, o)
+	case args[0] == "logout" && (len(rest) == 1 || *all && len(rest) == 0):
+		return logout(rest, *all, o)
+	case args[0] == "resolve" && len(rest) == 1:
+		names, err := transfer.RecordLocalCandidates(*dir, rest[0])
+		if err != nil {
+			return err
+		}
+		fmt.Println(strings.Join(names, "\n"))
+		return nil
 	default:
 		return fmt.Errorf("urun-image %s: wrong arguments %q", args[0], rest)
 	}
@@ -79,4 +104,46 @@ func run(args []string) error {
 	}
 	fmt.Println(name)
 	return nil
+}
+
+// login checks and saves the credentials; the password is stdin's first
+// line (urun never passes it in arguments, where ps would show it).
+func login(ctx context.Context, arg, username string, getLogin bool, o transfer.TransferOptions) error {
+	key, err := transfer.AuthKey(arg)
+	if err != nil {
+		return err
+	}
+	if getLogin {
+		user, err := transfer.GetLogin(key, o)
+		if err != nil {
+			return err
+		}
+		fmt.Println(user)
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+	if err != nil {
+		return fmt.Errorf("reading the password: %w", err)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if username == "" || password == "" {
+		return errors.New("urun login needs a username and a password")
+	}
+	where, err := transfer.Login(ctx, key, username, password, o)
+	if err != nil {
+		return err
+	}
+	fmt.Println(where)
+	return nil
+}
+
+func logout(rest []string, all bool, o transfer.TransferOptions) error {
+	if all {
+		return transfer.Logout("", true, o)
+	}
+	key, err := transfer.AuthKey(rest[0])
+	if err != nil {
+		return err
+	}
+	return transfer.Logout(key, false, o)
 }

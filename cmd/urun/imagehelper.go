@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,11 @@ import (
 // progress and, on failure, its one-line error, after which urun exits
 // with the helper's status silently. It returns the helper's output.
 func imageHelper(args ...string) (string, error) {
+	return imageHelperIn(nil, args...)
+}
+
+// imageHelperIn is imageHelper with stdin (a password) for the helper.
+func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
 	bin, err := findImageHelper()
 	if err != nil {
 		return "", err
@@ -27,7 +33,7 @@ func imageHelper(args ...string) (string, error) {
 	}
 	cmd := exec.Command(bin, append([]string{args[0], "--store", data}, args[1:]...)...)
 	var out bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &out, os.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, os.Stderr
 	// A killed urun must not leave a pull running: the store lock and the
 	// tmp directory are the helper's while it lives.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -47,5 +48,18 @@ func openStore() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.OpenStore(data)
+	s, err := store.OpenStore(data)
+	if err != nil {
+		return nil, err
+	}
+	// Short names go through registries.conf, as answered by urun-image
+	// once and cached (store/shortnames.go).
+	s.ShortNames = store.CachedShortNames(data, func(name string) ([]string, error) {
+		out, err := imageHelper("resolve", name)
+		if err != nil {
+			return nil, err
+		}
+		return strings.Split(out, "\n"), nil
+	})
+	return s, nil
 }

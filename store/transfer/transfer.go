@@ -40,10 +40,13 @@ type TransferOptions struct {
 	// Progress receives image/v5's report: a bar per layer when it is a
 	// terminal, one line per blob otherwise. Nil is quiet.
 	Progress io.Writer
+	// AuthFile, when set, is the credentials file to read instead of the
+	// default ones (--authfile, $REGISTRY_AUTH_FILE).
+	AuthFile string
 }
 
 func (o TransferOptions) system() *types.SystemContext {
-	sys := &types.SystemContext{}
+	sys := &types.SystemContext{AuthFilePath: o.AuthFile}
 	if !o.TLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
@@ -85,6 +88,16 @@ func SourceRef(src string) (types.ImageReference, string, error) {
 	}
 	ref, err := docker.NewReference(named)
 	return ref, full, err
+}
+
+// hasTransport reports whether src starts with a transport name.
+func hasTransport(src string) bool {
+	for _, t := range []string{"docker://", "oci:", "oci-archive:", "docker-archive:"} {
+		if strings.HasPrefix(src, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // archiveRef opens an archive; name, when empty, is read from the archive.
@@ -204,6 +217,9 @@ func walkTar(file string, f func(*tar.Header, io.Reader) bool) error {
 // was plus, at most, complete blobs and a tmp directory the next write
 // removes.
 func Pull(ctx context.Context, s *store.Store, src string, o TransferOptions) (string, error) {
+	if store.IsShortName(src) && !hasTransport(src) {
+		return pullShort(ctx, s, src, o)
+	}
 	ref, name, err := SourceRef(src)
 	if err != nil {
 		return "", err
@@ -340,6 +356,10 @@ func explainCopyError(name string, err error) error {
 	case strings.Contains(msg, "http: server gave HTTP response to HTTPS client"),
 		strings.Contains(msg, "certificate signed by unknown authority"):
 		return fmt.Errorf("pulling %s: %w (a local registry without TLS needs --tls-verify=false)", name, err)
+	case strings.Contains(msg, "authentication required"), strings.Contains(msg, "unauthorized"),
+		strings.Contains(msg, "invalid username/password"):
+		reg, _, _ := strings.Cut(name, "/")
+		return fmt.Errorf("pulling %s: the registry wants credentials: log in with 'urun login %s' (%w)", name, reg, err)
 	case strings.Contains(msg, "Digest did not match"), strings.Contains(msg, "digest mismatch"):
 		return fmt.Errorf("pulling %s: a blob does not match its digest, nothing was stored: %w", name, err)
 	}

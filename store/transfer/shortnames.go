@@ -1,0 +1,271 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage/pkg/configfile"
+	"go.podman.io/storage/pkg/homedir"
+
+	"github.com/urun-dev/urun/store"
+)
+
+// Short names are resolved with image/v5's sysregistriesv2, the code
+// podman uses, so registries.conf means the same to both. urun does not
+// prompt: in enforcing mode an ambiguous name is an error that lists the
+// candidates (podman prompts on a terminal and fails the same way without
+// one).
+
+// aliasCachePath is the user's short-name-aliases.conf, which podman
+// writes when a user picks a candidate at its prompt.
+func aliasCachePath() (string, error) {
+	if os.Geteuid() == 0 {
+		return "/var/cache/containers/short-name-aliases.conf", nil
+	}
+	cache, err := homedir.GetCacheHome()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "containers", "short-name-aliases.conf"), nil
+}
+
+// shortNameSystem is a SystemContext whose alias cache path is explicit,
+// so that ShortNameInputs names the file sysregistriesv2 reads.
+func shortNameSystem(sys *types.SystemContext) (*types.SystemContext, error) {
+	c := types.SystemContext{}
+	if sys != nil {
+		c = *sys
+	}
+	if c.UserShortNameAliasConfPath == "" {
+		p, err := aliasCachePath()
+		if err != nil {
+			return nil, err
+		}
+		c.UserShortNameAliasConfPath = p
+	}
+	return &c, nil
+}
+
+// splitShort splits a short name into its repository and its ":TAG" or
+// "@DIGEST" suffix (":latest" when it has neither).
+func splitShort(name string) (repo, suffix string, err error) {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", "", fmt.Errorf("%q is not a valid image name: %w", name, err)
+	}
+	repo, suffix = name, ":latest"
+	if i := strings.Index(name, "@"); i >= 0 {
+		repo, suffix = name[:i], name[i:]
+	} else if t, ok := named.(reference.Tagged); ok {
+		repo, suffix = strings.TrimSuffix(name, ":"+t.Tag()), ":"+t.Tag()
+	}
+	return repo, suffix, nil
+}
+
+// shortAlias returns the alias of the short name's repository, with the
+// name's tag or digest, or "" when there is none.
+func shortAlias(sys *types.SystemContext, repo, suffix string) (string, error) {
+	alias, _, err := sysregistriesv2.ResolveShortNameAlias(sys, repo)
+	if err != nil || alias == nil {
+		return "", err
+	}
+	return store.NormalizeName(alias.Name() + suffix)
+}
+
+// searchRegistries returns the unqualified-search registries, docker.io
+// when none is configured (urun's default before registries.conf was
+// read; podman fails instead), and the file that set them.
+func searchRegistries(sys *types.SystemContext) ([]string, string, error) {
+	regs, origin, err := sysregistriesv2.UnqualifiedSearchRegistriesWithOrigin(sys)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading registries.conf: %w", err)
+	}
+	if len(regs) == 0 {
+		return []string{"docker.io"}, "urun's default", nil
+	}
+	return regs, origin, nil
+}
+
+func qualify(regs []string, name string) ([]string, error) {
+	var out []string
+	for _, reg := range regs {
+		full, err := store.NormalizeName(reg + "/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("unqualified-search registry %q: %w", reg, err)
+		}
+		out = append(out, full)
+	}
+	return out, nil
+}
+
+// LocalCandidates returns the full names a short name may have in the
+// store, in podman's order: the alias, localhost/NAME, NAME in each
+// search registry.
+func LocalCandidates(sys *types.SystemContext, name string) ([]string, error) {
+	sys, err := shortNameSystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	repo, suffix, err := splitShort(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	alias, err := shortAlias(sys, repo, suffix)
+	if err != nil {
+		return nil, err
+	}
+	if alias != "" {
+		out = append(out, alias)
+	}
+	regs, _, err := searchRegistries(sys)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := qualify(append([]string{"localhost"}, regs...), repo+suffix)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range rest {
+		if !contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// PullCandidates returns the full names to try, in order, for pulling
+// a short name: its alias alone, else NAME in each search registry. In
+// enforcing mode more than one candidate is an error naming them.
+func PullCandidates(sys *types.SystemContext, name string) ([]string, error) {
+	sys, err := shortNameSystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	repo, suffix, err := splitShort(name)
+	if err != nil {
+		return nil, err
+	}
+	alias, err := shortAlias(sys, repo, suffix)
+	if err != nil || alias != "" {
+		return []string{alias}, err
+	}
+	regs, origin, err := searchRegistries(sys)
+	if err != nil {
+		return nil, err
+	}
+	out, err := qualify(regs, repo+suffix)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := sysregistriesv2.GetShortNameMode(sys)
+	if err != nil {
+		return nil, fmt.Errorf("reading registries.conf: %w", err)
+	}
+	if mode == types.ShortNameModeEnforcing && len(out) > 1 {
+		return nil, fmt.Errorf("the short name %s is ambiguous (short-name-mode is enforcing; unqualified-search-registries in %s): pull one of %s, or add an alias for it to [aliases] in registries.conf", name, origin, strings.Join(out, ", "))
+	}
+	return out, nil
+}
+
+// ShortNameInputs lists every file and directory the short-name answers
+// depend on: the registries.conf files (present or not), the drop-in
+// directories and their files, the override file and the alias cache.
+func ShortNameInputs(sys *types.SystemContext) ([]store.FileState, error) {
+	sys, err := shortNameSystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	paths, err := configfile.GetSearchPaths(&configfile.File{
+		Name:                            "registries",
+		Extension:                       "conf",
+		EnvironmentName:                 "CONTAINERS_REGISTRIES_CONF",
+		RootForImplicitAbsolutePaths:    sys.RootForImplicitAbsolutePaths,
+		CustomConfigFilePath:            sys.SystemRegistriesConfPath,
+		CustomConfigFileDropInDirectory: sys.SystemRegistriesConfDirPath,
+		UserId:                          os.Geteuid(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding registries.conf: %w", err)
+	}
+	files := append([]string{}, paths.MainFiles...)
+	for _, dir := range paths.DropInDirectories {
+		files = append(files, dir)
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range ents {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	if paths.ExtraOverrideFile != "" {
+		files = append(files, paths.ExtraOverrideFile)
+	}
+	files = append(files, sys.UserShortNameAliasConfPath)
+	out := make([]store.FileState, len(files))
+	for i, f := range files {
+		out[i] = store.StatFile(f)
+	}
+	return out, nil
+}
+
+// RecordLocalCandidates resolves name with LocalCandidates and adds the
+// answer to the data directory's shortnames.json, which urun reads
+// without starting urun-image.
+func RecordLocalCandidates(dataDir, name string) ([]string, error) {
+	// Inputs first: an edit between the two steps then makes the cache
+	// stale rather than wrong.
+	inputs, err := ShortNameInputs(nil)
+	if err != nil {
+		return nil, err
+	}
+	names, err := LocalCandidates(nil, name)
+	if err != nil {
+		return nil, err
+	}
+	c, fresh := store.ReadShortNameCache(dataDir)
+	if !fresh || c.Names == nil {
+		c = store.ShortNameCache{Names: map[string][]string{}}
+	}
+	c.Inputs, c.Env = inputs, store.CurrentEnv()
+	c.Names[name] = names
+	return names, store.WriteShortNameCache(dataDir, c)
+}
+
+// pullShort pulls the first of the short name's candidates that a
+// registry has, as podman does in permissive mode.
+func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptions) (string, error) {
+	cands, err := PullCandidates(o.system(), name)
+	if err != nil {
+		return "", err
+	}
+	var errs []string
+	for _, full := range cands {
+		got, err := Pull(ctx, s, full, o)
+		if err == nil {
+			return got, nil
+		}
+		errs = append(errs, err.Error())
+	}
+	if len(errs) == 1 {
+		return "", errors.New(errs[0])
+	}
+	return "", fmt.Errorf("no registry has %s: %s", name, strings.Join(errs, "; "))
+}
