@@ -7,6 +7,7 @@
 //	urun-image pull --store DIR [--tls-verify=false] [-q] SRC   prints the stored name
 //	urun-image load --store DIR [-q] FILE [NAME]                prints the stored name
 //	urun-image save --store DIR [-q] [--format F] FILE IMAGE
+//	(pull --prompt: stdin is a terminal to ask which registry an ambiguous short name means)
 //	urun-image login --store DIR [--tls-verify=false] [--authfile F] -u USER REGISTRY   password on stdin
 //	urun-image login --store DIR --get-login [--authfile F] REGISTRY                    prints the user
 //	urun-image logout --store DIR [--authfile F] (--all | REGISTRY)
@@ -49,6 +50,7 @@ func run(args []string) error {
 	username := fs.StringP("username", "u", "", "")
 	getLogin := fs.Bool("get-login", false, "")
 	all := fs.Bool("all", false, "")
+	prompt := fs.Bool("prompt", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -67,6 +69,10 @@ func run(args []string) error {
 	o := transfer.TransferOptions{TLSVerify: *tlsVerify, AuthFile: *authFile}
 	if !*quiet {
 		o.Progress = os.Stderr
+	}
+	if *prompt {
+		// urun passed its terminal as stdin.
+		o.Prompt, o.PromptOut = os.Stdin, os.Stderr
 	}
 	// image/v5 logs through logrus; its warnings are worth seeing.
 	logrus.SetOutput(os.Stderr)

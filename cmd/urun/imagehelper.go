@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // imageHelper runs urun-image (pull, load, save: the code that links
@@ -31,7 +33,13 @@ func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command(bin, append([]string{args[0], "--store", data}, args[1:]...)...)
+	rest := args[1:]
+	if stdin == nil && args[0] == "pull" && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
+		// On a terminal, an ambiguous short name is asked about, as
+		// podman asks (enforcing mode).
+		stdin, rest = os.Stdin, append([]string{"--prompt"}, rest...)
+	}
+	cmd := exec.Command(bin, append([]string{args[0], "--store", data}, rest...)...)
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, os.Stderr
 	// A killed urun must not leave a pull running: the store lock and the

@@ -1,11 +1,13 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"go.podman.io/image/v5/docker/reference"
@@ -179,9 +181,40 @@ func PullCandidates(sys *types.SystemContext, name string) ([]string, error) {
 		return nil, fmt.Errorf("reading registries.conf: %w", err)
 	}
 	if mode == types.ShortNameModeEnforcing && len(out) > 1 {
-		return nil, fmt.Errorf("the short name %s is ambiguous (short-name-mode is enforcing; unqualified-search-registries in %s): pull one of %s, or add an alias for it to [aliases] in registries.conf", name, origin, strings.Join(out, ", "))
+		return nil, &AmbiguousError{Name: name, Origin: origin, Candidates: out}
 	}
 	return out, nil
+}
+
+// AmbiguousError is PullCandidates' answer in enforcing mode when more
+// than one registry may have the name.
+type AmbiguousError struct {
+	Name, Origin string
+	Candidates   []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("the short name %s is ambiguous (short-name-mode is enforcing; unqualified-search-registries in %s): pull one of %s, or add an alias for it to [aliases] in registries.conf", e.Name, e.Origin, strings.Join(e.Candidates, ", "))
+}
+
+// choose asks the user, on the terminal o.Prompt reads from, which
+// candidate to pull, as podman does in enforcing mode.
+func choose(o TransferOptions, e *AmbiguousError) (string, error) {
+	w := o.PromptOut
+	fmt.Fprintf(w, "%s is a short name for more than one image (unqualified-search-registries in %s):\n", e.Name, e.Origin)
+	for i, c := range e.Candidates {
+		fmt.Fprintf(w, "  %d) %s\n", i+1, c)
+	}
+	fmt.Fprintf(w, "Pull which one? [1-%d] ", len(e.Candidates))
+	line, err := bufio.NewReader(o.Prompt).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("reading the choice: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || n < 1 || n > len(e.Candidates) {
+		return "", fmt.Errorf("%q is not one of 1-%d: pull the full name instead, such as 'urun pull %s'", strings.TrimSpace(line), len(e.Candidates), e.Candidates[0])
+	}
+	return e.Candidates[n-1], nil
 }
 
 // ShortNameInputs lists every file and directory the short-name answers
@@ -253,6 +286,29 @@ func RecordLocalCandidates(dataDir, name string) ([]string, error) {
 // registry has, as podman does in permissive mode.
 func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptions) (string, error) {
 	cands, err := PullCandidates(o.system(), name)
+	var amb *AmbiguousError
+	if errors.As(err, &amb) && o.Prompt != nil {
+		choice, err := choose(o, amb)
+		if err != nil {
+			return "", err
+		}
+		got, err := Pull(ctx, s, choice, o)
+		if err != nil {
+			return "", err
+		}
+		// As podman: the choice becomes an alias in the user's
+		// short-name-aliases.conf, so the name is not ambiguous again.
+		repo, _, _ := splitShort(name)
+		chosenRepo, _, _ := splitShort(choice)
+		sys, err := shortNameSystem(o.system())
+		if err == nil {
+			err = sysregistriesv2.AddShortNameAlias(sys, repo, chosenRepo)
+		}
+		if err != nil {
+			return "", fmt.Errorf("recording %s as the alias of %s: %w", chosenRepo, repo, err)
+		}
+		return got, nil
+	}
 	if err != nil {
 		return "", err
 	}

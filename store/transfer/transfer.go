@@ -43,6 +43,11 @@ type TransferOptions struct {
 	// AuthFile, when set, is the credentials file to read instead of the
 	// default ones (--authfile, $REGISTRY_AUTH_FILE).
 	AuthFile string
+	// Prompt, when set, is the terminal to ask on which registry an
+	// ambiguous short name means (enforcing mode); PromptOut shows the
+	// question. Nil fails listing the candidates.
+	Prompt    io.Reader
+	PromptOut io.Writer
 }
 
 func (o TransferOptions) system() *types.SystemContext {

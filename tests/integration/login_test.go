@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -344,6 +345,56 @@ func TestShortNameEnforcing(t *testing.T) {
 	}
 	// A full name is not ambiguous.
 	mustRunEnv(t, env, "pull", "-q", two.addr+"/"+shortName)
+}
+
+// On a terminal, enforcing mode asks which registry is meant and, as
+// podman, records the answer in the user's short-name-aliases.conf, so
+// the name is not ambiguous afterwards (for podman either).
+func TestShortNamePrompt(t *testing.T) {
+	one := startRegistry(t)
+	two := startRegistry(t)
+	two.push(t, "busybox", shortName+":latest")
+	env, home := privateHome(t)
+	writeRegistriesConf(t, home, "enforcing", one.addr, two.addr)
+
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(urunBin, "pull", "-q", shortName)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	out, err := readUntil(ptmx, "Pull which one?", 30*time.Second)
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("no question on the terminal: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "2) "+two.addr+"/"+shortName+":latest") {
+		t.Errorf("the question does not list %s:\n%s", two.addr, out)
+	}
+	ptmx.Write([]byte("2\n"))
+	rest, _ := readUntil(ptmx, "\x00never", 30*time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("pull after the answer: %v\n%s%s", err, out, rest)
+	}
+	list := listImages(t, env)
+	if len(list) != 1 || list[0].Name != two.addr+"/"+shortName+":latest" {
+		t.Fatalf("images after the answer: %+v", list)
+	}
+	aliases, err := os.ReadFile(filepath.Join(home, ".cache", "containers", "short-name-aliases.conf"))
+	if err != nil || !strings.Contains(string(aliases), two.addr+"/"+shortName) {
+		t.Fatalf("the answer was not recorded as an alias: %v\n%s", err, aliases)
+	}
+	// Without a terminal now, the alias decides: no ambiguity.
+	mustRunEnv(t, env, "pull", "-q", shortName)
+	mustRunEnv(t, env, "run", "--pull=never", shortName, "true")
 }
 
 // Without unqualified-search-registries a short name still means
