@@ -116,7 +116,23 @@ func WriteShortNameCache(dataDir string, c ShortNameCache) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(ShortNameCachePath(dataDir), b)
+	// A temporary file of its own: writers do not hold the store lock.
+	f, err := os.CreateTemp(dataDir, "shortnames-*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), ShortNameCachePath(dataDir))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing the short-name cache: %w", err)
+	}
+	return nil
 }
 
 // CachedShortNames returns a resolver for Store.ShortNames: the cached

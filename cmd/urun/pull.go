@@ -53,7 +53,11 @@ func openStore() (*store.Store, error) {
 		return nil, err
 	}
 	// Short names go through registries.conf, as answered by urun-image
-	// once and cached (store/shortnames.go).
+	// once and cached (store/shortnames.go). Without the helper, they
+	// mean docker.io, then localhost/.
+	if _, err := findImageHelper(); err != nil {
+		return s, nil
+	}
 	s.ShortNames = store.CachedShortNames(data, func(name string) ([]string, error) {
 		out, err := imageHelper("resolve", name)
 		if err != nil {

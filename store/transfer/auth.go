@@ -58,7 +58,7 @@ func Login(ctx context.Context, key, username, password string, o TransferOption
 	if err := docker.CheckAuth(ctx, sys, username, password, reg); err != nil {
 		var unauth docker.ErrUnauthorizedForCredentials
 		if errors.As(err, &unauth) {
-			return "", fmt.Errorf("logging in to %s: %w (the registry refused them; nothing was saved)", reg, ErrWrongCredentials)
+			return "", fmt.Errorf("logging in to %s: %w (the registry refused them, nothing was saved: check them and run urun login again)", reg, ErrWrongCredentials)
 		}
 		return "", explainLoginError(reg, err)
 	}
