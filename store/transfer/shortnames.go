@@ -55,18 +55,21 @@ func shortNameSystem(sys *types.SystemContext) (*types.SystemContext, error) {
 	return &c, nil
 }
 
-// splitShort splits a short name into its repository and its ":TAG" or
-// "@DIGEST" suffix (":latest" when it has neither).
+// splitShort splits a short name into its repository and its ":TAG",
+// "@DIGEST" or ":TAG@DIGEST" suffix (":latest" when it has neither).
 func splitShort(name string) (repo, suffix string, err error) {
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
+	if _, err := reference.ParseNormalizedNamed(name); err != nil {
 		return "", "", fmt.Errorf("%q is not a valid image name: %w", name, err)
 	}
-	repo, suffix = name, ":latest"
-	if i := strings.Index(name, "@"); i >= 0 {
-		repo, suffix = name[:i], name[i:]
-	} else if t, ok := named.(reference.Tagged); ok {
-		repo, suffix = strings.TrimSuffix(name, ":"+t.Tag()), ":"+t.Tag()
+	repo = name
+	if i := strings.Index(repo, "@"); i >= 0 {
+		repo, suffix = repo[:i], repo[i:]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo, suffix = repo[:i], repo[i:]+suffix
+	}
+	if suffix == "" {
+		suffix = ":latest"
 	}
 	return repo, suffix, nil
 }

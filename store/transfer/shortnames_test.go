@@ -108,6 +108,22 @@ func TestShortNameInputs(t *testing.T) {
 	}
 }
 
+func TestSplitShort(t *testing.T) {
+	dig := "@sha256:" + strings.Repeat("a", 64)
+	for in, want := range map[string][2]string{
+		"app": {"app", ":latest"}, "team/app:1": {"team/app", ":1"},
+		"app" + dig: {"app", dig}, "app:1" + dig: {"app", ":1" + dig},
+	} {
+		repo, suffix, err := splitShort(in)
+		if err != nil || repo != want[0] || suffix != want[1] {
+			t.Errorf("splitShort(%q) = %q, %q, %v; want %q", in, repo, suffix, err, want)
+		}
+	}
+	if _, _, err := splitShort("Bad:Name:x"); err == nil {
+		t.Error("an invalid name was split")
+	}
+}
+
 func TestAuthKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"quay.io": "quay.io", "https://quay.io/": "quay.io", "127.0.0.1:5000": "127.0.0.1:5000",
