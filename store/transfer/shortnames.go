@@ -317,6 +317,9 @@ func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptio
 	}
 	var errs []string
 	for _, full := range cands {
+		if o.Progress != nil && len(cands) > 1 {
+			fmt.Fprintf(o.Progress, "Trying to pull %s...\n", full)
+		}
 		got, err := Pull(ctx, s, full, o)
 		if err == nil {
 			return got, nil
