@@ -115,6 +115,9 @@ func (s *Store) find(index v1.Index, name string) (int, error) {
 			}
 		}
 	}
+	if len(names) > 1 {
+		return 0, fmt.Errorf("%s (looked for %s): %w", name, strings.Join(names, ", "), ErrNotFound)
+	}
 	return 0, fmt.Errorf("%s: %w", full, ErrNotFound)
 }
 

@@ -302,7 +302,8 @@ func TestShortNameSearchRegistry(t *testing.T) {
 		t.Errorf("no short-name cache after a lookup: %v", err)
 	}
 	writeRegistriesConf(t, home, "", "127.0.0.1:1")
-	oneLine(t, urunEnv(t, env, "run", "--pull=never", shortName, "true"), "run after registries.conf changed", "urun pull")
+	oneLine(t, urunEnv(t, env, "run", "--pull=never", shortName, "true"), "run after registries.conf changed",
+		"urun pull", "127.0.0.1:1/"+shortName+":latest")
 	writeRegistriesConf(t, home, "", reg.addr)
 	mustRunEnv(t, env, "run", "--pull=never", shortName+":latest", "true")
 }
