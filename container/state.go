@@ -30,8 +30,13 @@ type State struct {
 	// Rootless: the container has a user namespace urun created.
 	Rootless bool `json:"rootless,omitempty"`
 	// Engine (urun run -d / create) fields.
-	Name            string    `json:"name,omitempty"`
-	Image           string    `json:"image,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Image string `json:"image,omitempty"`
+	// ImageDigest is the manifest digest of the image; ImageRootfs the
+	// unpacked tree the container's overlay uses (urun rmi refuses to
+	// remove it while the container exists).
+	ImageDigest     string    `json:"imageDigest,omitempty"`
+	ImageRootfs     string    `json:"imageRootfs,omitempty"`
 	Command         []string  `json:"command,omitempty"`
 	Supervisor      int       `json:"supervisor,omitempty"`
 	SupervisorStart uint64    `json:"supervisorStart,omitempty"`

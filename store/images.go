@@ -241,6 +241,11 @@ func (s *Store) setName(index v1.Index, full string, desc v1.Descriptor) error {
 // written before any blob is deleted, so a kill in between leaves only
 // unreferenced blobs, which the next Remove collects.
 func (s *Store) Remove(name string) (gone []digest.Digest, err error) {
+	return s.RemoveWith(name, RemoveHooks{})
+}
+
+// RemoveWith is Remove, calling hooks for an image that goes (pin.go).
+func (s *Store) RemoveWith(name string, hooks RemoveHooks) (gone []digest.Digest, err error) {
 	unlock, err := s.Lock()
 	if err != nil {
 		return nil, err
@@ -264,17 +269,40 @@ func (s *Store) Remove(name string) (gone []digest.Digest, err error) {
 		kept = append(kept, m)
 	}
 	index.Manifests = kept
+	if stillListed(index, target.Digest) {
+		if err := s.writeIndex(index); err != nil {
+			return nil, err
+		}
+		return nil, s.collect(index)
+	}
+	// The image goes: wait for the runs that found it to register their
+	// containers, and keep new ones out until its files are gone.
+	unpin, err := s.pinExclusive(target.Digest)
+	if err != nil {
+		return nil, err
+	}
+	removed := false
+	defer func() { unpin(removed) }()
+	if hooks.InUse != nil {
+		if err := hooks.InUse(target.Digest); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.writeIndex(index); err != nil {
 		return nil, err
 	}
-	stillUsed := false
-	for _, m := range kept {
-		stillUsed = stillUsed || m.Digest == target.Digest
+	removed = true
+	gone = append(gone, target.Digest)
+	if err := s.collect(index); err != nil {
+		return gone, err
 	}
-	if !stillUsed {
-		gone = append(gone, target.Digest)
+	if hooks.Gone != nil {
+		if err := hooks.Gone(target.Digest); err != nil {
+			return gone, err
+		}
 	}
-	return gone, s.collect(index)
+	s.removePins(index)
+	return gone, nil
 }
 
 // collect deletes blobs that no manifest in index refers to.
@@ -381,7 +409,8 @@ type Digest = digest.Digest
 
 // Resolve finds ref in the store for `urun run`, calling pull first when
 // policy ("missing", "always", "never") says so; pull returns the name
-// the image got.
+// the image got. The image is pinned (pin.go) until img.Release; no pin
+// is held while pull runs.
 func (s *Store) Resolve(ref, policy string, pull func(ref string) (string, error)) (*Image, error) {
 	switch policy {
 	case "missing", "always", "never":
@@ -389,7 +418,7 @@ func (s *Store) Resolve(ref, policy string, pull func(ref string) (string, error
 		return nil, fmt.Errorf("--pull %q: use missing, always or never", policy)
 	}
 	if policy != "always" {
-		img, err := s.Lookup(ref)
+		img, err := s.lookupPinned(ref)
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return img, err
 		}
@@ -401,5 +430,5 @@ func (s *Store) Resolve(ref, policy string, pull func(ref string) (string, error
 	if err != nil {
 		return nil, err
 	}
-	return s.Lookup(name)
+	return s.lookupPinned(name)
 }

@@ -34,6 +34,9 @@ type Image struct {
 	Config   v1.Image
 	// Layers are the layer blob files, base layer first.
 	Layers []Layer
+	// pin is held from the lookup until the container is registered
+	// (pin.go); Release drops it.
+	pin *os.File
 }
 
 // Layer is one layer blob on disk.

@@ -30,12 +30,33 @@ const (
 type UnpackRequest struct {
 	Dir    string  `json:"dir"`
 	Layers []Layer `json:"layers"`
-	// SquashIDs gives files whose owner is not mapped to root instead of
-	// failing: the single-id fallback has nothing but root to give.
+	// SquashIDs gives every file to root: the single-id fallback has
+	// nothing but root to give.
 	SquashIDs bool `json:"squashIDs,omitempty"`
+	// SquashUnmapped gives files whose owner the mapping does not hold
+	// to root (the --squash-ids opt-in) instead of failing the unpack.
+	SquashUnmapped bool `json:"squashUnmapped,omitempty"`
 	// Remove only deletes Dir: files owned by subordinate ids can be
 	// removed only from inside the mapping too.
 	Remove bool `json:"remove,omitempty"`
+}
+
+// UnpackResult is the helper's answer: how many files had owners outside
+// the mapping (given to root with SquashUnmapped), and the first of them.
+type UnpackResult struct {
+	Unmapped int    `json:"unmapped,omitempty"`
+	First    string `json:"first,omitempty"`
+}
+
+// RootfsOptions are the choices a run makes about its image's files.
+type RootfsOptions struct {
+	// SquashIDs (--squash-ids): files owned by ids outside the mapping
+	// are given to root instead of failing the unpack. Such a tree is
+	// cached under its own name (KEY-squashed), so runs without the
+	// opt-in never see it.
+	SquashIDs bool
+	// Warn receives one line when the opt-in changed owners.
+	Warn func(string)
 }
 
 // Rootfs returns the directory holding img's files as the container with
@@ -43,6 +64,11 @@ type UnpackRequest struct {
 // by manifest digest and mapping, so a later run of the same image never
 // copies or chowns anything, and an edit of /etc/subuid gets a fresh one.
 func Rootfs(img *Image, maps userns.Maps, dataDir, helperExe string) (string, error) {
+	return RootfsWith(img, maps, dataDir, helperExe, RootfsOptions{})
+}
+
+// RootfsWith is Rootfs with options.
+func RootfsWith(img *Image, maps userns.Maps, dataDir, helperExe string, o RootfsOptions) (string, error) {
 	base := filepath.Join(dataDir, "rootfs")
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return "", fmt.Errorf("creating %s: %w", base, err)
@@ -50,29 +76,53 @@ func Rootfs(img *Image, maps userns.Maps, dataDir, helperExe string) (string, er
 	h := sha256.Sum256([]byte(maps.UID.String() + "/" + maps.GID.String()))
 	key := img.Digest.Encoded() + "-" + hex.EncodeToString(h[:6])
 	final := filepath.Join(base, key)
-	if _, err := os.Stat(final); err == nil {
-		return final, nil
+	// An image with no unmapped owner has one tree, the plain one, used
+	// with and without the opt-in.
+	squashed := final + "-squashed"
+	if p, ok := existingRootfs(final, squashed, o.SquashIDs); ok {
+		return p, nil
 	}
-	// One unpack per image at a time; the lock dies with its holder.
-	lock, err := os.OpenFile(final+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	// One unpack per image and mapping at a time; the lock dies with its
+	// holder, and is removed when done so rootfs/ holds only trees.
+	lock, err := lockPath(final+".lock", unix.LOCK_EX)
 	if err != nil {
 		return "", fmt.Errorf("locking %s: %w", final, err)
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", fmt.Errorf("locking %s: %w", final, err)
-	}
-	if _, err := os.Stat(final); err == nil {
-		return final, nil // another urun finished it while we waited
+	defer removeLocked(lock)
+	if p, ok := existingRootfs(final, squashed, o.SquashIDs); ok {
+		return p, nil // another urun finished it while we waited
 	}
 	partial := final + ".partial"
-	if err := runUnpack(UnpackRequest{Dir: partial, Layers: img.Layers, SquashIDs: len(maps.UID) == 1 && maps.UID[0].Size == 1}, maps, helperExe); err != nil {
+	req := UnpackRequest{Dir: partial, Layers: img.Layers, SquashIDs: len(maps.UID) == 1 && maps.UID[0].Size == 1}
+	req.SquashUnmapped = o.SquashIDs && !req.SquashIDs
+	res, err := runUnpack(req, maps, helperExe)
+	if err != nil {
 		return "", err
 	}
-	if err := os.Rename(partial, final); err != nil {
+	dst := final
+	if res.Unmapped > 0 && req.SquashUnmapped {
+		dst = squashed
+		if o.Warn != nil {
+			o.Warn(fmt.Sprintf("%d files of the image have owners outside the user namespace's ids (the first: %s); --squash-ids gave them to root", res.Unmapped, res.First))
+		}
+	}
+	if err := os.Rename(partial, dst); err != nil {
 		return "", fmt.Errorf("publishing unpacked image: %w", err)
 	}
-	return final, nil
+	return dst, nil
+}
+
+// existingRootfs returns the tree a run may use, if it is unpacked.
+func existingRootfs(plain, squashed string, squash bool) (string, bool) {
+	if _, err := os.Stat(plain); err == nil {
+		return plain, true
+	}
+	if squash {
+		if _, err := os.Stat(squashed); err == nil {
+			return squashed, true
+		}
+	}
+	return "", false
 }
 
 // RemoveRootfs deletes the unpacked root filesystems of the manifest d,
@@ -83,16 +133,16 @@ func RemoveRootfs(d Digest, maps userns.Maps, dataDir, helperExe string) error {
 		if strings.HasSuffix(dir, ".lock") {
 			continue
 		}
-		if err := runUnpack(UnpackRequest{Dir: dir, Remove: true}, maps, helperExe); err != nil {
+		if _, err := runUnpack(UnpackRequest{Dir: dir, Remove: true}, maps, helperExe); err != nil {
 			return fmt.Errorf("removing %s: %w", dir, err)
 		}
-		os.Remove(strings.TrimSuffix(dir, ".partial") + ".lock")
+		os.Remove(strings.TrimSuffix(strings.TrimSuffix(dir, ".partial"), "-squashed") + ".lock")
 	}
 	return nil
 }
 
 // runUnpack runs the unpack helper in a user namespace with maps.
-func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) error {
+func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) (res UnpackResult, err error) {
 	child, err := userns.Start(userns.Config{
 		Path:       helperExe,
 		Args:       []string{"urun", UnpackCommand},
@@ -103,12 +153,12 @@ func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) error {
 		Stderr:     os.Stderr,
 	})
 	if err != nil {
-		return fmt.Errorf("starting the unpack helper: %w", err)
+		return res, fmt.Errorf("starting the unpack helper: %w", err)
 	}
 	defer child.Conn.Close()
 	err = child.Conn.Send(MsgUnpack, req)
 	if err == nil {
-		err = child.Conn.WaitFor(MsgUnpacked, unpackTimeout, nil)
+		err = child.Conn.WaitFor(MsgUnpacked, unpackTimeout, &res)
 	}
 	if err != nil {
 		child.Cmd.Process.Kill()
@@ -117,14 +167,14 @@ func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) error {
 	if err != nil {
 		var pe *userns.PeerError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("unpacking image: %s", pe.Msg)
+			return res, fmt.Errorf("unpacking image: %s", pe.Msg)
 		}
-		return fmt.Errorf("unpacking image: %w", err)
+		return res, fmt.Errorf("unpacking image: %w", err)
 	}
 	if werr != nil {
-		return fmt.Errorf("unpack helper: %w", werr)
+		return res, fmt.Errorf("unpack helper: %w", werr)
 	}
-	return nil
+	return res, nil
 }
 
 // UnpackCommand is the hidden urun subcommand that runs UnpackMain.

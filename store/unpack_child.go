@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/idtools"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/userns"
 )
@@ -25,18 +26,19 @@ func UnpackMain() int {
 		return 125
 	}
 	var req UnpackRequest
+	var res UnpackResult
 	err = conn.WaitMapped()
 	if err == nil {
 		err = conn.WaitFor(MsgUnpack, initTimeout, &req)
 	}
 	if err == nil {
-		err = unpack(req)
+		res, err = unpack(req)
 	}
 	if err != nil {
 		conn.SendError(err)
 		return 125
 	}
-	conn.Send(MsgUnpacked, nil)
+	conn.Send(MsgUnpacked, res)
 	return 0
 }
 
@@ -44,15 +46,15 @@ const initTimeout = 30 * time.Second
 
 // unpack applies the layers into a fresh req.Dir. A leftover from an
 // interrupted earlier unpack is removed first; on failure nothing is left.
-func unpack(req UnpackRequest) (err error) {
+func unpack(req UnpackRequest) (res UnpackResult, err error) {
 	if err := os.RemoveAll(req.Dir); err != nil {
-		return fmt.Errorf("removing an interrupted unpack at %s: %w", req.Dir, err)
+		return res, fmt.Errorf("removing an interrupted unpack at %s: %w", req.Dir, err)
 	}
 	if req.Remove {
-		return nil
+		return res, nil
 	}
 	if err := os.Mkdir(req.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", req.Dir, err)
+		return res, fmt.Errorf("creating %s: %w", req.Dir, err)
 	}
 	defer func() {
 		if err != nil {
@@ -64,42 +66,101 @@ func unpack(req UnpackRequest) (err error) {
 		// container gets /dev from urun, not from the image.
 		InUserNS: true,
 	}
+	var maps *nsMaps
 	if req.SquashIDs {
 		// A single-id namespace maps root only: every file becomes root's.
 		opts.ChownOpts = &idtools.IDPair{UID: 0, GID: 0}
+	} else {
+		m, err := readNSMaps()
+		if err != nil {
+			return res, fmt.Errorf("reading this user namespace's id maps: %w", err)
+		}
+		maps = &m
+	}
+	if req.SquashUnmapped {
+		// As containers/storage's ignore_chown_errors: the chown the
+		// kernel refuses is skipped, and the file keeps the owner it was
+		// created with, root. pkg/archive prints a line per such file;
+		// the parent prints one warning with the count instead.
+		opts.IgnoreChownErrors = true
+		restore, err := quietStderr()
+		if err != nil {
+			return res, err
+		}
+		defer restore()
 	}
 	for _, l := range req.Layers {
-		if err := applyLayer(req.Dir, l, opts); err != nil {
-			return err
+		first, n, err := applyLayer(req.Dir, l, opts, maps)
+		if err != nil {
+			if first != nil && !req.SquashUnmapped {
+				return res, maps.unmappedError(first, l.Digest.String())
+			}
+			return res, err
 		}
+		if first != nil && res.First == "" {
+			res.First = fmt.Sprintf("%s (uid %d, gid %d)", first.Name, first.UID, first.GID)
+		}
+		res.Unmapped += n
 	}
-	return nil
+	return res, nil
+}
+
+// quietStderr points fd 2 at /dev/null until the returned function runs.
+func quietStderr() (func(), error) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	saved, err := unix.Dup(2)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Dup2(int(null.Fd()), 2); err != nil {
+		unix.Close(saved)
+		return nil, err
+	}
+	return func() {
+		unix.Dup2(saved, 2)
+		unix.Close(saved)
+	}, nil
 }
 
 // applyLayer unpacks one layer blob, checking its digest on the way: the
 // bytes are hashed as they are read, and a mismatch fails the unpack.
-func applyLayer(dir string, l Layer, opts *archive.TarOptions) error {
+// With maps it also reports the first file whose owner maps does not
+// hold, and how many there are.
+func applyLayer(dir string, l Layer, opts *archive.TarOptions, maps *nsMaps) (first *unmappedFile, n int, err error) {
 	f, err := os.Open(l.Path)
 	if err != nil {
-		return fmt.Errorf("opening layer %s: %w", l.Digest, err)
+		return nil, 0, fmt.Errorf("opening layer %s: %w", l.Digest, err)
 	}
 	defer f.Close()
 	v := l.Digest.Verifier()
 	r := io.TeeReader(f, v)
 	tr, err := archive.DecompressStream(r)
 	if err != nil {
-		return fmt.Errorf("decompressing layer %s: %w", l.Digest, err)
+		return nil, 0, fmt.Errorf("decompressing layer %s: %w", l.Digest, err)
 	}
 	defer tr.Close()
-	if _, err := archive.ApplyUncompressedLayer(dir, tr, opts); err != nil {
-		return fmt.Errorf("applying layer %s: %w", l.Digest, err)
+	var layer io.Reader = tr
+	if maps != nil {
+		var c *idCheck
+		layer, c = maps.watch(tr)
+		defer func() {
+			c.finish()
+			first, n = c.first, c.count
+		}()
+	}
+	if _, err := archive.ApplyUncompressedLayer(dir, layer, opts); err != nil {
+		return nil, 0, fmt.Errorf("applying layer %s: %w", l.Digest, err)
 	}
 	// The tar reader may stop before trailing padding; hash all of it.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("reading layer %s: %w", l.Digest, err)
+		return nil, 0, fmt.Errorf("reading layer %s: %w", l.Digest, err)
 	}
 	if !v.Verified() {
-		return fmt.Errorf("layer %s does not match its digest: the image is corrupt, pull it again", l.Digest)
+		return nil, 0, fmt.Errorf("layer %s does not match its digest: the image is corrupt, pull it again", l.Digest)
 	}
-	return nil
+	return nil, 0, nil
 }

@@ -126,6 +126,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 			removeContainer(root, id)
 			return err
 		}
+		f.image.release()
 		fmt.Println(id)
 		return nil
 	}
@@ -139,6 +140,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 			removeContainer(root, id)
 			return err
 		}
+		f.image.release()
 		if err := spawnSupervisor(id, os.Args[1:]); err != nil {
 			removeContainer(root, id)
 			return err
@@ -150,9 +152,10 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		if err := reserve(root, f, id, ref, cfg.Spec); err != nil {
 			return err
 		}
-	} else if err := refreshForRestart(root, id, cfg.Spec); err != nil {
+	} else if err := refreshForRestart(root, id, cfg.Spec, &f.image); err != nil {
 		return err
 	}
+	f.image.release()
 	autoRemove := f.rm
 	if f.detach && !f.rmExplicit {
 		autoRemove = false
@@ -283,6 +286,7 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 		Name: name, Image: ref, Command: spec.Process.Args, Tty: spec.Process.Terminal,
 		LogPath: filepath.Join(dir, "ctr.log"),
 	}
+	f.image.record(st)
 	if err := container.SaveSpec(dir, spec); err != nil {
 		removeContainer(root, id)
 		return err
@@ -296,9 +300,26 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 
 // refreshForRestart updates the saved config of a container a supervisor
 // (re)starts: the spec may have been rebuilt from a newer image.
-func refreshForRestart(root, id string, spec *specs.Spec) error {
-	if _, err := container.Load(root, id); err != nil {
+func refreshForRestart(root, id string, spec *specs.Spec, use *imageUse) error {
+	st, err := container.Load(root, id)
+	if err != nil {
 		return err
+	}
+	if use.img != nil && st.ImageRootfs != use.rootfs {
+		// The image's name may point at a newer image now: rmi must see
+		// the tree this start uses.
+		unlock, err := container.Lock(root, id)
+		if err != nil {
+			return err
+		}
+		if st, err = container.Load(root, id); err == nil {
+			use.record(st)
+			err = st.Save(root)
+		}
+		unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return container.SaveSpec(container.Dir(root, id), spec)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -14,10 +15,11 @@ import (
 func init() {
 	register("rmi", func() *command {
 		fs := pflag.NewFlagSet("rmi", pflag.ContinueOnError)
+		force := fs.BoolP("force", "f", false, "remove the containers that use the image first (running ones are killed), as podman rmi -f")
 		return &command{
 			name:  "rmi",
 			short: "Remove local images",
-			usage: "rmi IMAGE [IMAGE...]\n\nIMAGE: a name, or 12 or more hex digits of an id (removes all its names)",
+			usage: "rmi [-f] IMAGE [IMAGE...]\n\nIMAGE: a name, or 12 or more hex digits of an id (removes all its names)\n\nAn image that containers use (in any state) is not removed: 'urun rm' them\nfirst, or give -f to remove them with the image.",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if len(args) == 0 {
@@ -27,15 +29,28 @@ func init() {
 				if err != nil {
 					return err
 				}
+				root, err := ociRoot(g)
+				if err != nil {
+					return err
+				}
+				data, err := dataDir()
+				if err != nil {
+					return err
+				}
 				for _, a := range args {
-					gone, err := s.Remove(a)
+					gone, err := s.RemoveWith(a, store.RemoveHooks{
+						InUse: func(d store.Digest) error { return freeImage(root, data, a, d, *force) },
+						Gone: func(d store.Digest) error {
+							if err := removeRootfs(d); err != nil {
+								fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
+							}
+							return nil
+						},
+					})
 					if err != nil {
 						return err
 					}
 					for _, d := range gone {
-						if err := removeRootfs(d); err != nil {
-							fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
-						}
 						fmt.Println("Deleted:", d.Encoded())
 					}
 					if len(gone) == 0 {
@@ -46,6 +61,29 @@ func init() {
 			},
 		}
 	})
+}
+
+// freeImage refuses when containers use the image d, or with force
+// removes them (killing running ones), as podman rmi does. It runs while
+// rmi holds the image's pin, so no new container of it can register.
+func freeImage(root, data, name string, d store.Digest, force bool) error {
+	users, err := imageUsers(root, data, d)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	if !force {
+		return inUseError(name, users)
+	}
+	for _, u := range users {
+		if err := rmContainer(root, u.id, true); err != nil && !errors.Is(err, errNoSuchContainer) {
+			return fmt.Errorf("removing container %s that uses image %s: %w", u.id[:12], name, err)
+		}
+		fmt.Println("Removed container:", u.id)
+	}
+	return nil
 }
 
 // removeRootfs deletes an image's unpacked root filesystems; their files

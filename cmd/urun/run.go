@@ -49,6 +49,11 @@ type runFlags struct {
 	cgroups     cgroupdelegate.Flags
 	pull        string
 	tlsVerify   bool
+	// squashIDs: --squash-ids / URUN_SQUASH_IDS=1 (docs/STORE.md).
+	squashIDs bool
+	// image is the image the container runs, pinned until the container
+	// is registered (imagepin.go).
+	image imageUse
 }
 
 func init() {
@@ -89,6 +94,7 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
 		fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling (false for a local registry on plain HTTP)")
+		fs.BoolVar(&f.squashIDs, "squash-ids", os.Getenv("URUN_SQUASH_IDS") == "1", "give image files owned by ids outside the user namespace to root instead of failing (default from URUN_SQUASH_IDS=1)")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
@@ -180,6 +186,10 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if err != nil {
 			return err
 		}
+		// Held until the container is registered (runEngine), at the
+		// latest until this function returns.
+		f.image.img = img
+		defer f.image.release()
 		if g.debug {
 			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
@@ -189,9 +199,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if err != nil {
 			return fmt.Errorf("finding urun's own executable: %w", err)
 		}
-		if rootDir, err = store.Rootfs(img, maps, data, exe); err != nil {
+		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+			fmt.Fprintln(os.Stderr, "urun: warning:", w)
+		}}); err != nil {
 			return err
 		}
+		f.image.rootfs = rootDir
 	}
 	plan.Lower = []string{rootDir}
 
@@ -345,12 +358,17 @@ func readEnvFile(p string) ([]string, error) {
 // openImage resolves an image reference: an OCI layout in place, else the
 // local store, pulling first as --pull says.
 func openImage(ref string, f *runFlags) (*store.Image, error) {
-	if dir, tag, ok := store.ParseOCIRef(ref); ok {
-		return store.OpenOCILayout(ref, dir, tag)
-	}
 	s, err := openStore()
 	if err != nil {
 		return nil, err
+	}
+	if dir, tag, ok := store.ParseOCIRef(ref); ok {
+		img, err := store.OpenOCILayout(ref, dir, tag)
+		if err == nil {
+			// Its unpacked tree is in the store's rootfs/ as well.
+			err = s.Pin(img)
+		}
+		return img, err
 	}
 	return s.Resolve(ref, f.pull, func(ref string) (string, error) {
 		return imageHelper(append(append([]string{"pull"}, pullFlags(f.tlsVerify, false)...), ref)...)

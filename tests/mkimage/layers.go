@@ -228,3 +228,17 @@ func hardLayers() []layer {
 
 	return []layer{layer2, layer3, layer4}
 }
+
+// farIDsLayer goes on the busybox base for the "farids" image: a file
+// whose owner lies beyond the 65536 subordinate ids a user usually has
+// (useradd gives NAME:100000:65536), and one within them.
+func farIDsLayer() layer {
+	return layer{
+		CreatedBy: "mkimage: farids layer: owners outside a 65536-id mapping",
+		Entries: []entry{
+			dir("/far", 0o755, 0, 0),
+			file("/far/owned", 0o644, 200000, 300000, "far\n"),
+			file("/far/near", 0o644, 1000, 1000, "near\n"),
+		},
+	}
+}

@@ -6,7 +6,7 @@
 //
 //	go run ./tests/mkimage -out DIR [-busybox /bin/busybox]
 //
-// It writes DIR/busybox and DIR/hard (OCI image layouts, tag "latest"),
+// It writes DIR/busybox, DIR/hard and DIR/farids (OCI image layouts, tag "latest"),
 // DIR/hard/expected.txt (the merged tree of the hard image as listed by the
 // command on its first line) and DIR/checksums.txt (sha256 of each index.json).
 package main
@@ -132,9 +132,21 @@ func build(out string, bb busybox) error {
 		return err
 	}
 
+	far, err := buildLayer(farIDsLayer())
+	if err != nil {
+		return err
+	}
+	farIndex, err := freshLayout(filepath.Join(out, "farids"), []builtLayer{base, far}, v1.ImageConfig{
+		Env: []string{defaultPath},
+		Cmd: []string{"/bin/sh"},
+	})
+	if err != nil {
+		return fmt.Errorf("farids image: %w", err)
+	}
+
 	// sha256sum format, so "cd DIR && sha256sum -c checksums.txt" works.
-	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n",
-		hexSum(busyboxIndex), hexSum(hardIndex))
+	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n%s  farids/index.json\n",
+		hexSum(busyboxIndex), hexSum(hardIndex), hexSum(farIndex))
 	return os.WriteFile(filepath.Join(out, "checksums.txt"), []byte(checksums), 0o644)
 }
 

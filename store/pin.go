@@ -1,0 +1,181 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// A pin keeps an image's blobs and unpacked root filesystems in place
+// while a `urun run` goes from looking the image up to registering its
+// container: a shared flock on images/pins/DIGEST, which `urun rmi` takes
+// exclusively before it deletes anything of that image. Once the container
+// is registered the pin is released, and rmi sees the container instead.
+//
+// Pins are per image, and apart from the writers' lock (Lock): a run
+// takes no lock a pull holds, so a long pull never holds up a container
+// start and a start (even one that unpacks) never holds up a pull; only
+// rmi of the very image waits for the starts that already found it.
+
+// lockPath opens p (creating it) and flocks it with how (LOCK_SH or
+// LOCK_EX). A lock file may be removed by its holder (removeLocked); a
+// waiter that then got the lock on the removed file tries again on the
+// new one, so two holders never each think they have the only lock.
+func lockPath(p string, how int) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, err
+		}
+		var held, named unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(p, &named) == nil &&
+			held.Ino == named.Ino && held.Dev == named.Dev {
+			return f, nil
+		}
+		f.Close()
+	}
+}
+
+// removeLocked deletes the lock file f holds, then releases it.
+func removeLocked(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
+}
+
+func (s *Store) pinPath(d Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(s.Dir, "pins")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return filepath.Join(dir, d.Encoded()), nil
+}
+
+// Pin pins img (see above) until img.Release. Resolve pins the images it
+// returns; a layout used in place (oci:DIR) is pinned with this, since
+// its unpacked tree lives in this store's rootfs directory too.
+func (s *Store) Pin(img *Image) error {
+	p, err := s.pinPath(img.Digest)
+	if err != nil {
+		return err
+	}
+	f, err := lockPath(p, unix.LOCK_SH)
+	if err != nil {
+		return fmt.Errorf("pinning image %s: %w", img.Digest.Encoded()[:12], err)
+	}
+	img.pin = f
+	return nil
+}
+
+// Release ends img's pin; it is a no-op for an image not pinned.
+func (img *Image) Release() {
+	if img != nil && img.pin != nil {
+		img.pin.Close()
+		img.pin = nil
+	}
+}
+
+// lookupPinned is Lookup, pinned: it pins the image it found and then
+// checks the store still has it, since an rmi may have removed it between
+// the lookup and the pin (rmi removes under an exclusive pin, so once the
+// pin is held and the image still listed, it stays).
+func (s *Store) lookupPinned(name string) (*Image, error) {
+	img, err := s.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Pin(img); err != nil {
+		return nil, err
+	}
+	index, err := s.readIndex()
+	if err != nil {
+		img.Release()
+		return nil, err
+	}
+	if stillListed(index, img.Digest) {
+		return img, nil
+	}
+	img.Release()
+	full, _ := NormalizeName(name)
+	if full == "" {
+		full = name
+	}
+	return nil, fmt.Errorf("%s: %w (it was removed while starting)", full, ErrNotFound)
+}
+
+// RemoveHooks let the caller act on an image that is about to go, while
+// Remove holds the store's lock and the image's pin exclusively.
+type RemoveHooks struct {
+	// InUse runs before anything is removed, when no other name keeps
+	// the image; an error leaves the store unchanged.
+	InUse func(d Digest) error
+	// Gone runs after the image's blobs are deleted (its unpacked root
+	// filesystems go here); its error is returned with the digest.
+	Gone func(d Digest) error
+}
+
+// pinExclusive waits until no run holds a pin on d and keeps others from
+// pinning it until the returned function runs, which removes the pin file
+// when the image is gone.
+func (s *Store) pinExclusive(d Digest) (func(gone bool), error) {
+	p, err := s.pinPath(d)
+	if err != nil {
+		return nil, err
+	}
+	f, err := lockPath(p, unix.LOCK_EX)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for containers starting from image %s: %w", d.Encoded()[:12], err)
+	}
+	return func(gone bool) {
+		if gone {
+			removeLocked(f)
+			return
+		}
+		f.Close()
+	}, nil
+}
+
+// stillListed reports whether index names the manifest d.
+func stillListed(index v1.Index, d Digest) bool {
+	for _, m := range index.Manifests {
+		if m.Digest == d {
+			return true
+		}
+	}
+	return false
+}
+
+// removePins deletes pin files of images the index no longer lists (left
+// by an rmi killed after the index was written). Called under Lock.
+func (s *Store) removePins(index v1.Index) {
+	ents, err := os.ReadDir(filepath.Join(s.Dir, "pins"))
+	if errors.Is(err, fs.ErrNotExist) || err != nil {
+		return
+	}
+	for _, e := range ents {
+		d := Digest("sha256:" + e.Name())
+		if d.Validate() != nil || stillListed(index, d) {
+			continue
+		}
+		// Only a pin nobody holds: a run of an oci: layout with the same
+		// digest may hold it without the image being in the store.
+		if f, err := os.OpenFile(filepath.Join(s.Dir, "pins", e.Name()), os.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+			if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+				removeLocked(f)
+				continue
+			}
+			f.Close()
+		}
+	}
+}
