@@ -2,10 +2,12 @@ package store
 
 import (
 	"archive/tar"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/urun-dev/urun/idmap"
@@ -104,21 +106,34 @@ func (c *idCheck) finish() {
 
 // unmappedError is the one line a user gets for such an image.
 func (m nsMaps) unmappedError(f *unmappedFile, layer string) error {
-	what, id, ids := "uid", f.UID, m.uid
-	if !f.BadUID {
-		what, id, ids = "gid", f.GID, m.gid
+	var owner []string
+	need := 0
+	if f.BadUID {
+		owner = append(owner, fmt.Sprintf("uid %d", f.UID))
+		need = max(need, f.UID)
 	}
-	return fmt.Errorf("file %s in layer %s is owned by %s %d, outside the %ss this user namespace maps (%s): "+
-		"give your user at least %d subordinate ids in /etc/subuid and /etc/subgid (usermod --add-subuids and --add-subgids), "+
+	if f.BadGID {
+		owner = append(owner, fmt.Sprintf("gid %d", f.GID))
+		need = max(need, f.GID)
+	}
+	return fmt.Errorf("file %s in layer %s is owned by %s, outside the ids this user namespace maps (uids %s, gids %s): "+
+		"give your user at least %d subordinate ids in /etc/subuid and /etc/subgid (sudo usermod --add-subuids and --add-subgids), "+
 		"or run with --squash-ids (or URUN_SQUASH_IDS=1) to give such files to root",
-		f.Name, shortDigest(layer), what, id, what, rangesText(ids), id)
+		f.Name, shortDigest(layer), strings.Join(owner, " and "), rangesText(m.uid), rangesText(m.gid), need)
 }
 
-// rangesText formats the container side of a mapping: "0-65536".
+// rangesText formats the container side of a mapping, adjacent lines
+// joined: "0-65536" for the user's own id plus 65536 subordinate ones.
 func rangesText(m idmap.Mapping) string {
+	rs := slices.Clone(m)
+	slices.SortFunc(rs, func(a, b idmap.Range) int { return cmp.Compare(a.ContainerID, b.ContainerID) })
 	var parts []string
-	for _, r := range m {
-		parts = append(parts, fmt.Sprintf("%d-%d", r.ContainerID, uint64(r.ContainerID)+uint64(r.Size)-1))
+	for i := 0; i < len(rs); {
+		first, end := uint64(rs[i].ContainerID), uint64(rs[i].ContainerID)+uint64(rs[i].Size)
+		for i++; i < len(rs) && uint64(rs[i].ContainerID) == end; i++ {
+			end += uint64(rs[i].Size)
+		}
+		parts = append(parts, fmt.Sprintf("%d-%d", first, end-1))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -107,6 +107,9 @@ func (s *Store) lookupPinned(name string) (*Image, error) {
 		return img, nil
 	}
 	img.Release()
+	if p, err := s.pinPath(img.Digest); err == nil {
+		dropPin(p)
+	}
 	full, _ := NormalizeName(name)
 	if full == "" {
 		full = name
@@ -168,14 +171,22 @@ func (s *Store) removePins(index v1.Index) {
 		if d.Validate() != nil || stillListed(index, d) {
 			continue
 		}
-		// Only a pin nobody holds: a run of an oci: layout with the same
-		// digest may hold it without the image being in the store.
-		if f, err := os.OpenFile(filepath.Join(s.Dir, "pins", e.Name()), os.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
-			if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-				removeLocked(f)
-				continue
-			}
-			f.Close()
-		}
+		dropPin(filepath.Join(s.Dir, "pins", e.Name()))
 	}
+}
+
+// dropPin removes the pin file p if nobody holds it: a run of an oci:
+// layout with the same digest may hold it without the image being in the
+// store. A run that opened p and flocks it after the removal tries again
+// on a new file (lockPath).
+func dropPin(p string) {
+	f, err := os.OpenFile(p, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		removeLocked(f)
+		return
+	}
+	f.Close()
 }
