@@ -95,7 +95,7 @@ func RootfsWith(img *Image, maps userns.Maps, dataDir, helperExe string, o Rootf
 	partial := final + ".partial"
 	req := UnpackRequest{Dir: partial, Layers: img.Layers, SquashIDs: len(maps.UID) == 1 && maps.UID[0].Size == 1}
 	req.SquashUnmapped = o.SquashIDs && !req.SquashIDs
-	res, err := runUnpack(req, maps, helperExe)
+	res, err := unpackResult(req, maps, helperExe)
 	if err != nil {
 		return "", err
 	}
@@ -133,7 +133,7 @@ func RemoveRootfs(d Digest, maps userns.Maps, dataDir, helperExe string) error {
 		if strings.HasSuffix(dir, ".lock") {
 			continue
 		}
-		if _, err := runUnpack(UnpackRequest{Dir: dir, Remove: true}, maps, helperExe); err != nil {
+		if err := runUnpack(UnpackRequest{Dir: dir, Remove: true}, maps, helperExe); err != nil {
 			return fmt.Errorf("removing %s: %w", dir, err)
 		}
 		os.Remove(strings.TrimSuffix(strings.TrimSuffix(dir, ".partial"), "-squashed") + ".lock")
@@ -142,7 +142,13 @@ func RemoveRootfs(d Digest, maps userns.Maps, dataDir, helperExe string) error {
 }
 
 // runUnpack runs the unpack helper in a user namespace with maps.
-func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) (res UnpackResult, err error) {
+func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) error {
+	_, err := unpackResult(req, maps, helperExe)
+	return err
+}
+
+// unpackResult is runUnpack returning the helper's answer.
+func unpackResult(req UnpackRequest, maps userns.Maps, helperExe string) (res UnpackResult, err error) {
 	child, err := userns.Start(userns.Config{
 		Path:       helperExe,
 		Args:       []string{"urun", UnpackCommand},
