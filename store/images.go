@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,20 +66,35 @@ func OpenStore(dataDir string) (*Store, error) {
 // digits) of its id, the manifest digest. It only reads small JSON files:
 // this is the whole cost of a warm `urun run IMAGE`.
 func (s *Store) Lookup(name string) (*Image, error) {
-	index, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
-	i, err := s.find(index, name)
-	if err != nil {
-		return nil, err
-	}
-	full := index.Manifests[i].Annotations[v1.AnnotationRefName]
-	img, err := OpenOCILayout(name, s.Dir, full)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		index, err := s.readIndex()
+		if err != nil {
+			return nil, err
+		}
+		i, err := s.find(index, name)
+		if err != nil {
+			return nil, err
+		}
+		full := index.Manifests[i].Annotations[v1.AnnotationRefName]
+		img, err := OpenOCILayout(name, s.Dir, full)
+		if err == nil {
+			return img, nil
+		}
+		// An rmi, tag, pull or load may have moved or removed the name
+		// (and an rmi deleted the blobs) between the two reads of the
+		// index: only a name still on the same manifest means damage.
+		now, rerr := s.readIndex()
+		if rerr == nil {
+			j, ferr := s.find(now, name)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if now.Manifests[j].Digest != index.Manifests[i].Digest && attempt < 3 {
+				continue
+			}
+		}
 		return nil, fmt.Errorf("image %s is damaged in the store (%w): remove it with 'urun rmi %s' and pull it again", full, err, full)
 	}
-	return img, nil
 }
 
 // find returns the index entry for name (a reference or an id prefix).
@@ -273,7 +289,11 @@ func (s *Store) RemoveWith(name string, hooks RemoveHooks) (gone []digest.Digest
 		if err := s.writeIndex(index); err != nil {
 			return nil, err
 		}
-		return nil, s.collect(index)
+		var err error
+		if hooks.Unlisted != nil {
+			err = s.sweepUnlisted(s.unlistedTrees(index), hooks.Unlisted)
+		}
+		return nil, errors.Join(err, s.collect(index, ""))
 	}
 	// The image goes: wait for the runs that found it to register their
 	// containers, and keep new ones out until its files are gone.
@@ -293,20 +313,22 @@ func (s *Store) RemoveWith(name string, hooks RemoveHooks) (gone []digest.Digest
 	}
 	removed = true
 	gone = append(gone, target.Digest)
-	if err := s.collect(index); err != nil {
-		return gone, err
-	}
+	// Trees first, blobs last: collect keeps the manifest of an image
+	// whose trees are still there (see collect).
+	var errs []error
 	if hooks.Gone != nil {
-		if err := hooks.Gone(target.Digest); err != nil {
-			return gone, err
-		}
+		errs = append(errs, hooks.Gone(target.Digest))
 	}
-	s.removePins(index)
-	return gone, nil
+	if hooks.Unlisted != nil {
+		others := slices.DeleteFunc(s.unlistedTrees(index), func(d Digest) bool { return d == target.Digest })
+		errs = append(errs, s.sweepUnlisted(others, hooks.Unlisted))
+	}
+	errs = append(errs, s.collect(index, target.Digest))
+	return gone, errors.Join(errs...)
 }
 
 // collect deletes blobs that no manifest in index refers to.
-func (s *Store) collect(index v1.Index) error {
+func (s *Store) collect(index v1.Index, removing digest.Digest) error {
 	used := map[digest.Digest]bool{}
 	for _, m := range index.Manifests {
 		used[m.Digest] = true
@@ -317,6 +339,28 @@ func (s *Store) collect(index v1.Index) error {
 		used[man.Config.Digest] = true
 		for _, l := range man.Layers {
 			used[l.Digest] = true
+		}
+	}
+	// An image whose name moved on (tag, pull, load) but whose unpacked
+	// trees are left (containers use them) keeps its manifest blob, so a
+	// later rmi still knows the trees are this store's to remove
+	// (unlistedTrees); a layout run in place has trees but no blobs here.
+	if ents, err := os.ReadDir(filepath.Join(filepath.Dir(s.Dir), "rootfs")); err == nil {
+		for _, e := range ents {
+			if enc, _, ok := strings.Cut(e.Name(), "-"); ok {
+				used[digest.NewDigestFromEncoded(digest.SHA256, enc)] = true
+			}
+		}
+	}
+	// A run may still be starting from an image whose name moved to
+	// another one (tag, pull, load): its pin keeps its blobs.
+	for _, d := range s.pinnedUnlisted(index, removing) {
+		var man v1.Manifest
+		if readBlobJSON(s.Dir, v1.Descriptor{Digest: d}, &man) == nil {
+			used[d], used[man.Config.Digest] = true, true
+			for _, l := range man.Layers {
+				used[l.Digest] = true
+			}
 		}
 	}
 	dir := filepath.Join(s.Dir, "blobs", "sha256")

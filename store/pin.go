@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -91,30 +92,35 @@ func (img *Image) Release() {
 // the lookup and the pin (rmi removes under an exclusive pin, so once the
 // pin is held and the image still listed, it stays).
 func (s *Store) lookupPinned(name string) (*Image, error) {
-	img, err := s.Lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Pin(img); err != nil {
-		return nil, err
-	}
-	index, err := s.readIndex()
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		img, err := s.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Pin(img); err != nil {
+			return nil, err
+		}
+		index, err := s.readIndex()
+		if err != nil {
+			img.Release()
+			return nil, err
+		}
+		if stillListed(index, img.Digest) {
+			return img, nil
+		}
 		img.Release()
-		return nil, err
+		if p, err := s.pinPath(img.Digest); err == nil {
+			dropPin(p)
+		}
+		if attempt == 3 {
+			full, _ := NormalizeName(name)
+			if full == "" {
+				full = name
+			}
+			return nil, fmt.Errorf("%s: %w (it was removed while starting)", full, ErrNotFound)
+		}
+		// The name may have moved to another image meanwhile: look again.
 	}
-	if stillListed(index, img.Digest) {
-		return img, nil
-	}
-	img.Release()
-	if p, err := s.pinPath(img.Digest); err == nil {
-		dropPin(p)
-	}
-	full, _ := NormalizeName(name)
-	if full == "" {
-		full = name
-	}
-	return nil, fmt.Errorf("%s: %w (it was removed while starting)", full, ErrNotFound)
 }
 
 // RemoveHooks let the caller act on an image that is about to go, while
@@ -126,6 +132,59 @@ type RemoveHooks struct {
 	// Gone runs after the image's blobs are deleted (its unpacked root
 	// filesystems go here); its error is returned with the digest.
 	Gone func(d Digest) error
+	// Unlisted runs, after Gone, for every other image that still has
+	// unpacked trees but no name any more (a tag, pull or load moved its
+	// name to another image) and that no run is starting from: the
+	// caller removes its trees unless containers use them.
+	Unlisted func(d Digest) error
+}
+
+// unlistedTrees returns the images with trees in the data directory's
+// rootfs/ that index does not list but whose manifest is still in the
+// store: images this store held whose name moved on. (A layout run in
+// place, oci:DIR, has trees there too, but never blobs: its cache stays.)
+// Called before collect deletes those manifests.
+func (s *Store) unlistedTrees(index v1.Index) []Digest {
+	ents, err := os.ReadDir(filepath.Join(filepath.Dir(s.Dir), "rootfs"))
+	if err != nil {
+		return nil
+	}
+	seen := map[Digest]bool{}
+	var out []Digest
+	for _, e := range ents {
+		enc, _, ok := strings.Cut(e.Name(), "-")
+		d := Digest("sha256:" + enc)
+		if !ok || d.Validate() != nil || seen[d] || stillListed(index, d) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, "blobs", "sha256", enc)); err != nil {
+			continue
+		}
+		seen[d] = true
+		out = append(out, d)
+	}
+	return out
+}
+
+// sweepUnlisted calls fn for each of ds (from unlistedTrees) that no run
+// holds a pin on, with its pin held exclusively meanwhile.
+func (s *Store) sweepUnlisted(ds []Digest, fn func(Digest) error) error {
+	var errs []error
+	for _, d := range ds {
+		p, err := s.pinPath(d)
+		if err != nil {
+			continue
+		}
+		f, err := lockPath(p, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // a run is starting from it
+		}
+		if err := fn(d); err != nil {
+			errs = append(errs, err)
+		}
+		removeLocked(f)
+	}
+	return errors.Join(errs...)
 }
 
 // pinExclusive waits until no run holds a pin on d and keeps others from
@@ -159,34 +218,42 @@ func stillListed(index v1.Index, d Digest) bool {
 	return false
 }
 
-// removePins deletes pin files of images the index no longer lists (left
-// by an rmi killed after the index was written). Called under Lock.
-func (s *Store) removePins(index v1.Index) {
+// pinnedUnlisted returns the images a run holds a pin on that index no
+// longer lists (their name was moved or removed while the run started),
+// and deletes the pin files of unlisted images nobody holds (left by a
+// killed rmi, or by a run that found its image gone). removing, the image
+// the caller itself pins, is skipped. Called under Lock.
+func (s *Store) pinnedUnlisted(index v1.Index, removing Digest) []Digest {
 	ents, err := os.ReadDir(filepath.Join(s.Dir, "pins"))
-	if errors.Is(err, fs.ErrNotExist) || err != nil {
-		return
+	if err != nil {
+		return nil
 	}
+	var held []Digest
 	for _, e := range ents {
 		d := Digest("sha256:" + e.Name())
-		if d.Validate() != nil || stillListed(index, d) {
+		if d.Validate() != nil || d == removing || stillListed(index, d) {
 			continue
 		}
-		dropPin(filepath.Join(s.Dir, "pins", e.Name()))
+		if !dropPin(filepath.Join(s.Dir, "pins", e.Name())) {
+			held = append(held, d)
+		}
 	}
+	return held
 }
 
-// dropPin removes the pin file p if nobody holds it: a run of an oci:
-// layout with the same digest may hold it without the image being in the
-// store. A run that opened p and flocks it after the removal tries again
-// on a new file (lockPath).
-func dropPin(p string) {
+// dropPin removes the pin file p if nobody holds it, and reports whether
+// it is gone: a run of an oci: layout with the same digest may hold it
+// without the image being in the store. A run that opened p and flocks
+// it after the removal tries again on a new file (lockPath).
+func dropPin(p string) bool {
 	f, err := os.OpenFile(p, os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return errors.Is(err, fs.ErrNotExist)
 	}
 	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 		removeLocked(f)
-		return
+		return true
 	}
 	f.Close()
+	return false
 }

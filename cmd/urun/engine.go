@@ -121,7 +121,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 			return err
 		}
 		st, _ := container.Load(root, id)
-		st.RunArgs = runArgsFromCreate(os.Args[1:])
+		st.RunArgs = keepSquash(runArgsFromCreate(os.Args[1:]), f.squashIDs)
 		if err := st.Save(root); err != nil {
 			removeContainer(root, id)
 			return err
@@ -135,7 +135,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 			return err
 		}
 		st, _ := container.Load(root, id)
-		st.RunArgs = os.Args[1:]
+		st.RunArgs = keepSquash(os.Args[1:], f.squashIDs)
 		if err := st.Save(root); err != nil {
 			removeContainer(root, id)
 			return err

@@ -78,3 +78,19 @@ func inUseError(image string, users []imageUser) error {
 		image, what, strings.Join(names, ", "), map[bool]string{true: "them", false: "it"}[len(names) > 1],
 		strings.Join(names, " "), image, map[bool]string{true: "them", false: "it"}[len(names) > 1])
 }
+
+// keepSquash makes a later start or restart use the tree this create or
+// run -d chose when the opt-in came from URUN_SQUASH_IDS, which the
+// start's environment may lack: it adds --squash-ids to the run args.
+func keepSquash(args []string, squash bool) []string {
+	if !squash {
+		return args
+	}
+	for i, a := range args {
+		if a == "run" {
+			out := append(append(append([]string{}, args[:i+1]...), "--squash-ids"), args[i+1:]...)
+			return out
+		}
+	}
+	return args
+}

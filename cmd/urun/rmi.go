@@ -46,6 +46,17 @@ func init() {
 							}
 							return nil
 						},
+						// Trees of images whose name moved on (pull, tag,
+						// load of a newer one) go once no container uses them.
+						Unlisted: func(d store.Digest) error {
+							if users, err := imageUsers(root, data, d); err != nil || len(users) > 0 {
+								return err
+							}
+							if err := removeRootfs(d); err != nil {
+								fmt.Fprintf(os.Stderr, "urun: warning: %s: unpacked files of an image no name refers to are left\n", err)
+							}
+							return nil
+						},
 					})
 					if err != nil {
 						return err

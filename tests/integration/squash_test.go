@@ -86,6 +86,20 @@ func TestSquashOutOfMappingIDs(t *testing.T) {
 		t.Errorf("want the squashed farids tree and one busybox tree, rootfs/ has %v", trees)
 	}
 
+	// A container created with the environment's opt-in keeps it for a
+	// start from an environment without it.
+	ctr := uniqueName(t, "squash")
+	mustRunEnv(t, append(env, "URUN_SQUASH_IDS=1"), "create", "--name", ctr, name, "stat", "-c", "%u:%g", "/far/owned")
+	t.Cleanup(func() { urunEnv(t, env, "rm", "-f", ctr) })
+	mustRunEnv(t, env, "start", ctr)
+	if r := mustRunEnv(t, env, "wait", ctr); strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("started container: %s", r)
+	}
+	if out := mustRunEnv(t, env, "logs", ctr).stdout; out != "0:0\n" {
+		t.Errorf("started container printed %q, want 0:0", out)
+	}
+	mustRunEnv(t, env, "rm", ctr)
+
 	// rmi removes the squashed tree too.
 	mustRunEnv(t, env, "rmi", name)
 	mustRunEnv(t, env, "rmi", bb)

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestKeepSquash(t *testing.T) {
+	in := []string{"--debug", "run", "-d", "IMG", "run"}
+	if got := keepSquash(in, false); !slices.Equal(got, in) {
+		t.Errorf("without squash: %v", got)
+	}
+	want := []string{"--debug", "run", "--squash-ids", "-d", "IMG", "run"}
+	if got := keepSquash(in, true); !slices.Equal(got, want) {
+		t.Errorf("keepSquash = %v, want %v", got, want)
+	}
+	if !slices.Equal(in, []string{"--debug", "run", "-d", "IMG", "run"}) {
+		t.Errorf("input modified: %v", in)
+	}
+}
+
+func TestInUseError(t *testing.T) {
+	one := inUseError("localhost/a:1", []imageUser{{id: strings.Repeat("a", 64), name: "job"}}).Error()
+	if one != "image localhost/a:1 is in use by container job: remove it first ('urun rm job'), or use 'urun rmi -f localhost/a:1' to remove it too" {
+		t.Errorf("one container: %s", one)
+	}
+	two := inUseError("localhost/a:1", []imageUser{{id: strings.Repeat("a", 64), name: "x"}, {id: strings.Repeat("b", 64)}}).Error()
+	if !strings.Contains(two, "containers x, bbbbbbbbbbbb: remove them first ('urun rm x bbbbbbbbbbbb')") || !strings.Contains(two, "remove them too") {
+		t.Errorf("two containers: %s", two)
+	}
+}
