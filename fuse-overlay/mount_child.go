@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +18,11 @@ import (
 // fuseTimeout bounds the fuse-overlayfs start; it forks into the
 // background once the mount is up.
 const fuseTimeout = 10 * time.Second
+
+// Warnings receives the one line the copy tier prints when Auto falls to
+// it: the container's stderr before it starts, which is urun's own for a
+// foreground container.
+var Warnings io.Writer = os.Stderr
 
 // MountRootfs mounts the root filesystem described by p at target.
 //
@@ -26,29 +33,58 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 		return "", err
 	}
 	if p.Tier != Auto {
-		return p.Tier, mountTier(p, target)
+		_, err := mountTier(p, target)
+		if err != nil && p.Tier == Native {
+			err = fmt.Errorf("%w (tier native); try --rootfs-tier fuse", err)
+		}
+		return p.Tier, err
 	}
-	p.Tier = Native
-	nerr := mountTier(p, target)
-	if nerr == nil {
-		return Native, nil
+	var reasons []string
+	for _, t := range autoOrder {
+		if t == Copy && len(p.Lower) != 1 {
+			break
+		}
+		p.Tier = t
+		st, err := mountTier(p, target)
+		if err == nil {
+			if t == Copy {
+				fmt.Fprintln(Warnings, copyWarning(reasons, st))
+			}
+			return t, nil
+		}
+		// The kernel refused overlayfs in this user namespace (an old
+		// kernel, or a lower filesystem it will not stack on): user space
+		// can; where it cannot either, a copy can.
+		reasons = append(reasons, string(t)+": "+err.Error())
 	}
-	// The kernel refused overlayfs in this user namespace (an old kernel,
-	// or a lower filesystem it will not stack on): user space can.
-	p.Tier = Fuse
-	if ferr := mountTier(p, target); ferr != nil {
-		return "", fmt.Errorf("mounting the root filesystem: %v; and with fuse-overlayfs: %v", nerr, ferr)
-	}
-	return Fuse, nil
+	return "", fmt.Errorf("mounting the root filesystem: %s", strings.Join(reasons, "; "))
 }
 
-func mountTier(p Plan, target string) error {
-	if p.Tier == Bind {
-		if err := unix.Mount(p.Lower[0], target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind-mounting rootfs %s: %w", p.Lower[0], err)
-		}
-		return nil
+// copyWarning is the one line that says Auto fell to the copy tier, why,
+// what it costs and how to avoid it.
+func copyWarning(reasons []string, st copyStats) string {
+	w := fmt.Sprintf("urun: warning: neither overlayfs nor fuse-overlayfs works here (%s); copied the image (%.1f MB, %d files) into memory for this container — install fuse-overlayfs and make /dev/fuse usable (see `urun doctor`), or set %s=copy to accept the copy",
+		strings.Join(reasons, "; "), float64(st.bytes)/1e6, st.files, TierEnv)
+	if len(st.skipped) > 0 {
+		w += fmt.Sprintf("; %d device nodes not copied", len(st.skipped))
 	}
+	return w
+}
+
+func mountTier(p Plan, target string) (copyStats, error) {
+	switch p.Tier {
+	case Bind:
+		if err := unix.Mount(p.Lower[0], target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return copyStats{}, fmt.Errorf("bind-mounting rootfs %s: %w", p.Lower[0], err)
+		}
+		return copyStats{}, nil
+	case Copy:
+		return mountCopy(p, target)
+	}
+	return copyStats{}, mountOverlayTier(p, target)
+}
+
+func mountOverlayTier(p Plan, target string) error {
 	upper, work := p.Upper, p.Work
 	if upper == "" {
 		// The writable layer lives in a tmpfs under the target, hidden by
@@ -112,8 +148,9 @@ func mountOverlay(p Plan, upper, work, target string) error {
 		if err != nil {
 			return err
 		}
-		if err := unix.Mount("overlay", target, "overlay", 0, overlayOptions(hp, hu, hw, true)); err != nil {
-			return fmt.Errorf("mounting kernel overlayfs (tier native): %w; try --rootfs-tier fuse", err)
+		opts := overlayOptions(hp, hu, hw, true)
+		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("mounting kernel overlayfs: %w", err)
 		}
 		return nil
 	case Fuse:
@@ -123,8 +160,8 @@ func mountOverlay(p Plan, upper, work, target string) error {
 }
 
 func mountFuse(p Plan, upper, work, target string) error {
-	bin, err := exec.LookPath("fuse-overlayfs")
-	if err != nil {
+	bin := p.FuseBin
+	if bin == "" {
 		return fmt.Errorf("fuse-overlayfs is not installed: apt-get install fuse-overlayfs")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fuseTimeout)
@@ -133,7 +170,10 @@ func mountFuse(p Plan, upper, work, target string) error {
 	cmd := exec.CommandContext(ctx, bin, "-o", overlayOptions(p, upper, work, false), target)
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("mounting fuse-overlayfs: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		if msg := bytes.TrimSpace(stderr.Bytes()); len(msg) > 0 {
+			return fmt.Errorf("mounting fuse-overlayfs: %v: %s", err, msg)
+		}
+		return fmt.Errorf("running %s: %v", bin, err)
 	}
 	return nil
 }

@@ -1,13 +1,16 @@
 // Package fuseoverlay builds a container's root filesystem from read-only
 // image layers: kernel overlayfs inside the user namespace where the kernel
-// allows it, fuse-overlayfs where it does not, a plain bind of a directory
-// for OCI bundles. Plans are data made by the parent; the mount itself runs
+// allows it, fuse-overlayfs where it does not, a private in-memory copy
+// where neither mounts, a plain bind of a directory for OCI bundles. Plans are data made by the parent; the mount itself runs
 // in the container's namespaces (mount_child.go).
 package fuseoverlay
 
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -16,26 +19,66 @@ type Tier string
 
 // The tiers, in the order urun tries them.
 const (
-	// Auto tries Native, then Fuse, in the container, at no cost when
-	// Native works (the common case on Linux ≥ 5.11).
+	// Auto tries Native, then Fuse, then Copy, in the container, at no
+	// cost when Native works (the common case on Linux ≥ 5.11).
 	Auto Tier = "auto"
 	// Native is kernel overlayfs mounted in the user namespace (Linux ≥ 5.11,
 	// with the userxattr option).
 	Native Tier = "native"
 	// Fuse is fuse-overlayfs, a user-space overlay, where native fails.
 	Fuse Tier = "fuse"
+	// Copy copies the image into a tmpfs private to the container's mount
+	// namespace, where neither overlay mounts: costs the image's size in
+	// memory and the copy's time at every start.
+	Copy Tier = "copy"
 	// Bind uses one directory as the root as it is (an OCI bundle's rootfs);
 	// writes go to that directory, as with runc.
 	Bind Tier = "bind"
 )
 
-// ParseTier accepts a tier name as given to --storage-tier or URUN_TIER.
+// autoOrder is the order Auto tries the tiers in.
+var autoOrder = []Tier{Native, Fuse, Copy}
+
+// TierEnv names the environment variable that sets the default of
+// --rootfs-tier.
+const TierEnv = "URUN_TIER"
+
+// FuseEnv names the environment variable that names the fuse-overlayfs
+// program (default: fuse-overlayfs in $PATH); a path that does not exist
+// makes the fuse tier unavailable.
+const FuseEnv = "URUN_FUSE_OVERLAYFS"
+
+// DefaultTier is $URUN_TIER, or auto.
+func DefaultTier() string {
+	if t := os.Getenv(TierEnv); t != "" {
+		return t
+	}
+	return string(Auto)
+}
+
+// FuseBinary is the fuse-overlayfs program to run: $URUN_FUSE_OVERLAYFS, or
+// fuse-overlayfs found in $PATH ("" when there is none).
+func FuseBinary() string {
+	if b := os.Getenv(FuseEnv); b != "" {
+		return b
+	}
+	b, err := exec.LookPath("fuse-overlayfs")
+	if err != nil {
+		return ""
+	}
+	if abs, err := filepath.Abs(b); err == nil {
+		b = abs
+	}
+	return b
+}
+
+// ParseTier accepts a tier name as given to --rootfs-tier or URUN_TIER.
 func ParseTier(s string) (Tier, error) {
 	switch t := Tier(s); t {
-	case Auto, Native, Fuse, Bind:
+	case Auto, Native, Fuse, Copy, Bind:
 		return t, nil
 	}
-	return "", fmt.Errorf("unknown rootfs tier %q (want auto, native, fuse or bind)", s)
+	return "", fmt.Errorf("unknown rootfs tier %q (want auto, native, fuse, copy or bind; from --rootfs-tier or $%s)", s, TierEnv)
 }
 
 // Plan describes one root filesystem mount.
@@ -51,6 +94,9 @@ type Plan struct {
 	// values, needed only when the layers are stored with host ids.
 	UIDMapping string `json:"uidMapping,omitempty"`
 	GIDMapping string `json:"gidMapping,omitempty"`
+	// FuseBin is the fuse-overlayfs program, resolved by the parent (see
+	// FuseBinary); empty: the fuse tier is unavailable.
+	FuseBin string `json:"fuseBin,omitempty"`
 	// Why says why this tier was chosen, for urun info and debug output.
 	Why string `json:"why,omitempty"`
 }
@@ -60,8 +106,11 @@ func (p Plan) Validate() error {
 	if len(p.Lower) == 0 {
 		return errors.New("rootfs plan has no layer directory")
 	}
-	if p.Tier == Bind && len(p.Lower) != 1 {
-		return fmt.Errorf("a bind rootfs takes one directory, got %d", len(p.Lower))
+	if (p.Tier == Bind || p.Tier == Copy) && len(p.Lower) != 1 {
+		return fmt.Errorf("a %s rootfs takes one directory, got %d", p.Tier, len(p.Lower))
+	}
+	if _, err := ParseTier(string(p.Tier)); err != nil {
+		return err
 	}
 	for _, l := range p.Lower {
 		// overlayfs splits lowerdir= on ':' and options on ','; such a

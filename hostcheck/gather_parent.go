@@ -71,6 +71,10 @@ func Gather(o Options) Facts {
 	for _, name := range []string{"newuidmap", "newgidmap", "fuse-overlayfs", "pasta", "slirp4netns", "systemd-run"} {
 		f.Helpers[name] = findHelper(name)
 	}
+	if b := os.Getenv(fuseoverlay.FuseEnv); b != "" {
+		// The program `urun run` will run, as it resolves it.
+		f.Helpers["fuse-overlayfs"] = findHelper(b)
+	}
 	f.Cgroup = readCgroups()
 	f.Systemd.Init, f.Systemd.Booted = initSystem()
 
@@ -386,6 +390,14 @@ func probeResult(start time.Time, err error) Probe {
 
 func skipped(why string) Probe { return Probe{Skipped: why} }
 
+// whyNot is a failed or skipped probe's reason.
+func whyNot(p Probe) string {
+	if p.Skipped != "" {
+		return p.Skipped
+	}
+	return p.Error
+}
+
 // probeUserns: can this user make a user namespace whose root may mount?
 func probeUserns(exe string) Probe {
 	dir, err := os.MkdirTemp("", "urun-hostcheck-")
@@ -505,7 +517,11 @@ func probeStorage(f *Facts, exe, data, dataErr string) {
 	case f.Fuse.Mount.passed():
 		f.Storage.Tier, f.Storage.TierWhy = string(fuseoverlay.Fuse), "kernel overlayfs failed ("+f.Storage.Overlay.Error+"); fuse-overlayfs works"
 	default:
-		f.Storage.Tier, f.Storage.TierWhy = "none", "neither kernel overlayfs nor fuse-overlayfs can be mounted; only --rootfs DIR with --rootfs-tier bind works"
+		f.Storage.Tier, f.Storage.TierWhy = string(fuseoverlay.Copy), "neither kernel overlayfs ("+whyNot(f.Storage.Overlay)+") nor fuse-overlayfs ("+whyNot(f.Fuse.Mount)+") can be mounted: each container gets a copy of its image in memory"
+	}
+	if t, err := fuseoverlay.ParseTier(fuseoverlay.DefaultTier()); err == nil && t != fuseoverlay.Auto {
+		f.Storage.TierWhy = fmt.Sprintf("forced by $%s (auto would use %s: %s)", fuseoverlay.TierEnv, f.Storage.Tier, f.Storage.TierWhy)
+		f.Storage.Tier = string(t)
 	}
 }
 

@@ -89,7 +89,7 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.userns, "userns", "", "user namespace mode: auto (subordinate ids), keep-id (your uid inside too), host-single (one id, no helpers)")
 		f.net.register(fs)
 		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
-		fs.StringVar(&f.tier, "rootfs-tier", "auto", "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs) or bind (--rootfs only: the directory itself, writable)")
+		fs.StringVar(&f.tier, "rootfs-tier", fuseoverlay.DefaultTier(), "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs), copy (a private copy in memory) or bind (--rootfs only: the directory itself, writable); default $URUN_TIER or auto")
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
@@ -165,7 +165,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	}
 
 	var imgConfig container.ImageConfig
-	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto}
+	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto, FuseBin: fuseoverlay.FuseBinary()}
 	if plan.Tier, err = fuseoverlay.ParseTier(f.tier); err != nil {
 		return err
 	}
