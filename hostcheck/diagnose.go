@@ -298,8 +298,8 @@ func checkStorage(f Facts) Check {
 	if f.Fuse.Mount.passed() {
 		return Check{ID: id, Status: Warn, Cause: why + "; urun uses fuse-overlayfs instead, which is slower", Fix: fix}
 	}
-	return Check{ID: id, Status: Fail,
-		Cause: why + "; and fuse-overlayfs cannot be used either (see the fuse line): an image's root filesystem cannot be mounted (only `urun run --rootfs DIR` works)",
+	return Check{ID: id, Status: Warn,
+		Cause: why + "; and fuse-overlayfs cannot be used either (see the fuse line): every container gets a copy of its image in memory (tier copy), which costs the image's size in RAM and the copy's time at each start",
 		Fix:   fix}
 }
 
