@@ -12,6 +12,7 @@
 //	urun-image login --store DIR --get-login [--authfile F] REGISTRY                    prints the user
 //	urun-image logout --store DIR [--authfile F] (--all | REGISTRY)
 //	urun-image resolve --store DIR SHORTNAME   prints the local candidates, records them in shortnames.json
+//	urun-image __podman-store                                   in a user namespace: store/podmanstore
 package main
 
 import (
@@ -26,10 +27,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/store"
+	"github.com/urun-dev/urun/store/podmanstore"
 	"github.com/urun-dev/urun/store/transfer"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == podmanstore.Command {
+		os.Exit(podmanStoreMain())
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "urun: %s\n", strings.TrimSpace(err.Error()))
 		os.Exit(125)

@@ -160,7 +160,8 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 	if f.detach && !f.rmExplicit {
 		autoRemove = false
 	}
-	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind {
+	// (A podman store container already writes to its record's layer.)
+	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
 		if err := persistUpper(root, id, &cfg.Rootfs); err != nil {
 			removeContainer(root, id)
 			return err
@@ -360,6 +361,9 @@ func recordExit(root, id string, status int, runErr error, autoRemove bool) {
 // removeContainer deletes a container's state, its rootfs mount point
 // and its name. The caller made sure nothing of it runs.
 func removeContainer(root, id string) error {
+	if err := releasePodmanRecord(root, id); err != nil {
+		return err
+	}
 	st, err := container.Load(root, id)
 	if err == nil && st.Name != "" {
 		defer container.ReleaseName(root, st.Name, id)

@@ -53,7 +53,9 @@ type runFlags struct {
 	squashIDs bool
 	// image is the image the container runs, pinned until the container
 	// is registered (imagepin.go).
-	image imageUse
+	image       imageUse
+	imageStore  string
+	storageRoot string
 }
 
 func init() {
@@ -93,6 +95,8 @@ func newRunCommand(name string) *command {
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
+		fs.StringVar(&f.imageStore, "image-store", "", "where IMAGE is looked up: urun (urun's store) or podman (your podman store, used in place; docs/STORE.md) (default $URUN_IMAGE_STORE, else urun)")
+		fs.StringVar(&f.storageRoot, "storage-root", "", "with --image-store=podman: the containers/storage root to use (podman's --root; default: graphroot from storage.conf)")
 		fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling (false for a local registry on plain HTTP)")
 		fs.BoolVar(&f.squashIDs, "squash-ids", os.Getenv("URUN_SQUASH_IDS") == "1", "give image files owned by ids outside the user namespace to root instead of failing (default from URUN_SQUASH_IDS=1)")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
@@ -135,13 +139,16 @@ func newRunCommand(name string) *command {
 	}
 }
 
-func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) error {
+func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (err error) {
 	if len(args) == 0 {
 		return argsError("run", "an IMAGE argument")
 	}
 	ref := args[0]
 	f.opts.Command = args[1:]
 	if err := f.complete(); err != nil {
+		return err
+	}
+	if err := f.resolveImageStore(); err != nil {
 		return err
 	}
 	mode, err := idmap.ParseMode(f.userns)
@@ -169,7 +176,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 	if plan.Tier, err = fuseoverlay.ParseTier(f.tier); err != nil {
 		return err
 	}
+	id := newID()
+	if supervised != nil {
+		id = supervised.id
+	}
 	var rootDir string
+	var readFile container.ReadFile
 	if f.rootfs {
 		if rootDir, err = filepath.Abs(ref); err != nil {
 			return err
@@ -181,6 +193,15 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		if plan.Tier == fuseoverlay.Bind {
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
+		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
+			var release func(error)
+			if imgConfig, readFile, release, err = podmanImage(g, f, ref, id, maps, &plan); err != nil {
+				return err
+			}
+			defer func() { release(err) }()
+		}
+	}
+	if !f.rootfs && readFile == nil {
 		t0 := time.Now()
 		img, err := openImage(ref, f)
 		if err != nil {
@@ -206,14 +227,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) e
 		}
 		f.image.rootfs = rootDir
 	}
-	plan.Lower = []string{rootDir}
-
-	id := newID()
-	if supervised != nil {
-		id = supervised.id
+	if readFile == nil {
+		plan.Lower = []string{rootDir}
+		readFile = rootReader(rootDir)
 	}
+
 	f.opts.ContainerID = id
-	readFile := rootReader(rootDir)
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
 	if err != nil {
 		return err

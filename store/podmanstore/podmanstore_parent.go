@@ -1,0 +1,176 @@
+// Package podmanstore lets urun run images from the user's podman store
+// (containers/storage, ~/.local/share/containers/storage) in place: no
+// copy into urun's store, no unpack.
+//
+// The containers/storage code runs in the helper urun-image
+// (`urun-image __podman-store`), never in urun: linking it would cost
+// every container start its package initialisation (docs/STORE.md). The
+// helper runs as root of a user namespace with podman's mapping
+// (container 0 → the user, 1… → the subordinate ids), entered through
+// urun's userns package, so it sees the store's files with the owners
+// podman sees and may create and delete layers whose files belong to
+// subordinate ids. This package holds what both sides share and the
+// parent's side; it imports nothing of containers/storage.
+//
+// While a urun container uses podman's layers, a containers/storage
+// container record holds them (Op "acquire"): `podman ps --external`
+// lists it and `podman rmi` refuses "image is in use by a container".
+// The record's own layer is the container's writable layer. Removing the
+// urun container deletes the record (Op "release").
+package podmanstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/urun-dev/urun/idmap"
+	"github.com/urun-dev/urun/userns"
+)
+
+// Command is the helper's hidden subcommand.
+const Command = "__podman-store"
+
+// Message types between urun and the helper.
+const (
+	MsgRequest = "podman-store-request"
+	MsgReply   = "podman-store-reply"
+)
+
+// Operations.
+const (
+	// OpLookup finds the image and its layer directories, holding nothing
+	// (for --dry-run).
+	OpLookup = "lookup"
+	// OpAcquire also creates (or finds, on a restart) the container record
+	// named by ContainerID and returns its writable layer.
+	OpAcquire = "acquire"
+	// OpRelease deletes the container record and its layer.
+	OpRelease = "release"
+)
+
+// helperTimeout bounds one helper run. A vfs store copies the image into
+// the container's layer on acquire, which takes as long as the image is
+// big.
+const helperTimeout = 10 * time.Minute
+
+// StartWindow bounds the time from a record's creation to its urun
+// container's state: a marker without state that is older belongs to a
+// urun that died while starting.
+const StartWindow = helperTimeout + 5*time.Minute
+
+// Request is what urun asks the helper.
+type Request struct {
+	Op string `json:"op"`
+	// Image is a name, full or short, or an image id (prefix) as podman
+	// shows it.
+	Image string `json:"image,omitempty"`
+	// ContainerID is the urun container's id, used as the record's id.
+	ContainerID string `json:"containerID,omitempty"`
+	// Name is the record's name (shown by podman ps --external).
+	Name string `json:"name,omitempty"`
+	// GraphRoot overrides storage.conf's graphroot (--storage-root).
+	GraphRoot string `json:"graphRoot,omitempty"`
+	// StateRoot is urun's state directory; the record carries it. On
+	// acquire, records of that StateRoot whose id is not in Live are
+	// stale (their urun state died, as in a reboot: the state lives in
+	// the runtime directory, the records in podman's store) and are
+	// deleted.
+	StateRoot string   `json:"stateRoot,omitempty"`
+	Live      []string `json:"live,omitempty"`
+}
+
+// MetaStateRoot is the record metadata key holding Request.StateRoot.
+const MetaStateRoot = "urun-state-root"
+
+// Reply describes the image and the directories to mount.
+type Reply struct {
+	GraphRoot string `json:"graphRoot"`
+	Driver    string `json:"driver"`
+	ImageID   string `json:"imageID"`
+	// Config is the image's OCI config blob.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Lower lists the image's layer directories, topmost first
+	// (overlay: each layer's diff; vfs: the top layer, a whole tree).
+	Lower []string `json:"lower,omitempty"`
+	// Upper and Work are the record's overlay directories (overlay
+	// driver, acquire only).
+	Upper string `json:"upper,omitempty"`
+	Work  string `json:"work,omitempty"`
+	// Rootfs is the record's own tree (vfs driver, acquire only): a copy
+	// of the image made by containers/storage, mounted as it is.
+	Rootfs string `json:"rootfs,omitempty"`
+}
+
+// Marker is what urun keeps beside a container's state so that removing
+// the container releases its record.
+type Marker struct {
+	GraphRoot string `json:"graphRoot"`
+}
+
+// Call runs the helper at helper in a user namespace with maps (which
+// must be podman's: see CheckMaps) and returns its reply.
+func Call(helper string, maps userns.Maps, req Request) (*Reply, error) {
+	env := append(os.Environ(),
+		// containers/storage decides rootless paths (graphroot under
+		// $XDG_DATA_HOME, runroot under $XDG_RUNTIME_DIR, the user's
+		// storage.conf) from these when it runs as root of a user
+		// namespace, as podman's own re-exec sets them.
+		"_CONTAINERS_USERNS_CONFIGURED=1",
+		"_CONTAINERS_ROOTLESS_UID="+strconv.Itoa(os.Getuid()),
+		"_CONTAINERS_ROOTLESS_GID="+strconv.Itoa(os.Getgid()),
+	)
+	child, err := userns.Start(userns.Config{
+		Path: helper,
+		Args: []string{"urun-image", Command},
+		Env:  env,
+		// Its own mount namespace: containers/storage's driver probes
+		// mount test overlays, which must not outlive the helper.
+		Cloneflags: syscall.CLONE_NEWNS,
+		UIDMap:     maps.UID,
+		GIDMap:     maps.GID,
+		UseHelpers: maps.UseHelpers,
+		Stderr:     os.Stderr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the podman store helper: %w", err)
+	}
+	defer child.Conn.Close()
+	var reply Reply
+	err = child.Conn.Send(MsgRequest, req)
+	if err == nil {
+		err = child.Conn.WaitFor(MsgReply, helperTimeout, &reply)
+	}
+	if err != nil {
+		child.Cmd.Process.Kill()
+	}
+	werr := child.Cmd.Wait()
+	if err != nil {
+		var pe *userns.PeerError
+		if errors.As(err, &pe) {
+			return nil, errors.New(pe.Msg)
+		}
+		return nil, fmt.Errorf("podman store helper: %w", err)
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("podman store helper: %w", werr)
+	}
+	return &reply, nil
+}
+
+// CheckMaps refuses a mapping other than podman's rootless one: the
+// store's files carry the host ids that mapping gives them, so any other
+// mapping would show the container wrong owners (or none at all).
+func CheckMaps(maps userns.Maps) error {
+	switch {
+	case maps.Mode == idmap.ModeAuto && maps.UseHelpers:
+		return nil
+	case maps.Mode == idmap.ModeKeepID:
+		return errors.New("--image-store=podman cannot be used with --userns=keep-id: podman's store holds files with the ids of podman's own mapping (container 0 → your uid, 1… → your subordinate ids); drop --userns, or use urun's store (urun pull, then run without --image-store)")
+	}
+	return errors.New("--image-store=podman needs the mapping podman uses (container 0 → your uid, 1… → your subordinate ids from /etc/subuid with newuidmap): give your user subordinate ids (urun doctor shows how), or use urun's store")
+}
