@@ -117,6 +117,18 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err != nil {
 		return err
 	}
+	if tier == fuseoverlay.Fuse {
+		// fuse-overlayfs serves the rootfs from this mount namespace.
+		// pivot_root moves the root of every process in the namespace
+		// onto the new root, so in this one fuse-overlayfs would walk
+		// its own mount for /proc/self/fd/N and deadlock on the first
+		// file created in /. Move this thread (locked above, and the
+		// one that execs) into a copy of the namespace, as podman does
+		// by mounting outside the container's namespace.
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("leaving fuse-overlayfs' mount namespace: %w", err)
+		}
+	}
 	tr.mark("rootfs (" + string(tier) + ")")
 	rootfsDir := cfg.RootfsDir
 	if os.Getuid() != 0 || os.Getgid() != 0 {
