@@ -272,6 +272,7 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 	if err := container.ValidID(name); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
+	reclaimName(root, name)
 	if err := container.ReserveName(root, name, id); err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ func imageUsers(root, data string, d store.Digest) ([]imageUser, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
+		if abandoned(st) && reclaim(root, id) {
+			continue
+		}
 		if strings.HasPrefix(st.ImageRootfs, prefix) {
 			users = append(users, imageUser{id: id, name: st.Name})
 		}

@@ -110,6 +110,9 @@ func listEntries(root string, all bool) ([]psEntry, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
+		if abandoned(st) && reclaim(root, id) {
+			continue
+		}
 		e := entryOf(st)
 		if !all && e.State != "running" {
 			continue

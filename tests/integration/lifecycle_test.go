@@ -231,11 +231,12 @@ func TestSupervisorKilled(t *testing.T) {
 	checkNoLeftovers(t, before)
 }
 
-// kill -9 of a foreground urun run leaves no container process.
+// kill -9 of a foreground urun run --rm=false leaves no container
+// process; the kept container shows as exited.
 func TestForegroundKilled(t *testing.T) {
 	before := myProcesses(t)
 	urun(t, "rm", "-f", "fgkill")
-	cmd, _ := startReady(t, "run", "--name", "fgkill", busybox(), "sh", "-c", "echo ready; sleep 300")
+	cmd, _ := startReady(t, "run", "--rm=false", "--name", "fgkill", busybox(), "sh", "-c", "echo ready; sleep 300")
 	cmd.Process.Kill()
 	cmd.Wait()
 	checkNoLeftovers(t, before)
@@ -244,6 +245,38 @@ func TestForegroundKilled(t *testing.T) {
 		t.Errorf("after kill -9 of urun: %+v", e)
 	}
 	mustRun(t, "rm", "-f", "fgkill")
+}
+
+// kill -9 of a foreground `urun run --rm`, on each overlay tier: the
+// container (and fuse-overlayfs) die with it, and the next urun command
+// removes what that urun would have: ps does not list it, its name is
+// free, no state or mount point is left.
+func TestForegroundRmKilled(t *testing.T) {
+	for _, tier := range []string{"native", "fuse"} {
+		t.Run(tier, func(t *testing.T) {
+			before := myProcesses(t)
+			dirsBefore := len(stateDirs(t))
+			name := "fgrm-" + tier
+			cmd, _ := startReady(t, "run", "--rm", "--rootfs-tier", tier, "--name", name, busybox(), "sh", "-c", "echo ready; sleep 300")
+			cmd.Process.Kill()
+			cmd.Wait()
+			checkNoLeftovers(t, before)
+			if e, ok := psAll(t)[name]; ok {
+				t.Errorf("ps lists the --rm container after its urun was killed: %+v", e)
+			}
+			if n := len(stateDirs(t)); n != dirsBefore {
+				t.Errorf("state directories: %d before, %d after", dirsBefore, n)
+			}
+			// The name is free again at once, even without a ps first.
+			cmd, _ = startReady(t, "run", "--rm", "--rootfs-tier", tier, "--name", name, busybox(), "sh", "-c", "echo ready; sleep 300")
+			cmd.Process.Kill()
+			cmd.Wait()
+			if r := urun(t, "run", "--rm", "--rootfs-tier", tier, "--name", name, busybox(), "true"); r.code != 0 {
+				t.Errorf("reusing the name of a killed --rm run: %s", r)
+			}
+			checkNoLeftovers(t, before)
+		})
+	}
 }
 
 // attach joins a detached -t container's terminal; what is typed reaches
