@@ -26,8 +26,27 @@ type copyStats struct {
 	skipped []string // device nodes a user namespace may not create
 }
 
-// mountCopy mounts a tmpfs at target and copies p.Lower[0] into it.
+// copyMarker is the file in a kept container's work directory (which the
+// container never sees) that says its upper directory holds a copy of
+// the image: "partial" while copying, "done" once complete.
+const copyMarker = "urun-copy"
+
+// HasDiskCopy reports whether the writable layer whose work directory is
+// work holds a complete copy of the image, made by the copy tier for a
+// kept container.
+func HasDiskCopy(work string) bool {
+	b, err := os.ReadFile(filepath.Join(work, copyMarker))
+	return err == nil && string(b) == "done"
+}
+
+// mountCopy copies p.Lower[0] into a tmpfs mounted at target, or, for a
+// kept container (p.Upper set), into its writable layer on disk, once:
+// later starts bind that copy, so writes survive stop and start as they
+// do with the overlay tiers.
 func mountCopy(p Plan, target string) (copyStats, error) {
+	if p.Upper != "" {
+		return mountDiskCopy(p, target)
+	}
 	var st copyStats
 	if err := unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return st, fmt.Errorf("mounting tmpfs for the image copy: %w", err)
@@ -39,6 +58,72 @@ func mountCopy(p Plan, target string) (copyStats, error) {
 		return st, fmt.Errorf("copying the image into memory (tier copy): %w", err)
 	}
 	return st, nil
+}
+
+// mountDiskCopy makes the copy in p.Upper on the first start (again when
+// an earlier one was interrupted) and binds it onto target.
+func mountDiskCopy(p Plan, target string) (copyStats, error) {
+	var st copyStats
+	marker := filepath.Join(p.Work, copyMarker)
+	if !HasDiskCopy(p.Work) {
+		state, err := os.ReadFile(marker)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return st, fmt.Errorf("reading %s: %w", marker, err)
+		}
+		if err == nil && string(state) != "partial" {
+			return st, fmt.Errorf("%s says %q: remove the container and create it again", marker, state)
+		}
+		if err := clearDir(p.Upper, err == nil); err != nil {
+			return st, err
+		}
+		if err := os.WriteFile(marker, []byte("partial"), 0o600); err != nil {
+			return st, fmt.Errorf("copying the image (tier copy): %w", err)
+		}
+		c := copier{links: map[devIno]string{}, stats: &st}
+		if err := c.copyTree(p.Lower[0], p.Upper); err != nil {
+			return st, fmt.Errorf("copying the image into the container's writable layer %s (tier copy): %w", p.Upper, err)
+		}
+		if err := syncDir(p.Upper); err != nil {
+			return st, fmt.Errorf("copying the image (tier copy): %w", err)
+		}
+		if err := os.WriteFile(marker, []byte("done"), 0o600); err != nil {
+			return st, fmt.Errorf("copying the image (tier copy): %w", err)
+		}
+	}
+	if err := unix.Mount(p.Upper, target, "", unix.MS_BIND, ""); err != nil {
+		return st, fmt.Errorf("binding the container's copy %s: %w", p.Upper, err)
+	}
+	return st, nil
+}
+
+// syncDir flushes the filesystem holding dir, so "done" is never written
+// before the copy it vouches for.
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Syncfs(fd)
+}
+
+// clearDir empties dir before a copy. An interrupted copy (partial) is
+// removed; anything else there is an overlay tier's writes, which the
+// copy tier cannot turn into a root filesystem.
+func clearDir(dir string, partial bool) error {
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading the container's writable layer: %w", err)
+	}
+	if len(names) > 0 && !partial {
+		return fmt.Errorf("the container's writable layer %s holds an overlay's changes, which the copy tier cannot use: start it where overlayfs or fuse-overlayfs works (`urun doctor`)", dir)
+	}
+	for _, n := range names {
+		if err := os.RemoveAll(filepath.Join(dir, n.Name())); err != nil {
+			return fmt.Errorf("removing an interrupted copy: %w", err)
+		}
+	}
+	return nil
 }
 
 type devIno struct{ dev, ino uint64 }

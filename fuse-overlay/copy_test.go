@@ -66,7 +66,7 @@ func TestValidateCopy(t *testing.T) {
 }
 
 func TestCopyWarningIsOneLine(t *testing.T) {
-	w := copyWarning([]string{"native: EINVAL", "fuse: not installed"}, copyStats{bytes: 5_300_000, files: 12, skipped: []string{"/dev/null"}})
+	w := copyWarning([]string{"native: EINVAL", "fuse: not installed"}, copyStats{bytes: 5_300_000, files: 12, skipped: []string{"/dev/null"}}, false)
 	if strings.Contains(w, "\n") || !strings.HasPrefix(w, "urun: warning: ") {
 		t.Errorf("warning is not one urun: warning line: %q", w)
 	}

@@ -32,6 +32,14 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 	if err := p.Validate(); err != nil {
 		return "", err
 	}
+	if p.Upper != "" && HasDiskCopy(p.Work) {
+		// A kept container that the copy tier started once: its writes
+		// are in that copy, which no overlay can show.
+		if p.Tier != Auto && p.Tier != Copy {
+			return "", fmt.Errorf("this container's root filesystem is a copy of the image (tier copy), with its writes: start it with --rootfs-tier copy or auto")
+		}
+		p.Tier = Copy
+	}
 	if p.Tier != Auto {
 		_, err := mountTier(p, target)
 		if err != nil && p.Tier == Native {
@@ -48,7 +56,7 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 		st, err := mountTier(p, target)
 		if err == nil {
 			if t == Copy {
-				fmt.Fprintln(Warnings, copyWarning(reasons, st))
+				fmt.Fprintln(Warnings, copyWarning(reasons, st, p.Upper != ""))
 			}
 			return t, nil
 		}
@@ -62,9 +70,13 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 
 // copyWarning is the one line that says Auto fell to the copy tier, why,
 // what it costs and how to avoid it.
-func copyWarning(reasons []string, st copyStats) string {
-	w := fmt.Sprintf("urun: warning: neither overlayfs nor fuse-overlayfs works here (%s); copied the image (%.1f MB, %d files) into memory for this container — install fuse-overlayfs and make /dev/fuse usable (see `urun doctor`), or set %s=copy to accept the copy",
-		strings.Join(reasons, "; "), float64(st.bytes)/1e6, st.files, TierEnv)
+func copyWarning(reasons []string, st copyStats, onDisk bool) string {
+	where := "into memory for this container"
+	if onDisk {
+		where = "into this container's writable layer on disk"
+	}
+	w := fmt.Sprintf("urun: warning: neither overlayfs nor fuse-overlayfs works here (%s); copied the image (%.1f MB, %d files) %s — install fuse-overlayfs and make /dev/fuse usable (see `urun doctor`), or set %s=copy to accept the copy",
+		strings.Join(reasons, "; "), float64(st.bytes)/1e6, st.files, where, TierEnv)
 	if len(st.skipped) > 0 {
 		w += fmt.Sprintf("; %d device nodes not copied", len(st.skipped))
 	}
