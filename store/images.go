@@ -20,8 +20,9 @@ import (
 // image, index.json naming each image by its full reference) under
 // $XDG_DATA_HOME/urun/images. urun itself writes index.json, always by
 // rename, so a reader never sees half of it and a killed writer leaves the
-// previous one; image/v5 writes the blobs, each by rename after its digest
-// was checked.
+// previous one; image/v5 writes layers and configs by rename after their
+// digest was checked, and manifests in place (readBlobJSON waits out a
+// rewrite of one that exists).
 type Store struct {
 	Dir string
 	// ShortNames, when set, returns the full names a short name may have

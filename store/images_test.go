@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -154,4 +156,37 @@ func TestTagOf(t *testing.T) {
 			t.Errorf("tagOf(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A manifest that a pull or load rewrites in place reads short for a
+// moment: the reader waits for the full blob; one that stays short is an
+// error.
+func TestReadBlobJSONWaitsOutRewrite(t *testing.T) {
+	dir := t.TempDir()
+	content := []byte(`{"schemaVersion":2}`)
+	d := v1.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
+	p, err := blobPath(dir, d.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := readBlobJSON(dir, d, new(map[string]any)); err == nil || !strings.Contains(err.Error(), "is 0 bytes") {
+		t.Fatalf("a blob that stays empty: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(20 * time.Millisecond)
+		os.WriteFile(p, content, 0o600)
+	}()
+	var m map[string]any
+	if err := readBlobJSON(dir, d, &m); err != nil || m["schemaVersion"] != float64(2) {
+		t.Errorf("a blob rewritten while read: %v, %v", m, err)
+	}
+	<-done
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -153,6 +154,17 @@ func readBlobJSON(dir string, d v1.Descriptor, v any) error {
 	b, err := readLimited(p)
 	if err != nil {
 		return err
+	}
+	// image/v5's OCI layout destination writes a manifest in place
+	// (os.WriteFile), also when a pull or load of the same image rewrites
+	// one that exists: a run reading it meanwhile finds it cut short for
+	// the moment the identical bytes take to land. Wait that out; a blob
+	// that stays short is corrupt.
+	for wait := time.Millisecond; d.Size != 0 && int64(len(b)) < d.Size && wait < 512*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		if b, err = readLimited(p); err != nil {
+			return err
+		}
 	}
 	if d.Size != 0 && int64(len(b)) != d.Size {
 		return fmt.Errorf("blob %s is %d bytes, its descriptor says %d", d.Digest, len(b), d.Size)
