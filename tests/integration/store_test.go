@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // registry is a real CNCF distribution registry (Debian's docker-registry)
@@ -184,6 +186,65 @@ func TestStorePullListRunRmi(t *testing.T) {
 	}
 	if r := urunEnv(t, env, "rmi", ref); r.code != 125 || len(lines(r.stderr)) != 1 {
 		t.Errorf("rmi of a missing image: %s", r)
+	}
+}
+
+// On a terminal, pull draws a progress bar per layer (image/v5's, redrawn
+// in place) and ends with one finished line per blob; the digest is still
+// the last line.
+func TestStorePullProgressBarsOnTerminal(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "hard", "test/hard:1")
+	env := storeEnv(t)
+	cmd := exec.Command(urunBin, "pull", "--tls-verify=false", ref)
+	cmd.Env = append(os.Environ(), env...)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() { io.Copy(&out, ptmx); close(done) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pull on a terminal: %v\n%q", err, out.String())
+	}
+	<-done
+	got := out.String()
+	list := listImages(t, env)
+	if len(list) != 1 {
+		t.Fatalf("images after pull: %+v", list)
+	}
+	// The layers, from the test image's own layout (pushed as it is).
+	var index, m struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+		Layers    []struct{ Digest string } `json:"layers"`
+	}
+	blob := func(d string) []byte {
+		b, err := os.ReadFile(filepath.Join(imagesDir, "hard", "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b, err := os.ReadFile(filepath.Join(imagesDir, "hard", "index.json"))
+	if err != nil || json.Unmarshal(b, &index) != nil || len(index.Manifests) != 1 {
+		t.Fatalf("test image index: %v %s", err, b)
+	}
+	if err := json.Unmarshal(blob(index.Manifests[0].Digest), &m); err != nil || len(m.Layers) < 2 {
+		t.Fatalf("test image manifest: %v %+v", err, m)
+	}
+	if !strings.Contains(got, "\x1b[") {
+		t.Errorf("no bars redrawn in place on a terminal:\n%q", got)
+	}
+	for _, l := range m.Layers {
+		short := strings.TrimPrefix(l.Digest, "sha256:")[:12]
+		if !strings.Contains(got, "Copying blob "+short+" done") {
+			t.Errorf("no finished bar for layer %s:\n%q", short, got)
+		}
+	}
+	if last := lines(strings.ReplaceAll(got, "\r\n", "\n")); strings.TrimSpace(last[len(last)-1]) != list[0].Digest {
+		t.Errorf("last line %q, want the digest %s", last[len(last)-1], list[0].Digest)
 	}
 }
 
