@@ -7,6 +7,7 @@
 //	urun-image pull --store DIR [--tls-verify=false] [-q] SRC   prints the stored name
 //	urun-image load --store DIR [-q] FILE [NAME]                prints the stored name
 //	urun-image save --store DIR [-q] [--format F] FILE IMAGE
+//	urun-image push --store DIR [--tls-verify=false] [--authfile F] [-q] IMAGE [DEST]   prints the digest
 //	(pull --prompt: stdin is a terminal to ask which registry an ambiguous short name means)
 //	urun-image login --store DIR [--tls-verify=false] [--authfile F] -u USER REGISTRY   password on stdin
 //	urun-image login --store DIR --get-login [--authfile F] REGISTRY                    prints the user
@@ -43,7 +44,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("urun-image is urun's helper: use urun pull, load or save")
+		return errors.New("urun-image is urun's helper: use urun pull, push, load or save")
 	}
 	fs := pflag.NewFlagSet(args[0], pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -64,7 +65,7 @@ func run(args []string) error {
 	}
 	var s *store.Store
 	switch args[0] {
-	case "pull", "load", "save":
+	case "pull", "load", "save", "push":
 		var err error
 		if s, err = store.OpenStore(*dir); err != nil {
 			return err
@@ -96,6 +97,12 @@ func run(args []string) error {
 		name, err = transfer.Load(ctx, s, rest[0], override, o)
 	case args[0] == "save" && len(rest) == 2:
 		return transfer.Save(ctx, s, rest[1], rest[0], *format, o)
+	case args[0] == "push" && (len(rest) == 1 || len(rest) == 2):
+		dest := ""
+		if len(rest) == 2 {
+			dest = rest[1]
+		}
+		name, err = transfer.Push(ctx, s, rest[0], dest, o)
 	case args[0] == "login" && len(rest) == 1:
 		return login(ctx, rest[0], *username, *getLogin, o)
 	case args[0] == "logout" && (len(rest) == 1 || *all && len(rest) == 0):

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,6 +22,7 @@ import (
 	"go.podman.io/image/v5/docker"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
 	ociarchive "go.podman.io/image/v5/oci/archive"
 	"go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/signature"
@@ -279,7 +281,7 @@ func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name 
 		PreserveDigests: true,
 	})
 	if err != nil {
-		return explainCopyError(name, err)
+		return explainCopyError("pulling", name, err)
 	}
 	var index v1.Index
 	b, err := os.ReadFile(filepath.Join(tmp, "index.json"))
@@ -340,6 +342,56 @@ func Save(ctx context.Context, s *store.Store, name, file, format string, o Tran
 	return nil
 }
 
+// Push copies the local image name to a registry: dest is NAME[:TAG] or
+// docker://NAME[:TAG], or empty for the image's own name. Blobs the
+// registry has are not sent again. It returns the digest of the manifest
+// the registry stored.
+func Push(ctx context.Context, s *store.Store, name, dest string, o TransferOptions) (string, error) {
+	full, err := s.Find(name)
+	if err != nil {
+		return "", err
+	}
+	src, err := layout.NewReference(s.Dir, full)
+	if err != nil {
+		return "", err
+	}
+	if dest == "" {
+		dest = full
+	}
+	if t, _, ok := strings.Cut(dest, ":"); ok && slices.Contains([]string{"oci", "oci-archive", "docker-archive", "dir", "containers-storage"}, t) {
+		return "", fmt.Errorf("push %s: %q is not a registry: push to NAME[:TAG] or docker://NAME[:TAG] (urun save writes archives)", full, dest)
+	}
+	named, err := reference.ParseNormalizedNamed(strings.TrimPrefix(dest, "docker://"))
+	if err != nil {
+		return "", fmt.Errorf("push %s: destination %q: %w", full, dest, err)
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return "", fmt.Errorf("push %s: destination %q names a digest: give a tag (the registry computes the digest)", full, dest)
+	}
+	named = reference.TagNameOnly(named)
+	dst, err := docker.NewReference(named)
+	if err != nil {
+		return "", err
+	}
+	policy, err := policyContext()
+	if err != nil {
+		return "", err
+	}
+	defer policy.Destroy()
+	m, err := copy.Image(ctx, policy, dst, src, &copy.Options{
+		DestinationCtx: o.system(),
+		ReportWriter:   o.Progress,
+	})
+	if err != nil {
+		return "", explainCopyError("pushing", named.String(), err)
+	}
+	d, err := manifest.Digest(m)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
 // policyContext reads the user's or the system's containers policy.json
 // when there is one; without one, images are accepted as pulled (the
 // digests are still checked), as on a host without containers-common.
@@ -355,18 +407,18 @@ func policyContext() (*signature.PolicyContext, error) {
 }
 
 // explainCopyError adds the fix to the errors users meet most.
-func explainCopyError(name string, err error) error {
+func explainCopyError(verb, name string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "http: server gave HTTP response to HTTPS client"),
 		strings.Contains(msg, "certificate signed by unknown authority"):
-		return fmt.Errorf("pulling %s: %w (a local registry without TLS needs --tls-verify=false)", name, err)
+		return fmt.Errorf("%s %s: %w (a local registry without TLS needs --tls-verify=false)", verb, name, err)
 	case strings.Contains(msg, "authentication required"), strings.Contains(msg, "unauthorized"),
 		strings.Contains(msg, "invalid username/password"):
 		reg, _, _ := strings.Cut(name, "/")
-		return fmt.Errorf("pulling %s: the registry wants credentials: log in with 'urun login %s' (%w)", name, reg, err)
+		return fmt.Errorf("%s %s: the registry wants credentials: log in with 'urun login %s' (%w)", verb, name, reg, err)
 	case strings.Contains(msg, "Digest did not match"), strings.Contains(msg, "digest mismatch"):
-		return fmt.Errorf("pulling %s: a blob does not match its digest, nothing was stored: %w", name, err)
+		return fmt.Errorf("%s %s: a blob does not match its digest, nothing was stored: %w", verb, name, err)
 	}
-	return fmt.Errorf("pulling %s: %w", name, err)
+	return fmt.Errorf("%s %s: %w", verb, name, err)
 }
