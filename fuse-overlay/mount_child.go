@@ -125,53 +125,69 @@ func mountOverlayTier(p Plan, target string) error {
 }
 
 func mountOverlay(p Plan, upper, work, target string) error {
+	// Both implementations get the directories as descriptors, not host
+	// paths: the kernel shows overlay options in /proc/mounts as given,
+	// and ps in the container shows fuse-overlayfs' command line (which
+	// would carry the user's name).
+	dirs := append(append([]string{}, p.Lower...), upper, work)
+	if p.Tier == Fuse {
+		dirs = append(dirs, target)
+	}
+	files, err := openDirs(dirs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	switch p.Tier {
 	case Native:
-		// The kernel shows overlay options in /proc/mounts as given; pass
-		// the directories as descriptors so the container sees no host
-		// paths in `mount`.
-		var files []*os.File
-		defer func() {
-			for _, f := range files {
-				f.Close()
-			}
-		}()
-		hide := func(dir string) (string, error) {
-			f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return "", fmt.Errorf("opening overlay directory: %w", err)
-			}
-			files = append(files, f)
-			return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), nil
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 		}
+		n := len(p.Lower)
 		hp := p
-		hp.Lower = make([]string, len(p.Lower))
-		for i, l := range p.Lower {
-			var err error
-			if hp.Lower[i], err = hide(l); err != nil {
-				return err
-			}
-		}
-		hu, err := hide(upper)
-		if err != nil {
-			return err
-		}
-		hw, err := hide(work)
-		if err != nil {
-			return err
-		}
-		opts := overlayOptions(hp, hu, hw, true)
-		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		hp.Lower = paths[:n]
+		if err := unix.Mount("overlay", target, "overlay", 0, overlayOptions(hp, paths[n], paths[n+1], true)); err != nil {
 			return fmt.Errorf("mounting kernel overlayfs: %w", err)
 		}
 		return nil
 	case Fuse:
-		return mountFuse(p, upper, work, target)
+		// fuse-overlayfs inherits the descriptors as 3, 4, ...
+		paths := make([]string, len(files))
+		for i := range files {
+			paths[i] = "/proc/self/fd/" + strconv.Itoa(3+i)
+		}
+		n := len(p.Lower)
+		hp := p
+		hp.Lower = paths[:n]
+		return mountFuse(hp, paths[n], paths[n+1], paths[n+2], files)
 	}
 	return fmt.Errorf("unknown rootfs tier %q", p.Tier)
 }
 
-func mountFuse(p Plan, upper, work, target string) error {
+// openDirs opens each directory as a path-only handle.
+func openDirs(dirs []string) ([]*os.File, error) {
+	var files []*os.File
+	for _, d := range dirs {
+		f, err := os.OpenFile(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("opening overlay directory: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// mountFuse runs fuse-overlayfs with the directories (and the mount
+// point) named through the descriptors in files, which it inherits.
+func mountFuse(p Plan, upper, work, target string, files []*os.File) error {
 	bin := p.FuseBin
 	if bin == "" {
 		return fmt.Errorf("fuse-overlayfs is not installed: apt-get install fuse-overlayfs")
@@ -180,6 +196,7 @@ func mountFuse(p Plan, upper, work, target string) error {
 	defer cancel()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "-o", overlayOptions(p, upper, work, false), target)
+	cmd.ExtraFiles = files
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		if msg := bytes.TrimSpace(stderr.Bytes()); len(msg) > 0 {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,6 +141,26 @@ func TestTiersSuite(t *testing.T) {
 				}
 				if strings.Contains(r.stderr, "warning: neither") {
 					t.Errorf("a forced tier printed the fallback warning:\n%s", r.stderr)
+				}
+			})
+
+			t.Run("no host paths inside", func(t *testing.T) {
+				// Neither /proc/mounts nor a process the container can see
+				// (fuse-overlayfs is one) names the user's directories.
+				home, _ := os.UserHomeDir()
+				me, err := user.Current()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := mustRun(t, append(append([]string{"run"}, tr...), busybox(), "sh", "-c",
+					"cat /proc/mounts; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done")...)
+				for _, leak := range []string{home, stateRoot(t), me.Username} {
+					if strings.Contains(r.stdout, leak) {
+						t.Errorf("the container sees %q:\n%s", leak, r.stdout)
+					}
+				}
+				if tier == "fuse" && !strings.Contains(r.stdout, "fuse-overlayfs") {
+					t.Errorf("fuse-overlayfs not found among the container's processes:\n%s", r.stdout)
 				}
 			})
 
