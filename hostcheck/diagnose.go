@@ -271,13 +271,13 @@ func checkRuntimeDir(f Facts) Check {
 }
 
 // storageFix moves the storage to a filesystem overlay accepts.
-const storageFix = "keep urun's storage on a local filesystem such as ext4, xfs, btrfs or tmpfs: export XDG_DATA_HOME=/a/dir/on/ext4"
+const storageFix = "keep urun's storage on a local filesystem such as ext4, xfs, btrfs or tmpfs: export URUN_DATA_DIR=/a/dir/on/ext4 (or urun --data-dir)"
 
 func checkStorage(f Facts) Check {
 	s := f.Storage
 	const id = "storage"
 	if f.Dirs.DataError != "" {
-		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: "export XDG_DATA_HOME=a directory of yours that you can write"}
+		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: "export URUN_DATA_DIR=a directory of yours that you can write (or urun --data-dir)"}
 	}
 	on := f.Dirs.Data
 	if s.FSType != "" {

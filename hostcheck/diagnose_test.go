@@ -213,7 +213,7 @@ func TestCauses(t *testing.T) {
 				f.Storage.Overlay = Probe{Ran: true, Error: "mount -t overlay: invalid argument", Errno: "EINVAL"}
 			},
 			id: "storage", status: Warn, cause: []string{"kernel overlayfs cannot be mounted in /home/dev/.local/share/urun (fuse)", "invalid argument", "fuse-overlayfs instead"},
-			fix: []string{"export XDG_DATA_HOME="}, exit: ExitDegraded,
+			fix: []string{"export URUN_DATA_DIR="}, exit: ExitDegraded,
 		},
 		{
 			name: "overlay and fuse both impossible",
@@ -221,7 +221,7 @@ func TestCauses(t *testing.T) {
 				f.Storage.Overlay = failed("mount -t overlay: invalid argument")
 				f.Fuse.Mount = failed("fuse-overlayfs: exit status 1: fuse: device not found")
 			},
-			id: "storage", status: Warn, cause: []string{"cannot be used either", "copy of its image in memory", "tier copy"}, fix: []string{"XDG_DATA_HOME"}, exit: ExitDegraded,
+			id: "storage", status: Warn, cause: []string{"cannot be used either", "copy of its image in memory", "tier copy"}, fix: []string{"URUN_DATA_DIR"}, exit: ExitDegraded,
 		},
 		{
 			name: "old kernel",

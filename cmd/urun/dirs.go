@@ -27,7 +27,9 @@ func runtimeDir() (string, error) {
 	return d, nil
 }
 
-// dataDir holds unpacked images: $XDG_DATA_HOME/urun or ~/.local/share/urun.
+// dataDir holds the image store, unpacked images and kept containers'
+// writable layers: --data-dir ($URUN_DATA_DIR), else $XDG_DATA_HOME/urun
+// or ~/.local/share/urun.
 func dataDir() (string, error) {
 	d, err := dataDirPath()
 	if err != nil {
@@ -36,8 +38,19 @@ func dataDir() (string, error) {
 	return ensureDir(d)
 }
 
+// DataDirEnv names the variable that moves urun's data directory (set
+// by the global --data-dir flag, so that the helpers and supervisors urun
+// starts find the same one).
+const DataDirEnv = "URUN_DATA_DIR"
+
 // dataDirPath is dataDir without creating it.
 func dataDirPath() (string, error) {
+	if d := os.Getenv(DataDirEnv); d != "" {
+		if !filepath.IsAbs(d) {
+			return "", fmt.Errorf("%s=%q: give an absolute path", DataDirEnv, d)
+		}
+		return filepath.Clean(d), nil
+	}
 	base := os.Getenv("XDG_DATA_HOME")
 	if base == "" {
 		home, err := os.UserHomeDir()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -65,6 +66,7 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
 	fs.StringVar(&g.root, "root", "", "directory for container state (default $XDG_RUNTIME_DIR/urun; /run/urun as root)")
+	dataDirFlag := fs.String("data-dir", "", "directory for images, unpacked trees and kept containers' writes (default $"+DataDirEnv+", else $XDG_DATA_HOME/urun)")
 	fs.StringVar(&g.log, "log", "", "also write errors to this file (as runc: for the OCI runtime face)")
 	fs.StringVar(&g.logFormat, "log-format", "text", "format of --log: text or json")
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "cgroupsPath is a systemd slice:prefix:name (accepted for runc compatibility)")
@@ -73,6 +75,15 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	version := fs.BoolP("version", "v", false, "show the version")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, usageError(err, "urun --help"))
+	}
+	if *dataDirFlag != "" {
+		d, err := filepath.Abs(*dataDirFlag)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--data-dir: %w", err))
+		}
+		// The environment carries it to urun-image, the unpack helper
+		// and detached containers' supervisors.
+		os.Setenv(DataDirEnv, d)
 	}
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fail(stderr, fmt.Errorf("--log-format %q: use text or json", g.logFormat))

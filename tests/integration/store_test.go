@@ -585,3 +585,51 @@ func snapshotTree(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// --data-dir (and URUN_DATA_DIR, which it sets for urun's helpers and
+// supervisors) moves the whole store: images, unpacked trees and kept
+// containers' writable layers. The default store does not see it.
+func TestDataDir(t *testing.T) {
+	env := storeEnv(t)
+	other := storeEnv(t) // its default data directory is the one moved to
+	moved := filepath.Join(strings.TrimPrefix(other[0], "XDG_DATA_HOME="), "urun")
+	before := myProcesses(t)
+
+	mustRunEnv(t, env, "--data-dir", moved, "pull", "-q", busybox())
+	if _, err := os.Stat(filepath.Join(moved, "images", "index.json")); err != nil {
+		t.Fatalf("--data-dir: the store is not there: %v", err)
+	}
+	if list := listImages(t, env); len(list) != 0 {
+		t.Errorf("the default store lists images pulled with --data-dir: %+v", list)
+	}
+	if list := listImages(t, other); len(list) != 1 {
+		t.Errorf("the moved store: %+v", list)
+	}
+	img := "localhost/busybox:latest"
+	if out := mustRunEnv(t, env, "--data-dir", moved, "run", "--pull=never", img, "echo", "moved").stdout; out != "moved\n" {
+		t.Errorf("run from the moved store printed %q", out)
+	}
+	if out := mustRunEnv(t, append(env, "URUN_DATA_DIR="+moved), "run", "--pull=never", img, "echo", "env").stdout; out != "env\n" {
+		t.Errorf("run with URUN_DATA_DIR printed %q", out)
+	}
+	// A kept container's writes live there too, across a restart by a
+	// supervisor that got the directory from the environment.
+	name := "datadir-keeper"
+	urunEnv(t, env, "rm", "-f", name)
+	mustRunEnv(t, env, "--data-dir", moved, "run", "-d", "--name", name, "--pull=never", img,
+		"sh", "-c", "echo x >> /kept; sleep 300")
+	t.Cleanup(func() { urunEnv(t, env, "--data-dir", moved, "rm", "-f", name) })
+	waitFor(t, func() bool { return urunEnv(t, env, "exec", name, "cat", "/kept").code == 0 })
+	ents, _ := os.ReadDir(filepath.Join(moved, "containers"))
+	if len(ents) != 1 {
+		t.Errorf("writable layers under the moved directory: %v", ents)
+	}
+	mustRunEnv(t, env, "--data-dir", moved, "restart", "-t", "1", name)
+	waitFor(t, func() bool { return urunEnv(t, env, "exec", name, "cat", "/kept").stdout == "x\nx\n" })
+	mustRunEnv(t, env, "--data-dir", moved, "rm", "-f", name)
+	if ents, _ := os.ReadDir(filepath.Join(moved, "containers")); len(ents) != 0 {
+		t.Errorf("rm left writable layers: %v", ents)
+	}
+	oneLine(t, urunEnv(t, append(env, "URUN_DATA_DIR=relative/dir"), "images"), "a relative URUN_DATA_DIR", "absolute")
+	checkNoLeftovers(t, before)
+}
