@@ -45,6 +45,7 @@ hf() {
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--warmup | --runs | --min-runs | --max-runs) keep+=("$1" "$2"); shift 2 ;;
+		--show-output) keep+=("$1"); shift ;;
 		-n | --prepare) pend+=("$1" "$2"); shift 2 ;;
 		*)
 			local prep="" label="$1" i
@@ -229,7 +230,6 @@ if want B3; then
 	b3 B3-mkdir mkdir "$N_DIRS"
 	b3 B3-write write "$WRITE_MIB"
 	b3 B3-tar tar /bin /lib
-	note B3 "copy tier: urun has none yet (DESIGN.md names it as the last resort); the bind tier is measured instead"
 fi
 
 # --- B4 pull + unpack from a loopback registry ------------------------------
@@ -273,6 +273,15 @@ if want B4; then
 		hf B4 "${SLOW[@]}" "${urun_b4[@]}" \
 			-n "podman pull" --prepare "$PR rmi -a -f" \
 			"$PR pull -q --tls-verify=false $REF"
+		# podman pull also unpacks the layers; urun unpacks on the first
+		# run for the mapping. Pull + first run is the like-for-like.
+		UR="env XDG_DATA_HOME=$W/urun-b4 $URUN"
+		# hyperfine runs without a shell (-N): each pair goes through sh -c.
+		hf B4-run "${SLOW[@]}" \
+			-n "urun pull + first run" --prepare "unshare --map-auto --map-root-user rm -rf $W/urun-b4" \
+			"sh -c '$UR pull -q --tls-verify=false docker://$REF && $UR run --rm --network none --pull=never $REF true'" \
+			-n "podman pull + first run" --prepare "sh -c '$PR rm -a -f; $PR rmi -a -f'" \
+			"sh -c '$PR pull -q --tls-verify=false $REF && $PR --runtime runc run --rm --network none $REF true'"
 		kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true
 		regpid=
 	}

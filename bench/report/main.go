@@ -90,6 +90,7 @@ var pairs = []pair{
 	{"B3-tar", "urun fuse-overlayfs", "fuse-overlayfs direct", 1.0},
 	{"B3-tar", "urun bind", "host directory (ext4)", 0},
 	{"B4", "urun pull", "podman pull", 0},
+	{"B4-run", "urun pull + first run", "podman pull + first run", 0},
 }
 
 // throughputPairs compare B6 rates: urun's containers/s over the peer's.
@@ -109,7 +110,8 @@ var order = []struct{ name, title string }{
 	{"B3-mkdir", "B3 mkdir + rmdir inside the rootfs"},
 	{"B3-write", "B3 write with fsync inside the rootfs"},
 	{"B3-tar", "B3 tar cf /dev/null /bin /lib"},
-	{"B4", "B4 pull + unpack from a loopback registry"},
+	{"B4", "B4 pull from a loopback registry (podman also unpacks; urun unpacks at first run)"},
+	{"B4-run", "B4 pull + first run of the pulled image"},
 }
 
 func run(dir string) error {
