@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -248,6 +249,30 @@ func TestLoginAuthFile(t *testing.T) {
 	mustRunEnv(t, env, "logout", "--authfile", file, "--all")
 	if b, _ := os.ReadFile(file); strings.Contains(string(b), reg.addr) {
 		t.Errorf("logout --all left %s in %s:\n%s", reg.addr, file, b)
+	}
+}
+
+// Credentials docker wrote (~/.docker/config.json) and ones podman keeps
+// in $XDG_CONFIG_HOME/containers/auth.json are used without urun login,
+// for pull and push.
+func TestCredentialsFromDockerAndPodmanFiles(t *testing.T) {
+	reg := startAuthRegistry(t)
+	ref := reg.pushAuth(t, "busybox", "team/app:1")
+	auths := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.addr, base64.StdEncoding.EncodeToString([]byte(testUser+":"+testPassword)))
+	for _, where := range []string{".docker/config.json", ".config/containers/auth.json"} {
+		t.Run(where, func(t *testing.T) {
+			env, home := privateHome(t)
+			oneLine(t, urunEnv(t, env, "pull", "-q", "--tls-verify=false", ref), "pull before the file exists", "urun login")
+			file := filepath.Join(home, where)
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte(auths), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", ref)
+			mustRunEnv(t, env, "push", "-q", "--tls-verify=false", ref, reg.addr+"/team/copy:1")
+		})
 	}
 }
 
