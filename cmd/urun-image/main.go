@@ -26,6 +26,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
+	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
@@ -33,6 +34,11 @@ import (
 )
 
 func main() {
+	// containers/storage applies layers in a re-executed copy of this
+	// program (pull into podman's store).
+	if reexec.Init() {
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == podmanstore.Command {
 		os.Exit(podmanStoreMain())
 	}

@@ -7,6 +7,7 @@ package main
 // by containers/storage itself, through its API.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +18,16 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/sirupsen/logrus"
+	"go.podman.io/image/v5/docker/reference"
+	istorage "go.podman.io/image/v5/storage"
+	imagetypes "go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
 	"go.podman.io/storage/types"
 
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
+	"github.com/urun-dev/urun/store/transfer"
 	"github.com/urun-dev/urun/userns"
 )
 
@@ -66,7 +71,10 @@ func servePodmanStore(req podmanstore.Request) (reply *podmanstore.Reply, err er
 		opts.GraphRoot = req.GraphRoot
 	}
 	if _, err := os.Stat(opts.GraphRoot); err != nil {
-		return nil, fmt.Errorf("podman's store %s does not exist: pull an image with podman first, or use urun's store", opts.GraphRoot)
+		// Only podman knows which driver it would choose (podman 4.3
+		// takes vfs where containers/storage would take overlay): let it
+		// create the store.
+		return nil, fmt.Errorf("podman's store %s does not exist yet: run 'podman info' once so that podman creates it with its storage driver, or use urun's store", opts.GraphRoot)
 	}
 	if opts.GraphDriverName == "" && len(opts.GraphDriverPriority) == 0 {
 		// No driver configured: use the one podman's store already has.
@@ -79,7 +87,7 @@ func servePodmanStore(req podmanstore.Request) (reply *podmanstore.Reply, err er
 		}
 		switch len(found) {
 		case 0:
-			return nil, fmt.Errorf("podman's store %s holds no images yet: pull one with podman first, or use urun's store", opts.GraphRoot)
+			return nil, fmt.Errorf("podman's store %s has no storage driver yet: run 'podman info' once so that podman picks one, or use urun's store", opts.GraphRoot)
 		case 1:
 			opts.GraphDriverName = found[0]
 		default:
@@ -105,6 +113,15 @@ func servePodmanStore(req podmanstore.Request) (reply *podmanstore.Reply, err er
 	if drv.String() != "overlay" && drv.String() != "vfs" {
 		return nil, fmt.Errorf("podman's store %s uses the %s driver: urun supports overlay and vfs", s.GraphRoot(), drv.String())
 	}
+	if req.Op == podmanstore.OpPull {
+		return pullIntoStore(s, req, reply)
+	}
+	if req.Pull != nil && req.Pull.Policy == "always" {
+		if _, err := pullIntoStore(s, req, reply); err != nil {
+			return nil, err
+		}
+		req.Image = reply.Name
+	}
 
 	var img *storage.Image
 	var c *storage.Container
@@ -118,7 +135,15 @@ func servePodmanStore(req podmanstore.Request) (reply *podmanstore.Reply, err er
 		}
 	}
 	if img == nil {
-		if img, err = findImage(s, req.Image); err != nil {
+		img, err = findImage(s, req.Image)
+		var missing notInStoreError
+		if errors.As(err, &missing) && req.Pull != nil && req.Pull.Policy == "missing" {
+			if _, err = pullIntoStore(s, req, reply); err != nil {
+				return nil, err
+			}
+			img, err = findImage(s, reply.Name)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -233,8 +258,13 @@ func findImage(s storage.Store, ref string) (*storage.Image, error) {
 			return nil, fmt.Errorf("looking up %s in podman's store: %w", ref, err)
 		}
 	}
-	return nil, fmt.Errorf("image %s is not in podman's store %s: pull it with 'podman pull %s', or drop --image-store=podman to use urun's store", ref, s.GraphRoot(), ref)
+	return nil, notInStoreError(fmt.Sprintf("image %s is not in podman's store %s: pull it with 'urun pull --image-store=podman %s' (or podman pull), or drop --image-store=podman to use urun's store", ref, s.GraphRoot(), ref))
 }
+
+// notInStoreError is findImage's answer for an image the store lacks.
+type notInStoreError string
+
+func (e notInStoreError) Error() string { return string(e) }
 
 // release deletes urun's record (and its layer), if it is still there.
 func release(s storage.Store, id string) error {
@@ -267,4 +297,45 @@ func sweepStale(s storage.Store, req podmanstore.Request) {
 		}
 		s.DeleteContainer(c.ID)
 	}
+}
+
+// pullIntoStore copies req.Pull.Source into podman's store with image/v5's
+// containers-storage transport, the way podman pull does: layers go in
+// one by one under containers/storage's locks, already owned by the ids
+// of this user namespace (podman's mapping), and podman sees the image.
+func pullIntoStore(s storage.Store, req podmanstore.Request, reply *podmanstore.Reply) (*podmanstore.Reply, error) {
+	p := req.Pull
+	if p == nil {
+		return nil, errors.New("pull request without a source")
+	}
+	o := transfer.TransferOptions{TLSVerify: p.TLSVerify, AuthFile: p.AuthFile}
+	if !p.Quiet {
+		o.Progress = os.Stderr
+	}
+	var id string
+	sink := func(ctx context.Context, src imagetypes.ImageReference, name string, o transfer.TransferOptions) error {
+		named, err := reference.ParseNormalizedNamed(name)
+		if err != nil {
+			return err
+		}
+		dst, err := istorage.Transport.NewStoreReference(s, named, "")
+		if err != nil {
+			return err
+		}
+		if _, err := transfer.CopyImage(ctx, dst, src, o); err != nil {
+			return transfer.ExplainPullError(name, err)
+		}
+		img, err := istorage.Transport.GetStoreImage(s, dst)
+		if err != nil {
+			return fmt.Errorf("finding %s in podman's store after the pull: %w", name, err)
+		}
+		id = img.ID
+		return nil
+	}
+	name, err := transfer.PullInto(context.Background(), sink, p.Source, o)
+	if err != nil {
+		return nil, err
+	}
+	reply.Name, reply.ImageID = name, id
+	return reply, nil
 }

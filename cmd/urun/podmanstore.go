@@ -41,9 +41,6 @@ func (f *runFlags) resolveImageStore() error {
 	default:
 		return fmt.Errorf("--image-store %q: use urun (urun's own store) or podman (the user's podman store)", f.imageStore)
 	}
-	if f.imageStore == imageStorePodman && f.pull == "always" {
-		return errors.New("--pull=always: urun does not pull into podman's store; run 'podman pull' first, or drop --image-store=podman")
-	}
 	if f.storageRoot != "" && f.imageStore != imageStorePodman {
 		return errors.New("--storage-root names a podman store: use it with --image-store=podman")
 	}
@@ -74,8 +71,11 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 		name = generatedName(id)
 	}
 	req := podmanstore.Request{Op: podmanstore.OpAcquire, Image: ref, ContainerID: id, Name: "urun-" + name, GraphRoot: f.storageRoot}
+	if f.pull != "never" && !looksLikeImageID(ref) {
+		req.Pull = &podmanstore.PullRequest{Policy: f.pull, Source: ref, TLSVerify: f.tlsVerify}
+	}
 	if f.dryRun {
-		req.Op = podmanstore.OpLookup
+		req.Op, req.Pull = podmanstore.OpLookup, nil
 	} else {
 		// The marker comes first: another urun's sweep of stale
 		// records must see this container as live from now on. A
@@ -234,4 +234,35 @@ func releasePodmanRecord(root, id string) error {
 		return err
 	}
 	return nil
+}
+
+// podmanPull is `urun pull --image-store=podman SRC`: the image goes into
+// podman's store, as podman pull would put it there.
+func podmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Reply, error) {
+	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := podmanstore.CheckMaps(maps); err != nil {
+		return nil, err
+	}
+	helper, err := findImageHelper()
+	if err != nil {
+		return nil, err
+	}
+	return podmanstore.Call(helper, maps, podmanstore.Request{Op: podmanstore.OpPull, GraphRoot: storageRoot, Pull: &p})
+}
+
+// looksLikeImageID reports whether ref is an image id (prefix) as podman
+// prints them: such a ref names a local image and is never pulled.
+func looksLikeImageID(ref string) bool {
+	if len(ref) < 12 || len(ref) > 64 {
+		return false
+	}
+	for _, c := range ref {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

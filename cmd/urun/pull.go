@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/store"
+	"github.com/urun-dev/urun/store/podmanstore"
 )
 
 func init() {
@@ -14,6 +15,9 @@ func init() {
 		fs := pflag.NewFlagSet("pull", pflag.ContinueOnError)
 		tlsVerify := fs.Bool("tls-verify", true, "require HTTPS with a trusted certificate (false for a local registry on plain HTTP)")
 		quiet := fs.BoolP("quiet", "q", false, "print no progress")
+		imageStore := fs.String("image-store", "", "where the image goes: urun (urun's store) or podman (the user's podman store); default $URUN_IMAGE_STORE or urun")
+		storageRoot := fs.String("storage-root", "", "with --image-store=podman: the containers/storage root (podman's --root; default: graphroot from storage.conf)")
+		authFile := fs.String("authfile", "", "the credentials file (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)")
 		return &command{
 			name:  "pull",
 			short: "Copy an image into the local store",
@@ -23,7 +27,24 @@ func init() {
 				if len(args) != 1 {
 					return argsError("pull", "one IMAGE argument")
 				}
-				name, err := imageHelper(append(append([]string{"pull"}, pullFlags(*tlsVerify, *quiet)...), args[0])...)
+				f := runFlags{imageStore: *imageStore, storageRoot: *storageRoot}
+				if err := f.resolveImageStore(); err != nil {
+					return err
+				}
+				if f.imageStore == imageStorePodman {
+					reply, err := podmanPull(f.storageRoot, podmanstore.PullRequest{Source: args[0], TLSVerify: *tlsVerify, AuthFile: *authFile, Quiet: *quiet})
+					if err != nil {
+						return err
+					}
+					// podman pull prints the image id.
+					fmt.Println(reply.ImageID)
+					return nil
+				}
+				a := pullFlags(*tlsVerify, *quiet)
+				if *authFile != "" {
+					a = append(a, "--authfile", *authFile)
+				}
+				name, err := imageHelper(append(append([]string{"pull"}, a...), args[0])...)
 				if err != nil {
 					return err
 				}

@@ -51,12 +51,29 @@ const (
 	OpAcquire = "acquire"
 	// OpRelease deletes the container record and its layer.
 	OpRelease = "release"
+	// OpPull copies Pull.Source into the store (as podman pull does) and
+	// answers with the name it got and the image id.
+	OpPull = "pull"
 )
+
+// PullRequest is OpPull's source and registry options. With OpAcquire,
+// Policy "missing" pulls Source when the image is not in the store, and
+// "always" pulls it first, as `urun run --pull` does with urun's store.
+type PullRequest struct {
+	Policy    string `json:"policy,omitempty"`
+	Source    string `json:"source"`
+	TLSVerify bool   `json:"tlsVerify"`
+	AuthFile  string `json:"authFile,omitempty"`
+	Quiet     bool   `json:"quiet,omitempty"`
+}
 
 // helperTimeout bounds one helper run. A vfs store copies the image into
 // the container's layer on acquire, which takes as long as the image is
 // big.
 const helperTimeout = 10 * time.Minute
+
+// pullTimeout bounds a helper run that pulls.
+const pullTimeout = 4 * time.Hour
 
 // StartWindow bounds the time from a record's creation to its urun
 // container's state: a marker without state that is older belongs to a
@@ -73,6 +90,8 @@ type Request struct {
 	ContainerID string `json:"containerID,omitempty"`
 	// Name is the record's name (shown by podman ps --external).
 	Name string `json:"name,omitempty"`
+	// Pull is OpPull's source, or OpAcquire's pull policy.
+	Pull *PullRequest `json:"pull,omitempty"`
 	// GraphRoot overrides storage.conf's graphroot (--storage-root).
 	GraphRoot string `json:"graphRoot,omitempty"`
 	// StateRoot is urun's state directory; the record carries it. On
@@ -90,8 +109,10 @@ const MetaStateRoot = "urun-state-root"
 // Reply describes the image and the directories to mount.
 type Reply struct {
 	GraphRoot string `json:"graphRoot"`
-	Driver    string `json:"driver"`
-	ImageID   string `json:"imageID"`
+	// Name is the full name OpPull stored the image under.
+	Name    string `json:"name,omitempty"`
+	Driver  string `json:"driver"`
+	ImageID string `json:"imageID"`
 	// Config is the image's OCI config blob.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Lower lists the image's layer directories, topmost first
@@ -141,9 +162,14 @@ func Call(helper string, maps userns.Maps, req Request) (*Reply, error) {
 	}
 	defer child.Conn.Close()
 	var reply Reply
+	timeout := helperTimeout
+	if req.Pull != nil {
+		// A pull takes as long as the network does; its progress shows.
+		timeout = pullTimeout
+	}
 	err = child.Conn.Send(MsgRequest, req)
 	if err == nil {
-		err = child.Conn.WaitFor(MsgReply, helperTimeout, &reply)
+		err = child.Conn.WaitFor(MsgReply, timeout, &reply)
 	}
 	if err != nil {
 		child.Cmd.Process.Kill()

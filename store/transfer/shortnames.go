@@ -287,7 +287,7 @@ func RecordLocalCandidates(dataDir, name string) ([]string, error) {
 
 // pullShort pulls the first of the short name's candidates that a
 // registry has, as podman does in permissive mode.
-func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptions) (string, error) {
+func pullShort(ctx context.Context, sink Sink, name string, o TransferOptions) (string, error) {
 	cands, err := PullCandidates(o.system(), name)
 	var amb *AmbiguousError
 	if errors.As(err, &amb) && o.Prompt != nil {
@@ -295,7 +295,7 @@ func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptio
 		if err != nil {
 			return "", err
 		}
-		got, err := Pull(ctx, s, choice, o)
+		got, err := PullInto(ctx, sink, choice, o)
 		if err != nil {
 			return "", err
 		}
@@ -320,7 +320,7 @@ func pullShort(ctx context.Context, s *store.Store, name string, o TransferOptio
 		if o.Progress != nil && len(cands) > 1 {
 			fmt.Fprintf(o.Progress, "Trying to pull %s...\n", full)
 		}
-		got, err := Pull(ctx, s, full, o)
+		got, err := PullInto(ctx, sink, full, o)
 		if err == nil {
 			return got, nil
 		}

@@ -224,15 +224,41 @@ func walkTar(file string, f func(*tar.Header, io.Reader) bool) error {
 // was plus, at most, complete blobs and a tmp directory the next write
 // removes.
 func Pull(ctx context.Context, s *store.Store, src string, o TransferOptions) (string, error) {
+	return PullInto(ctx, func(ctx context.Context, ref types.ImageReference, name string, o TransferOptions) error {
+		return copyIn(ctx, s, ref, name, o)
+	}, src, o)
+}
+
+// Sink stores the image ref under the full name: urun's store (Pull), or
+// podman's (urun-image's podman store helper).
+type Sink func(ctx context.Context, ref types.ImageReference, name string, o TransferOptions) error
+
+// PullInto is Pull into any sink: src is resolved the same way (short
+// names through registries.conf, transports) and the name it got returned.
+func PullInto(ctx context.Context, sink Sink, src string, o TransferOptions) (string, error) {
 	if store.IsShortName(src) && !hasTransport(src) {
-		return pullShort(ctx, s, src, o)
+		return pullShort(ctx, sink, src, o)
 	}
 	ref, name, err := SourceRef(src)
 	if err != nil {
 		return "", err
 	}
-	return name, copyIn(ctx, s, ref, name, o)
+	return name, sink(ctx, ref, name, o)
 }
+
+// CopyImage copies src to dst with the user's signature policy and the
+// registry options of o, reporting to o.Progress; it returns the manifest.
+func CopyImage(ctx context.Context, dst, src types.ImageReference, o TransferOptions) ([]byte, error) {
+	policy, err := policyContext()
+	if err != nil {
+		return nil, err
+	}
+	defer policy.Destroy()
+	return copy.Image(ctx, policy, dst, src, &copy.Options{SourceCtx: o.system(), ReportWriter: o.Progress})
+}
+
+// ExplainPullError is the one-line error of a failed pull of name.
+func ExplainPullError(name string, err error) error { return explainCopyError("pulling", name, err) }
 
 // Load copies an archive made by `urun save`, `podman save` or
 // `docker save` into the store; name overrides the name it carries.

@@ -276,11 +276,11 @@ func TestPodmanStoreRun(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "--image-store=podman", reg.addr + "/nosuch:1", "true"}, "podman pull " + reg.addr + "/nosuch:1"},
+		{[]string{"run", "--image-store=podman", "--pull=never", reg.addr + "/nosuch:1", "true"}, "urun pull --image-store=podman " + reg.addr + "/nosuch:1"},
+		{[]string{"run", "--image-store=podman", "--tls-verify=false", reg.addr + "/nosuch:1", "true"}, "pulling " + reg.addr + "/nosuch:1"},
 		{[]string{"run", "--image-store=podman", "--userns=keep-id", ref, "true"}, "keep-id"},
 		{[]string{"run", "--image-store=podman", "--rootfs-tier=fuse", ref, "true"}, "--rootfs-tier"},
 		{[]string{"run", "--image-store=other", ref, "true"}, "--image-store"},
-		{[]string{"run", "--image-store=podman", "--pull=always", ref, "true"}, "podman pull"},
 		{[]string{"run", "--storage-root=/nonexistent", ref, "true"}, "--image-store=podman"},
 	} {
 		if driver != "vfs" && tc.want == "--rootfs-tier" {
@@ -415,4 +415,56 @@ func TestPodmanStoreNoSubIDs(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "subordinate ids") {
 		t.Errorf("run --image-store=podman without subordinate ids: %s", r)
 	}
+}
+
+// urun pull --image-store=podman puts an image into podman's store as
+// podman pull would, into a store podman created but holds no image yet:
+// podman lists and runs it, and urun runs it from there. run
+// --image-store=podman pulls into podman's store on first use, and again
+// with --pull=always. A store podman never created is refused: only
+// podman knows which driver it would choose.
+func TestPodmanStorePull(t *testing.T) {
+	reg := startRegistry(t)
+	for _, driver := range []string{"", "overlay"} {
+		name := driver
+		if name == "" {
+			name = "podman's choice"
+		}
+		t.Run(name, func(t *testing.T) { podmanStorePull(t, reg, driver) })
+	}
+}
+
+func podmanStorePull(t *testing.T, reg *registry, driver string) {
+	ref := reg.push(t, "busybox", "pstore/pulled:1")
+	other := reg.push(t, "busybox", "pstore/onrun:1")
+	p := newPodmanStore(t, driver)
+	oneLine(t, p.urun(t, "pull", "-q", "--image-store=podman", "--tls-verify=false", ref), "pull into a store podman never made", "podman info")
+	p.mustPodman(t, "info")
+	r := p.mustUrun(t, "pull", "--image-store=podman", "--tls-verify=false", ref)
+	id := strings.TrimSpace(r.stdout)
+	if len(id) != 64 || !strings.Contains(r.stderr, "Copying blob") {
+		t.Fatalf("urun pull --image-store=podman: %s", r)
+	}
+	if got := strings.TrimSpace(p.mustPodman(t, "image", "inspect", "--format", "{{.Id}}", ref).stdout); got != id {
+		t.Errorf("podman image inspect: id %s, urun pull printed %s", got, id)
+	}
+	if r := p.podman(t, "run", "--rm", "--runtime", "runc", "--network", "none", ref, "echo", "podman-ok"); r.stdout != "podman-ok\n" {
+		t.Errorf("podman run of the image urun pulled: %s", r)
+	}
+	if r := p.mustUrun(t, "run", "--image-store=podman", "--pull=never", ref, "stat", "-c", "%u:%g", "/bin/busybox"); r.stdout != "0:0\n" {
+		t.Errorf("urun run of the image urun pulled into podman's store: %s", r)
+	}
+	// Pull on first use, and --pull=always.
+	if r := p.mustUrun(t, "run", "--image-store=podman", "--tls-verify=false", other, "echo", "pulled-on-run"); r.stdout != "pulled-on-run\n" || !strings.Contains(r.stderr, "Copying blob") {
+		t.Errorf("run --image-store=podman of an image podman lacks: %s", r)
+	}
+	p.mustPodman(t, "image", "exists", other)
+	if r := p.mustUrun(t, "run", "--image-store=podman", "--pull=always", "--tls-verify=false", other, "echo", "again"); r.stdout != "again\n" {
+		t.Errorf("run --pull=always: %s", r)
+	}
+	p.checkURunStoreEmpty(t)
+	if ext := p.externalContainers(t); len(ext) != 0 {
+		t.Errorf("records left in podman's store: %v", ext)
+	}
+	oneLine(t, p.urun(t, "pull", "-q", "--image-store=podman", ref), "pull from plain HTTP without --tls-verify=false", "--tls-verify=false")
 }
