@@ -325,7 +325,7 @@ func pullIntoStore(s storage.Store, req podmanstore.Request, reply *podmanstore.
 		if _, err := transfer.CopyImage(ctx, dst, src, o); err != nil {
 			return transfer.ExplainPullError(name, err)
 		}
-		img, err := istorage.Transport.GetStoreImage(s, dst)
+		img, err := s.Image(reference.TagNameOnly(named).String())
 		if err != nil {
 			return fmt.Errorf("finding %s in podman's store after the pull: %w", name, err)
 		}
