@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -467,4 +468,61 @@ func podmanStorePull(t *testing.T, reg *registry, driver string) {
 		t.Errorf("records left in podman's store: %v", ext)
 	}
 	oneLine(t, p.urun(t, "pull", "-q", "--image-store=podman", ref), "pull from plain HTTP without --tls-verify=false", "--tls-verify=false")
+}
+
+// kill -9 of `urun pull --image-store=podman` in the middle of a layer:
+// podman's store keeps what it had, podman and urun still run from it,
+// and the next pull completes (containers/storage drops the incomplete
+// layer itself).
+func TestPodmanStorePullKilled(t *testing.T) {
+	reg := startRegistry(t)
+	reg.push(t, "hard", "killed")
+	shared := map[string]bool{}
+	for _, l := range layerDigests(t, "busybox") {
+		shared[l] = true
+	}
+	var stallOn string
+	for _, l := range layerDigests(t, "hard") {
+		if !shared[l] {
+			stallOn = l
+		}
+	}
+	proxy := startStallProxy(t, reg.addr, stallOn)
+	ref := proxy.addr + "/killed"
+	other := reg.push(t, "busybox", "pstore/kept:1")
+	p := newPodmanStore(t, "")
+	p.mustPodman(t, "info")
+	p.mustUrun(t, "pull", "-q", "--image-store=podman", "--tls-verify=false", other)
+	before := myProcesses(t) // after podman's pause process started
+
+	cmd := exec.Command(urunBin, "pull", "--image-store=podman", "--tls-verify=false", ref)
+	cmd.Env = append(os.Environ(), p.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-proxy.stalled:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the pull never reached the layer download")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	proxy.Release()
+	checkNoLeftovers(t, before)
+
+	if r := p.mustPodman(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); strings.TrimSpace(r.stdout) != other {
+		t.Errorf("podman images after the killed pull: %q, want only %s", r.stdout, other)
+	}
+	if r := p.podman(t, "run", "--rm", "--runtime", "runc", "--network", "none", other, "echo", "podman-ok"); r.stdout != "podman-ok\n" {
+		t.Errorf("podman run after the killed pull: %s", r)
+	}
+	p.mustUrun(t, "pull", "-q", "--image-store=podman", "--tls-verify=false", ref)
+	if r := p.mustUrun(t, "run", "--image-store=podman", "--pull=never", "--entrypoint", "/bin/sh", ref, "-c", "echo whole"); r.stdout != "whole\n" {
+		t.Errorf("urun run after the repeated pull: %s", r)
+	}
+	if r := p.podman(t, "run", "--rm", "--runtime", "runc", "--network", "none", "--entrypoint", "/bin/sh", ref, "-c", "echo whole"); r.stdout != "whole\n" {
+		t.Errorf("podman run after the repeated pull: %s", r)
+	}
 }
