@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -476,40 +475,14 @@ func podmanStorePull(t *testing.T, reg *registry, driver string) {
 // layer itself).
 func TestPodmanStorePullKilled(t *testing.T) {
 	reg := startRegistry(t)
-	reg.push(t, "hard", "killed")
-	shared := map[string]bool{}
-	for _, l := range layerDigests(t, "busybox") {
-		shared[l] = true
-	}
-	var stallOn string
-	for _, l := range layerDigests(t, "hard") {
-		if !shared[l] {
-			stallOn = l
-		}
-	}
-	proxy := startStallProxy(t, reg.addr, stallOn)
-	ref := proxy.addr + "/killed"
+	proxy, ref := stallHardPull(t, reg, "killed")
 	other := reg.push(t, "busybox", "pstore/kept:1")
 	p := newPodmanStore(t, "")
 	p.mustPodman(t, "info")
 	p.mustUrun(t, "pull", "-q", "--image-store=podman", "--tls-verify=false", other)
 	before := myProcesses(t) // after podman's pause process started
 
-	cmd := exec.Command(urunBin, "pull", "--image-store=podman", "--tls-verify=false", ref)
-	cmd.Env = append(os.Environ(), p.env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-proxy.stalled:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("the pull never reached the layer download")
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	proxy.Release()
+	killWhenStalled(t, proxy, p.env, "pull", "--image-store=podman", "--tls-verify=false", ref)
 	checkNoLeftovers(t, before)
 
 	if r := p.mustPodman(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); strings.TrimSpace(r.stdout) != other {

@@ -430,6 +430,48 @@ type stallProxy struct {
 	once    sync.Once
 }
 
+// stallHardPull pushes the hard image as name and returns a proxy to the
+// registry that stalls on a layer of hard's own (its busybox layer may be
+// stored already, and is then not downloaded), and the image's name
+// through that proxy.
+func stallHardPull(t *testing.T, reg *registry, name string) (*stallProxy, string) {
+	t.Helper()
+	reg.push(t, "hard", name)
+	shared := map[string]bool{}
+	for _, l := range layerDigests(t, "busybox") {
+		shared[l] = true
+	}
+	var stallOn string
+	for _, l := range layerDigests(t, "hard") {
+		if !shared[l] {
+			stallOn = l
+		}
+	}
+	proxy := startStallProxy(t, reg.addr, stallOn)
+	return proxy, proxy.addr + "/" + name
+}
+
+// killWhenStalled runs urun with env and args, kills it with SIGKILL once
+// the proxy holds a layer download, then lets the proxy go on.
+func killWhenStalled(t *testing.T, proxy *stallProxy, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(urunBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-proxy.stalled:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the pull never reached the layer download")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	proxy.Release()
+}
+
 func startStallProxy(t *testing.T, target, layer string) *stallProxy {
 	t.Helper()
 	u, _ := url.Parse("http://" + target)
@@ -494,42 +536,14 @@ func (b *stallBody) Read(buf []byte) (int, error) {
 // usable, and the same pull then completes.
 func TestStorePullKilled(t *testing.T) {
 	reg := startRegistry(t)
-	reg.push(t, "hard", "killed")
-	// Stall on a layer of hard's own: its busybox layer is shared with the
-	// image already in the store, and is not downloaded again.
-	shared := map[string]bool{}
-	for _, l := range layerDigests(t, "busybox") {
-		shared[l] = true
-	}
-	var stallOn string
-	for _, l := range layerDigests(t, "hard") {
-		if !shared[l] {
-			stallOn = l
-		}
-	}
-	proxy := startStallProxy(t, reg.addr, stallOn)
-	ref := proxy.addr + "/killed"
+	proxy, ref := stallHardPull(t, reg, "killed")
 	env := storeEnv(t)
 	// An image already in the store must survive the killed pull.
 	other := reg.push(t, "busybox", "busybox")
 	mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", other)
 
 	before := myProcesses(t)
-	cmd := exec.Command(urunBin, "pull", "--tls-verify=false", ref)
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-proxy.stalled:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("the pull never reached the layer download")
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	proxy.Release()
+	killWhenStalled(t, proxy, env, "pull", "--tls-verify=false", ref)
 	checkNoLeftovers(t, before)
 
 	if list := listImages(t, env); len(list) != 1 || list[0].Name != other+":latest" {
