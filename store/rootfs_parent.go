@@ -161,24 +161,13 @@ func unpackResult(req UnpackRequest, maps userns.Maps, helperExe string) (res Un
 	if err != nil {
 		return res, fmt.Errorf("starting the unpack helper: %w", err)
 	}
-	defer child.Conn.Close()
-	err = child.Conn.Send(MsgUnpack, req)
-	if err == nil {
-		err = child.Conn.WaitFor(MsgUnpacked, unpackTimeout, &res)
+	err = child.Call(MsgUnpack, req, MsgUnpacked, unpackTimeout, &res)
+	var pe *userns.PeerError
+	if errors.As(err, &pe) {
+		return res, fmt.Errorf("unpacking image: %s", pe.Msg)
 	}
 	if err != nil {
-		child.Cmd.Process.Kill()
-	}
-	werr := child.Cmd.Wait()
-	if err != nil {
-		var pe *userns.PeerError
-		if errors.As(err, &pe) {
-			return res, fmt.Errorf("unpacking image: %s", pe.Msg)
-		}
 		return res, fmt.Errorf("unpacking image: %w", err)
-	}
-	if werr != nil {
-		return res, fmt.Errorf("unpack helper: %w", werr)
 	}
 	return res, nil
 }

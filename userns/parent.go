@@ -76,6 +76,26 @@ type Child struct {
 	Conn *Conn
 }
 
+// Call is one request and its reply with a helper child, which then
+// exits: it sends req as msg, waits up to timeout for replyMsg into reply,
+// and reaps the child (killing it first when anything failed). A failure
+// the child reported is a *PeerError.
+func (c *Child) Call(msg string, req any, replyMsg string, timeout time.Duration, reply any) error {
+	defer c.Conn.Close()
+	err := c.Conn.Send(msg, req)
+	if err == nil {
+		err = c.Conn.WaitFor(replyMsg, timeout, reply)
+	}
+	if err != nil {
+		c.Cmd.Process.Kill()
+	}
+	werr := c.Cmd.Wait()
+	if err == nil && werr != nil {
+		err = fmt.Errorf("helper: %w", werr)
+	}
+	return err
+}
+
 // Start clones the child into its namespaces, writes its id maps and sends
 // MsgMapped. On any error the child is killed and reaped before returning.
 func Start(cfg Config) (*Child, error) {

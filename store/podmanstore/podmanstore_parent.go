@@ -160,30 +160,19 @@ func Call(helper string, maps userns.Maps, req Request) (*Reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the podman store helper: %w", err)
 	}
-	defer child.Conn.Close()
 	var reply Reply
 	timeout := helperTimeout
 	if req.Pull != nil {
 		// A pull takes as long as the network does; its progress shows.
 		timeout = pullTimeout
 	}
-	err = child.Conn.Send(MsgRequest, req)
-	if err == nil {
-		err = child.Conn.WaitFor(MsgReply, timeout, &reply)
+	err = child.Call(MsgRequest, req, MsgReply, timeout, &reply)
+	var pe *userns.PeerError
+	if errors.As(err, &pe) {
+		return nil, errors.New(pe.Msg)
 	}
 	if err != nil {
-		child.Cmd.Process.Kill()
-	}
-	werr := child.Cmd.Wait()
-	if err != nil {
-		var pe *userns.PeerError
-		if errors.As(err, &pe) {
-			return nil, errors.New(pe.Msg)
-		}
 		return nil, fmt.Errorf("podman store helper: %w", err)
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("podman store helper: %w", werr)
 	}
 	return &reply, nil
 }
