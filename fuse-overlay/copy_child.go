@@ -65,11 +65,11 @@ func mountCopy(p Plan, target string) (copyStats, error) {
 func mountDiskCopy(p Plan, target string) (copyStats, error) {
 	var st copyStats
 	marker := filepath.Join(p.Work, copyMarker)
-	if !HasDiskCopy(p.Work) {
-		state, err := os.ReadFile(marker)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return st, fmt.Errorf("reading %s: %w", marker, err)
-		}
+	state, err := os.ReadFile(marker)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("reading %s: %w", marker, err)
+	}
+	if string(state) != "done" {
 		if err == nil && string(state) != "partial" {
 			return st, fmt.Errorf("%s says %q: remove the container and create it again", marker, state)
 		}

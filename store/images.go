@@ -100,7 +100,8 @@ func (s *Store) Lookup(name string) (*Image, error) {
 
 // find returns the index entry for name (a reference or an id prefix).
 func (s *Store) find(index v1.Index, name string) (int, error) {
-	if id := strings.TrimPrefix(name, "sha256:"); len(id) >= 12 && isHex(id) {
+	if IsIDPrefix(name) {
+		id := strings.TrimPrefix(name, "sha256:")
 		hit := -1
 		for i, m := range index.Manifests {
 			if strings.HasPrefix(m.Digest.Encoded(), id) {
@@ -147,6 +148,14 @@ func tagOf(full string) string {
 		return full[i:]
 	}
 	return ""
+}
+
+// IsIDPrefix reports whether name is an image id or a prefix of one (12
+// or more hex digits, "sha256:" allowed), as `urun images` and podman
+// print them: such a name means a local image and is never pulled.
+func IsIDPrefix(name string) bool {
+	id := strings.TrimPrefix(name, "sha256:")
+	return len(id) >= 12 && len(id) <= 64 && isHex(id)
 }
 
 func isHex(s string) bool {

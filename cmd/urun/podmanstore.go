@@ -17,6 +17,7 @@ import (
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
+	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
 	"github.com/urun-dev/urun/userns"
 )
@@ -71,7 +72,7 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 		name = generatedName(id)
 	}
 	req := podmanstore.Request{Op: podmanstore.OpAcquire, Image: ref, ContainerID: id, Name: "urun-" + name, GraphRoot: f.storageRoot}
-	if f.pull != "never" && !looksLikeImageID(ref) {
+	if f.pull != "never" && !store.IsIDPrefix(ref) {
 		req.Pull = &podmanstore.PullRequest{Policy: f.pull, Source: ref, TLSVerify: f.tlsVerify}
 	}
 	if f.dryRun {
@@ -251,18 +252,4 @@ func podmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Rep
 		return nil, err
 	}
 	return podmanstore.Call(helper, maps, podmanstore.Request{Op: podmanstore.OpPull, GraphRoot: storageRoot, Pull: &p})
-}
-
-// looksLikeImageID reports whether ref is an image id (prefix) as podman
-// prints them: such a ref names a local image and is never pulled.
-func looksLikeImageID(ref string) bool {
-	if len(ref) < 12 || len(ref) > 64 {
-		return false
-	}
-	for _, c := range ref {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
