@@ -18,7 +18,7 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	if st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0 {
-		return fmt.Errorf("container %s is not running", id)
+		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
 		for _, pid := range PidsInContainer(st.Pid) {

@@ -95,8 +95,15 @@ func Lock(root, id string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// ErrNotExist: no container of that id.
-var ErrNotExist = errors.New("no such container")
+// The error classes runtime clients match by substring: containerd's
+// shim (checkKillError), CRI-O and conmon look for runc's wording, so the
+// texts are runc's and every message that wraps them keeps them whole.
+var (
+	// ErrNotExist: no container of that id.
+	ErrNotExist = errors.New("container does not exist")
+	// ErrNotRunning: the container has no live init to signal.
+	ErrNotRunning = errors.New("container not running")
+)
 
 // Load reads the state of container id and refreshes its status from the
 // processes: a dead init means stopped, whatever the file said.
@@ -106,7 +113,7 @@ func Load(root, id string) (*State, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(Dir(root, id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading state of %s: %w", id, err)

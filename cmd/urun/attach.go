@@ -96,7 +96,7 @@ func init() {
 					return err
 				}
 				if st.Status != "running" {
-					return fmt.Errorf("container %s is not running", args[0])
+					return fmt.Errorf("%w: %s", container.ErrNotRunning, args[0])
 				}
 				if !st.Tty || st.RunArgs == nil {
 					return fmt.Errorf("container %s has no terminal to attach to: attach works for containers started with run -d -t (see 'urun logs -f' for others)", args[0])

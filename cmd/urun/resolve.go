@@ -40,7 +40,7 @@ func resolveContainer(root, ref string) (string, error) {
 	case 1:
 		return match[0], nil
 	case 0:
-		return "", fmt.Errorf("%w named %q (see 'urun ps -a')", errNoSuchContainer, ref)
+		return "", fmt.Errorf("%w: no id or name %q (see 'urun ps -a')", errNoSuchContainer, ref)
 	}
 	return "", fmt.Errorf("%q matches %d containers: give more of the id", ref, len(match))
 }
