@@ -38,6 +38,9 @@ type mountOp struct {
 	Data        string
 	Bind        bool
 	Recursive   bool
+	// AttrSet and AttrClr are MOUNT_ATTR_* bits set and cleared on the
+	// mount and every mount below it (rro, rnosuid…).
+	AttrSet, AttrClr uint64
 }
 
 // planMounts turns the spec's mounts and devices into the ordered steps
@@ -72,9 +75,11 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		if src == "" {
 			src = typ
 		}
+		set, clr := RecursiveMountAttrs(m.Options)
 		ops = append(ops, mountOp{
 			Kind: opMount, Source: src, Target: target, FSType: typ,
 			Flags: flags, Propagation: prop, Data: data, Bind: bind, Recursive: rec,
+			AttrSet: set, AttrClr: clr,
 		})
 	}
 	if spec.Linux != nil {

@@ -96,7 +96,7 @@ func mountOne(root *os.File, op mountOp) error {
 		}
 		return fmt.Errorf("mounting %s: %w", op.FSType, err)
 	}
-	if len(op.Propagation) == 0 {
+	if len(op.Propagation) == 0 && op.AttrSet|op.AttrClr == 0 {
 		return nil
 	}
 	m, err := mounted()
@@ -104,10 +104,32 @@ func mountOne(root *os.File, op mountOp) error {
 		return err
 	}
 	defer m.Close()
+	if err := setRecursiveAttrs(m, op.AttrSet, op.AttrClr); err != nil {
+		return err
+	}
 	for _, p := range op.Propagation {
 		if err := unix.Mount("", procFD(m), "", p, ""); err != nil {
 			return fmt.Errorf("setting propagation: %w", err)
 		}
+	}
+	return nil
+}
+
+// setRecursiveAttrs applies rro and its kin to the mount at m and every
+// mount below it, atomically: a remount with MS_RDONLY changes the top
+// mount only, and submounts of a bind's source (a tmpfs, /dev/shm, a FUSE
+// or NFS mount) would stay writable.
+func setRecursiveAttrs(m *os.File, set, clr uint64) error {
+	if set|clr == 0 {
+		return nil
+	}
+	attr := &unix.MountAttr{Attr_set: set, Attr_clr: clr}
+	err := unix.MountSetattr(int(m.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr)
+	switch {
+	case errors.Is(err, unix.ENOSYS):
+		return errors.New("read-only (or another attribute) for every mount below needs mount_setattr(2), Linux 5.12 or later; this kernel has none (the OCI option \"ro\" without \"rro\" makes the top mount read-only only)")
+	case err != nil:
+		return fmt.Errorf("setting attributes %#x (clearing %#x) recursively: %w", set, clr, err)
 	}
 	return nil
 }

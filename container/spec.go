@@ -302,6 +302,13 @@ func buildMounts(opts Options) ([]specs.Mount, error) {
 		}
 		user = append(user, userMount{m, "-v " + s})
 	}
+	for _, s := range opts.Mounts {
+		m, err := ParseMount(s)
+		if err != nil {
+			return nil, err
+		}
+		user = append(user, userMount{m, "--mount " + s})
+	}
 	seen := map[string]string{}
 	for _, u := range user {
 		if prev, ok := seen[u.m.Destination]; ok {

@@ -645,3 +645,55 @@ func setArgs(t *testing.T, b string, args ...string) {
 		t.Fatal(err)
 	}
 }
+
+// `-v SRC:DST:ro` (and --mount ...,readonly) is read-only all the way
+// down: a filesystem mounted below SRC (here a tmpfs in a mount namespace
+// the test owns; on a host /dev/shm, FUSE, NFS, another disk) is
+// read-only in the container too. The control run without ro writes.
+func TestReadonlyVolumeIsRecursive(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare (util-linux) is not installed")
+	}
+	d := t.TempDir()
+	src := filepath.Join(d, "src")
+	rootfs := filepath.Join(d, "rootfs")
+	mustMkRootfs(t, rootfs)
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "touch"))
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	try := func(flag string) string {
+		return fmt.Sprintf(`%s run --userns=host-single %s --rootfs %s sh -c 'touch /v/top-file; touch /v/sub/below && echo WROTE-BELOW'; echo; `, urunBin, flag, rootfs)
+	}
+	script := "set -e; mount -t tmpfs below " + filepath.Join(src, "sub") + "; set +e; " +
+		try("-v "+src+":/v:ro") +
+		try("-v "+src+":/v:rro,rslave") +
+		try("--mount type=bind,source="+src+",target=/v,readonly") +
+		try("--mount type=bind,src="+src+",dst=/v,ro=true,bind-propagation=rprivate") +
+		try("-v "+src+":/v") +
+		"test -e " + filepath.Join(src, "sub", "below") + " && echo HOST-SEES-IT"
+	// urun runs as root of a namespace the test made, with a full map
+	// (newuidmap via --map-auto): the tmpfs belongs to it, so nothing in
+	// the kernel locks it, and only urun's ro keeps it read-only.
+	cmd := exec.Command("unshare", "--user", "--map-auto", "--map-root-user", "--mount", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "_CONTAINERS_USERNS_CONFIGURED=1",
+		"XDG_DATA_HOME="+filepath.Join(d, "data"), "XDG_RUNTIME_DIR="+filepath.Join(d, "run"))
+	os.Mkdir(filepath.Join(d, "run"), 0o700)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unshare: %v\n%s", err, out)
+	}
+	got := string(out)
+	if n := strings.Count(got, "WROTE-BELOW"); n != 1 {
+		t.Errorf("%d of 5 runs wrote below the volume, want 1 (the read-write control):\n%s", n, got)
+	}
+	if n := strings.Count(got, "touch: /v/sub/below: Read-only file system"); n != 4 {
+		t.Errorf("%d of 4 read-only runs were refused the write below with EROFS:\n%s", n, got)
+	}
+	if n := strings.Count(got, "touch: /v/top-file: Read-only file system"); n != 4 {
+		t.Errorf("%d of 4 read-only runs were refused the write at the top with EROFS:\n%s", n, got)
+	}
+	if !strings.Contains(got, "HOST-SEES-IT") {
+		t.Errorf("the control run's write did not reach the tmpfs below the source:\n%s", got)
+	}
+}
