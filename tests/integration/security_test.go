@@ -697,3 +697,52 @@ func TestReadonlyVolumeIsRecursive(t *testing.T) {
 		t.Errorf("the control run's write did not reach the tmpfs below the source:\n%s", got)
 	}
 }
+
+// A container id is a file name under urun's state directory: every
+// command that takes one checks it before it touches the filesystem, so
+// `../` in an id creates, locks or removes nothing outside.
+func TestContainerIDWithPathRefused(t *testing.T) {
+	d := t.TempDir()
+	root := filepath.Join(d, "r1", "r2")
+	os.MkdirAll(root, 0o700)
+	os.WriteFile(filepath.Join(d, "victim.lock"), []byte("keep"), 0o600)
+	os.Mkdir(filepath.Join(d, "victim"), 0o700)
+	os.WriteFile(filepath.Join(d, "victim", "state.json"), []byte(`{"id":"victim","status":"stopped"}`), 0o600)
+	before := treeHash(t, d)
+	// From the default state directory ($XDG_RUNTIME_DIR/urun) too.
+	up := strings.Repeat("../", 20) + strings.TrimPrefix(d, "/")
+	b := bundle(t, false, "true")
+	for _, id := range []string{"../../pwned", "../../victim", up + "/pwned", up + "/victim", "/" + d[1:] + "/pwned", "..", "."} {
+		for _, args := range [][]string{
+			{"delete", id}, {"delete", "--force", id}, {"state", id}, {"start", id},
+			{"kill", id}, {"kill", id, "KILL"}, {"exec", id, "true"},
+			{"create", "--bundle", b, id}, {"run", "--bundle", b, id},
+		} {
+			r := urun(t, append([]string{"--root", root}, args...)...)
+			if r.code == 0 || len(lines(r.stderr)) != 1 {
+				t.Errorf("urun --root %s %s: want one line and a failure, got %s", root, strings.Join(args, " "), r)
+			}
+		}
+		for _, args := range [][]string{
+			{"rm", id}, {"rm", "-f", id}, {"stop", id}, {"start", id}, {"kill", id},
+			{"logs", id}, {"inspect", id}, {"wait", id}, {"restart", id}, {"exec", id, "true"},
+			{"attach", id}, {"delete", "--force", id}, {"run", "--name", id, busybox(), "true"},
+		} {
+			r := urun(t, args...)
+			if args[0] == "rm" && args[1] == "-f" {
+				// docker's rm -f: a container that does not exist is
+				// no error; an invalid id cannot exist.
+				continue
+			}
+			if r.code == 0 || len(lines(r.stderr)) != 1 {
+				t.Errorf("urun %s: want one line and a failure, got %s", strings.Join(args, " "), r)
+			}
+		}
+	}
+	if after := treeHash(t, d); after != before {
+		t.Errorf("a command given an id with a path changed files outside the state directory:\n%s", after)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("state directory holds %d entries, want none", len(ents))
+	}
+}
