@@ -69,7 +69,14 @@ func checkOCIConfig(s *specs.Spec) error {
 	if s.Linux == nil {
 		return errors.New("config.json: linux is missing (urun runs Linux containers only)")
 	}
+	// The runtime-spec: a runtime MUST error on a type given twice (which
+	// one would win is unsaid).
+	seen := map[specs.LinuxNamespaceType]int{}
 	for i, ns := range s.Linux.Namespaces {
+		if j, dup := seen[ns.Type]; dup {
+			return fmt.Errorf("config.json: linux.namespaces[%d]: the %s namespace is listed twice (also at [%d]); list each type once", i, ns.Type, j)
+		}
+		seen[ns.Type] = i
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
 			specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace:

@@ -23,6 +23,8 @@ func TestParseOCIConfig(t *testing.T) {
 		strings.Replace(minimalOCIConfig, `"cwd":"/"`, `"cwd":"/","capabilities":{"bounding":["CAP_X"]}`, 1): "process.capabilities.bounding[0]",
 		strings.Replace(minimalOCIConfig, `"type":"pid"`, `"type":"pid","path":"/proc/1/ns/pid"`, 1):         "linux.namespaces[1]",
 		minimalOCIConfig + "{}": "more than one JSON value",
+		strings.Replace(minimalOCIConfig, `{"type":"pid"}`, `{"type":"pid"},{"type":"pid"},{"type":"pid"}`, 1):   "linux.namespaces[2]: the pid namespace is listed twice (also at [1])",
+		strings.Replace(minimalOCIConfig, `{"type":"pid"}`, `{"type":"user"},{"type":"pid"},{"type":"user"}`, 1): "the user namespace is listed twice",
 	}
 	for in, want := range bad {
 		_, err := ParseOCIConfig([]byte(in))

@@ -119,6 +119,8 @@ func TestOCIBadConfig(t *testing.T) {
 		"no-root":      `{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "linux": {}}`,
 		"bad-ns":       `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "bogus"}]}}`,
 		"relative-cwd": `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "tmp"}, "linux": {}}`,
+		"dup-pid-ns":   `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}, {"type": "pid"}]}}`,
+		"dup-user-ns":  `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "user"}]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := t.TempDir()
@@ -128,6 +130,9 @@ func TestOCIBadConfig(t *testing.T) {
 			r := urun(t, "--root", root, "create", "--bundle", b, "bad")
 			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json") {
 				t.Errorf("want one line naming config.json and exit 125: %s", r)
+			}
+			if strings.HasPrefix(name, "dup-") && !strings.Contains(r.stderr, "namespace is listed twice") {
+				t.Errorf("want the duplicated namespace named: %s", r)
 			}
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("state left behind: %v", ents)
