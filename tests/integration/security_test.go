@@ -746,3 +746,34 @@ func TestContainerIDWithPathRefused(t *testing.T) {
 		t.Errorf("state directory holds %d entries, want none", len(ents))
 	}
 }
+
+// pull, save and load write only under urun's data dir: image/v5's
+// blob-info cache would otherwise land in ~/.local/share/containers.
+func TestImageToolsWriteOnlyUnderDataDir(t *testing.T) {
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
+	os.Mkdir(filepath.Join(home, "config"), 0o700)
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	for _, args := range [][]string{
+		{"pull", "-q", busybox()},
+		{"save", "-o", archive, "localhost/busybox:latest"},
+		{"load", "-i", archive, "localhost/again:latest"},
+	} {
+		if r := urunEnv(t, env, args...); r.code != 0 {
+			t.Fatalf("urun %s: %s", strings.Join(args, " "), r)
+		}
+	}
+	var outside []string
+	filepath.Walk(home, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(p, filepath.Join(home, "data", "urun")+"/") {
+			outside = append(outside, p)
+		}
+		return nil
+	})
+	if len(outside) > 0 {
+		t.Errorf("files written outside urun's data dir: %v", outside)
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "urun", "cache", "blob-info-cache-v1.sqlite")); err != nil {
+		t.Errorf("image/v5's blob-info cache is not in urun's data dir: %v", err)
+	}
+}
