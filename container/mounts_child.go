@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ func applyMounts(rootfs string, ops []mountOp) error {
 	}
 	defer root.Close()
 	for _, op := range ops {
+		if err := checkKernelDir(root, op.Target); err != nil {
+			return err
+		}
 		switch op.Kind {
 		case opMount:
 			err = mountOne(root, op)
@@ -39,6 +43,34 @@ func applyMounts(rootfs string, ops []mountOp) error {
 		}
 	}
 	return nil
+}
+
+// checkKernelDir refuses an image whose /proc, /sys or /dev (the first
+// component of target, when it is one of them) is a symbolic link. The
+// mount would follow it inside the rootfs (to / for a link to /), put
+// procfs or sysfs where the image's files were, and fail later with a
+// message that names neither.
+func checkKernelDir(root *os.File, target string) error {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(target), "/"), "/")
+	switch first {
+	case "proc", "sys", "dev":
+	default:
+		return nil
+	}
+	link, err := readlinkat(int(root.Fd()), first)
+	if err != nil {
+		return nil // not a link (or absent: created as a directory)
+	}
+	return fmt.Errorf("the image's /%s is a symbolic link (to %q): refusing to mount there; an image must have /%s as a directory or not at all", first, link, first)
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 func mountOne(root *os.File, op mountOp) error {

@@ -46,6 +46,22 @@ func ParseOCIConfig(b []byte) (*specs.Spec, error) {
 	return &spec, nil
 }
 
+// checkIDRange refuses an id range that is empty or runs past the last
+// id (2^32-1): the kernel would refuse the map with a message that pastes
+// it whole.
+func checkIDRange(r specs.LinuxIDMapping) error {
+	const ids = 1 << 32
+	switch {
+	case r.Size == 0:
+		return errors.New("size is 0 (want the number of ids to map)")
+	case uint64(r.ContainerID)+uint64(r.Size) > ids:
+		return fmt.Errorf("containerID %d + size %d runs past the last id, %d", r.ContainerID, r.Size, uint32(ids-1))
+	case uint64(r.HostID)+uint64(r.Size) > ids:
+		return fmt.Errorf("hostID %d + size %d runs past the last id, %d", r.HostID, r.Size, uint32(ids-1))
+	}
+	return nil
+}
+
 // checkOCIConfig refuses what urun cannot honour, naming the field.
 func checkOCIConfig(s *specs.Spec) error {
 	if s.Version == "" {
@@ -93,9 +109,22 @@ func checkOCIConfig(s *specs.Spec) error {
 			}
 		}
 	}
+	for _, maps := range []struct {
+		field string
+		m     []specs.LinuxIDMapping
+	}{{"uidMappings", s.Linux.UIDMappings}, {"gidMappings", s.Linux.GIDMappings}} {
+		for i, r := range maps.m {
+			if err := checkIDRange(r); err != nil {
+				return fmt.Errorf("config.json: linux.%s[%d]: %w", maps.field, i, err)
+			}
+		}
+	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("config.json: mounts[%d].destination %q must be an absolute path", i, m.Destination)
+		}
+		if err := checkProcMount(m); err != nil {
+			return fmt.Errorf("config.json: mounts[%d]: %w", i, err)
 		}
 	}
 	if p := s.Linux.RootfsPropagation; p != "" {

@@ -311,6 +311,9 @@ func buildMounts(opts Options) ([]specs.Mount, error) {
 	}
 	seen := map[string]string{}
 	for _, u := range user {
+		if err := checkProcMount(u.m); err != nil {
+			return nil, fmt.Errorf("%s: %w", u.flag, err)
+		}
 		if prev, ok := seen[u.m.Destination]; ok {
 			return nil, fmt.Errorf("two mounts at %s (%s and %s); give each its own destination", u.m.Destination, prev, u.flag)
 		}

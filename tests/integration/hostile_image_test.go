@@ -208,6 +208,14 @@ func TestHostileImages(t *testing.T) {
 			}}, true},
 		{"config blob a FIFO", layout{layers: [][]byte{base},
 			replace: func(t *testing.T, p func(string) string, ld []string, cd string) { replaceWithFIFO(t, p(cd)) }}, true},
+		// /proc, /sys or /dev as a link: the mount would land on the
+		// link's target inside the rootfs.
+		{"proc a symlink to /", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "proc", typ: tar.TypeSymlink, linkname: "/"}})}}, true},
+		{"sys a symlink to /etc", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "sys", typ: tar.TypeSymlink, linkname: "etc"}})}}, true},
+		{"dev a symlink to /tmp", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "dev", typ: tar.TypeSymlink, linkname: "/tmp"}})}}, true},
 		{"layer longer than its manifest says", layout{layers: [][]byte{base, tinyLayer(t)},
 			replace: func(t *testing.T, p func(string) string, ld []string, cd string) {
 				appendTo(t, p(ld[1]), make([]byte, 1<<20))

@@ -777,3 +777,48 @@ func TestImageToolsWriteOnlyUnderDataDir(t *testing.T) {
 		t.Errorf("image/v5's blob-info cache is not in urun's data dir: %v", err)
 	}
 }
+
+// Only a proc filesystem may be mounted on /proc (a bind there would undo
+// the masked paths): -v and --mount onto /proc are refused with one line.
+func TestBindOntoProcRefused(t *testing.T) {
+	procs := myProcesses(t)
+	for _, args := range [][]string{
+		{"-v", t.TempDir() + ":/proc"},
+		{"-v", t.TempDir() + ":/proc/:ro"},
+		{"--mount", "type=bind,source=" + t.TempDir() + ",target=/proc"},
+		{"--tmpfs", "/proc"},
+	} {
+		r := urun(t, append(append([]string{"run"}, args...), busybox(), "true")...)
+		if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "only a proc filesystem may be mounted there") {
+			t.Errorf("run %v: want one line and exit 125, got %s", args, r)
+		}
+	}
+	checkNoLeftovers(t, procs)
+}
+
+// A config mapping container 0 to host 0, run by an ordinary user, cannot
+// be honoured as written: urun says so in one warning line and reads the
+// map in the user's rootless id space (host 0 is the user).
+func TestOCIMapToHostRootWarns(t *testing.T) {
+	b := bundle(t, false, "cat", "/proc/self/uid_map")
+	p := filepath.Join(b, "config.json")
+	data, _ := os.ReadFile(p)
+	var spec map[string]any
+	json.Unmarshal(data, &spec)
+	linux := spec["linux"].(map[string]any)
+	linux["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 0, "size": 1}, map[string]any{"containerID": 1, "hostID": 1, "size": 1000}}
+	linux["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 0, "size": 1}, map[string]any{"containerID": 1, "hostID": 1, "size": 1000}}
+	data, _ = json.Marshal(spec)
+	os.WriteFile(p, data, 0o644)
+	r := urun(t, "--root", t.TempDir(), "run", "--bundle", b, "maproot")
+	if r.code != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	if len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "urun: warning: ") || !strings.Contains(r.stderr, "to host id 0 (root)") ||
+		!strings.Contains(r.stderr, fmt.Sprintf("your own id %d", os.Getuid())) {
+		t.Errorf("want one warning line naming host id 0 and uid %d: %s", os.Getuid(), r)
+	}
+	if f := strings.Fields(r.stdout); len(f) < 3 || f[0] != "0" || f[1] != strconv.Itoa(os.Getuid()) {
+		t.Errorf("uid_map %q: want container 0 on uid %d", r.stdout, os.Getuid())
+	}
+}
