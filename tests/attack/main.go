@@ -10,6 +10,8 @@
 //	                         through /proc/self/fd (the CVE-2019-5736 trick)
 //	attack kill PID...       signal 0 to each PID
 //	attack ptrace PID...     PTRACE_ATTACH to each PID
+//	attack watchexe SECONDS  read /proc/PID/exe of every process for that
+//	                         long; print each target seen once
 //	attack tiocsti TEXT      push TEXT and a newline into the terminal on
 //	                         fd 0, 1 and 2 with ioctl(TIOCSTI), as if typed
 package main
@@ -19,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,6 +71,9 @@ func main() {
 			}
 			report("ptrace "+p, err)
 		}
+	case "watchexe":
+		secs, _ := strconv.Atoi(args[0])
+		watchExe(time.Duration(secs) * time.Second)
 	case "tiocsti":
 		for fd := 0; fd <= 2; fd++ {
 			report("tiocsti "+strconv.Itoa(fd), tiocsti(fd, args[0]+"\n"))
@@ -134,4 +140,22 @@ func tiocsti(fd int, text string) error {
 		}
 	}
 	return nil
+}
+
+// watchExe prints every distinct /proc/PID/exe target it sees until d
+// has passed: what the container can learn of processes joining it.
+func watchExe(d time.Duration) {
+	seen := map[string]bool{}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if e.Name()[0] < '0' || e.Name()[0] > '9' {
+				continue
+			}
+			if l, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && !seen[l] {
+				seen[l] = true
+				fmt.Println("exe", l)
+			}
+		}
+	}
 }

@@ -822,3 +822,36 @@ func TestOCIMapToHostRootWarns(t *testing.T) {
 		t.Errorf("uid_map %q: want container 0 on uid %d", r.stdout, os.Getuid())
 	}
 }
+
+// A process joining a container with urun exec shows the container no
+// host path in /proc/PID/exe: nsenter and urun-init run from sealed memfd
+// copies, as a user-writable init does for run. (--privileged: without it
+// the container's processes hold fewer capabilities than the joining
+// init, and the kernel refuses them its exe anyway.)
+func TestExecShowsNoHostInitPath(t *testing.T) {
+	mustRun(t, "run", "-d", "--privileged", "--name", "watchexe", "-v", attackBin(t)+":/attack:ro", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "watchexe")
+	watcher := exec.Command(urunBin, "exec", "watchexe", "/attack", "watchexe", "4")
+	var out bytes.Buffer
+	watcher.Stdout = &out
+	if err := watcher.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 15; i++ {
+		mustRun(t, "exec", "watchexe", "true")
+	}
+	if err := watcher.Wait(); err != nil {
+		t.Fatalf("watcher: %v\n%s", err, out.String())
+	}
+	t.Logf("exe targets the container saw:\n%s", out.String())
+	hostDir := filepath.Dir(filepath.Dir(urunBin))
+	for _, l := range lines(out.String()) {
+		if strings.Contains(l, "urun-init") && !strings.HasPrefix(l, "exe /memfd:") || strings.Contains(l, hostDir) || strings.Contains(l, "nsenter") && !strings.HasPrefix(l, "exe /memfd:") {
+			t.Errorf("the container saw a host path: %s", l)
+		}
+	}
+	if !strings.Contains(out.String(), "/memfd:urun-init") {
+		t.Errorf("the watcher never saw a joining urun-init (it must, for this test to mean anything):\n%s", out.String())
+	}
+}
