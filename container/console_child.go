@@ -46,8 +46,12 @@ func setupConsole(conn *userns.Conn, size *specs.Box) error {
 		return fmt.Errorf("opening %s: %w", slavePath, err)
 	}
 	defer unix.Close(slave)
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("starting a session for the terminal: %w", err)
+	// urun started the init as a session leader; a process nsenter
+	// forked for exec is not one yet.
+	if sid, _ := unix.Getsid(0); sid != unix.Getpid() {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("starting a session for the terminal: %w", err)
+		}
 	}
 	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("making %s the controlling terminal: %w", slavePath, err)

@@ -85,11 +85,16 @@ func Exec(cfg ExecConfig) (int, error) {
 	// The uid stays ours: inside the container's namespace it is root.
 	args = append(args, "--preserve-credentials", "--", "/proc/self/fd/4", ExecArg)
 
-	initBin, err := OpenInit(cfg.InitPath)
+	initBin, err := OpenSealed(cfg.InitPath, "urun-init")
 	if err != nil {
 		return 0, err
 	}
 	defer initBin.Close()
+	nsenterBin, err := OpenSealed(nsenter, "nsenter")
+	if err != nil {
+		return 0, err
+	}
+	defer nsenterBin.Close()
 	// Two socket pairs: nsenter's waiting parent keeps a copy of every
 	// descriptor it passes on, so the first (boot) only carries the
 	// second (sync), whose end of file then reliably means "exec done".
@@ -109,11 +114,14 @@ func Exec(cfg ExecConfig) (int, error) {
 
 	p := cfg.Process
 	cmd := &exec.Cmd{
-		Path:        nsenter,
-		Args:        args,
-		Env:         []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExtraFiles:  []*os.File{childEnd, initBin},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		// fd 5: nsenter's sealed copy (OpenSealed says why).
+		Path:       "/proc/self/fd/5",
+		Args:       args,
+		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraFiles: []*os.File{childEnd, initBin, nsenterBin},
+		// A new session without the caller's controlling terminal, as
+		// the init's (initUsernsConfig says why: TIOCSTI).
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
 	}
 	if !p.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
@@ -127,7 +135,6 @@ func Exec(cfg ExecConfig) (int, error) {
 	if cfg.Detach {
 		// The process outlives us: no parent-death signal.
 		cmd.SysProcAttr.Pdeathsig = 0
-		cmd.SysProcAttr.Setsid = true
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)

@@ -31,29 +31,43 @@ func OpenInit(path string) (*os.File, error) {
 		return f, nil
 	}
 	defer f.Close()
-	return sealedCopy(f)
+	return sealedCopy(f, "urun-init")
+}
+
+// OpenSealed opens the program at path as a sealed memfd copy, whatever
+// its owner. urun exec runs nsenter and urun-init this way: they are
+// processes of the container while they join it, and /proc/PID/exe of
+// a copy says /memfd:NAME, not where the host keeps urun (a run's init
+// is alone in its pid namespace until it has exec'd, so it needs none).
+func OpenSealed(path, name string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", name, err)
+	}
+	defer f.Close()
+	return sealedCopy(f, name)
 }
 
 // sealedCopy copies f into a memfd sealed against any change.
-func sealedCopy(f *os.File) (*os.File, error) {
+func sealedCopy(f *os.File, name string) (*os.File, error) {
 	// MFD_EXEC keeps the copy executable where vm.memfd_noexec would
 	// otherwise forbid it (Linux 6.3); older kernels refuse the flag.
-	fd, err := unix.MemfdCreate("urun-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if errors.Is(err, unix.EINVAL) {
-		fd, err = unix.MemfdCreate("urun-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("creating a sealed copy of urun-init: %w", err)
+		return nil, fmt.Errorf("creating a sealed copy of %s: %w", name, err)
 	}
-	m := os.NewFile(uintptr(fd), "urun-init (sealed copy)")
+	m := os.NewFile(uintptr(fd), name+" (sealed copy)")
 	if err := copyAll(m, f); err != nil {
 		m.Close()
-		return nil, fmt.Errorf("copying urun-init into a sealed memfd: %w", err)
+		return nil, fmt.Errorf("copying %s into a sealed memfd: %w", name, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(m.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		m.Close()
-		return nil, fmt.Errorf("sealing the copy of urun-init: %w", err)
+		return nil, fmt.Errorf("sealing the copy of %s: %w", name, err)
 	}
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The container's mounts are planned as data first (this file, pure, table
@@ -38,7 +39,37 @@ type mountOp struct {
 	Data        string
 	Bind        bool
 	Recursive   bool
+	// AttrSet and AttrClr are MOUNT_ATTR_* bits set and cleared on the
+	// mount and every mount below it (rro, rnosuid…).
+	AttrSet, AttrClr uint64
 }
+
+// checkProcMount refuses anything but a proc filesystem on /proc, as runc
+// does: a bind of a host directory (or a tmpfs) there would undo the
+// masked and read-only paths, and hide the container's own processes.
+// A bind of the root of a procfs (the host's /proc, which rootless podman
+// binds with --pid=host) is a proc filesystem too, and runc allows it.
+func checkProcMount(m specs.Mount) error {
+	if path.Clean(m.Destination) != "/proc" || m.Type == "proc" || isProcfsRoot(m.Source) {
+		return nil
+	}
+	what := m.Type
+	if what == "" || what == "bind" {
+		what = "a bind of " + m.Source
+	}
+	return fmt.Errorf("mount at /proc is %s: only a proc filesystem may be mounted there (it would undo the masked paths)", what)
+}
+
+// isProcfsRoot: p is the root directory of a proc filesystem.
+func isProcfsRoot(p string) bool {
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	return p != "" && unix.Statfs(p, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC &&
+		unix.Stat(p, &st) == nil && st.Ino == procRootIno
+}
+
+// procRootIno is the inode number of every procfs root (PROC_ROOT_INO).
+const procRootIno = 1
 
 // planMounts turns the spec's mounts and devices into the ordered steps
 // the init replays under the new root.
@@ -52,6 +83,9 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		}
 		if target == "/" {
 			return nil, fmt.Errorf("mount destination %q would replace the root filesystem", m.Destination)
+		}
+		if err := checkProcMount(m); err != nil {
+			return nil, err
 		}
 		flags, prop, data, bind, rec := MountFlags(m.Options)
 		typ := m.Type
@@ -72,9 +106,11 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		if src == "" {
 			src = typ
 		}
+		set, clr := RecursiveMountAttrs(m.Options)
 		ops = append(ops, mountOp{
 			Kind: opMount, Source: src, Target: target, FSType: typ,
 			Flags: flags, Propagation: prop, Data: data, Bind: bind, Recursive: rec,
+			AttrSet: set, AttrClr: clr,
 		})
 	}
 	if spec.Linux != nil {

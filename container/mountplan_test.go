@@ -1,6 +1,7 @@
 package container
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 
@@ -58,5 +59,30 @@ func TestPlanMountsRefuses(t *testing.T) {
 	_, err := planMounts(&specs.Spec{Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/etc/passwd"}}}})
 	if err == nil {
 		t.Error("a device outside /dev was accepted")
+	}
+}
+
+func TestProcMountRefused(t *testing.T) {
+	for _, m := range []specs.Mount{
+		{Destination: "/proc", Type: "bind", Source: "/tmp", Options: []string{"rbind"}},
+		{Destination: "/proc/", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/proc", Type: "bind", Source: "/proc/self", Options: []string{"rbind"}},
+	} {
+		err := checkProcMount(m)
+		if err == nil || !strings.Contains(err.Error(), "only a proc filesystem") {
+			t.Errorf("checkProcMount(%+v) = %v, want a refusal", m, err)
+		}
+		if _, err := planMounts(&specs.Spec{Mounts: []specs.Mount{m}}); err == nil {
+			t.Errorf("planMounts accepted %+v", m)
+		}
+	}
+	for _, m := range []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind"}},
+		{Destination: "/proc/cpuinfo", Type: "bind", Source: "/tmp"},
+	} {
+		if err := checkProcMount(m); err != nil {
+			t.Errorf("checkProcMount(%+v) = %v, want nil", m, err)
+		}
 	}
 }

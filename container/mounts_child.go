@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ func applyMounts(rootfs string, ops []mountOp) error {
 	}
 	defer root.Close()
 	for _, op := range ops {
+		if err := checkKernelDir(root, op.Target); err != nil {
+			return err
+		}
 		switch op.Kind {
 		case opMount:
 			err = mountOne(root, op)
@@ -39,6 +43,34 @@ func applyMounts(rootfs string, ops []mountOp) error {
 		}
 	}
 	return nil
+}
+
+// checkKernelDir refuses an image whose /proc, /sys or /dev (the first
+// component of target, when it is one of them) is a symbolic link. The
+// mount would follow it inside the rootfs (to / for a link to /), put
+// procfs or sysfs where the image's files were, and fail later with a
+// message that names neither.
+func checkKernelDir(root *os.File, target string) error {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(target), "/"), "/")
+	switch first {
+	case "proc", "sys", "dev":
+	default:
+		return nil
+	}
+	link, err := readlinkat(int(root.Fd()), first)
+	if err != nil {
+		return nil // not a link (or absent: created as a directory)
+	}
+	return fmt.Errorf("the image's /%s is a symbolic link (to %q): refusing to mount there; an image must have /%s as a directory or not at all", first, link, first)
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 func mountOne(root *os.File, op mountOp) error {
@@ -96,7 +128,7 @@ func mountOne(root *os.File, op mountOp) error {
 		}
 		return fmt.Errorf("mounting %s: %w", op.FSType, err)
 	}
-	if len(op.Propagation) == 0 {
+	if len(op.Propagation) == 0 && op.AttrSet|op.AttrClr == 0 {
 		return nil
 	}
 	m, err := mounted()
@@ -104,10 +136,32 @@ func mountOne(root *os.File, op mountOp) error {
 		return err
 	}
 	defer m.Close()
+	if err := setRecursiveAttrs(m, op.AttrSet, op.AttrClr); err != nil {
+		return err
+	}
 	for _, p := range op.Propagation {
 		if err := unix.Mount("", procFD(m), "", p, ""); err != nil {
 			return fmt.Errorf("setting propagation: %w", err)
 		}
+	}
+	return nil
+}
+
+// setRecursiveAttrs applies rro and its kin to the mount at m and every
+// mount below it, atomically: a remount with MS_RDONLY changes the top
+// mount only, and submounts of a bind's source (a tmpfs, /dev/shm, a FUSE
+// or NFS mount) would stay writable.
+func setRecursiveAttrs(m *os.File, set, clr uint64) error {
+	if set|clr == 0 {
+		return nil
+	}
+	attr := &unix.MountAttr{Attr_set: set, Attr_clr: clr}
+	err := unix.MountSetattr(int(m.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr)
+	switch {
+	case errors.Is(err, unix.ENOSYS):
+		return errors.New("read-only (or another attribute) for every mount below needs mount_setattr(2), Linux 5.12 or later; this kernel has none (the OCI option \"ro\" without \"rro\" makes the top mount read-only only)")
+	case err != nil:
+		return fmt.Errorf("setting attributes %#x (clearing %#x) recursively: %w", set, clr, err)
 	}
 	return nil
 }

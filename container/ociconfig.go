@@ -46,6 +46,22 @@ func ParseOCIConfig(b []byte) (*specs.Spec, error) {
 	return &spec, nil
 }
 
+// checkIDRange refuses an id range that is empty or runs past the last
+// id (2^32-1): the kernel would refuse the map with a message that pastes
+// it whole.
+func checkIDRange(r specs.LinuxIDMapping) error {
+	const ids = 1 << 32
+	switch {
+	case r.Size == 0:
+		return errors.New("size is 0 (want the number of ids to map)")
+	case uint64(r.ContainerID)+uint64(r.Size) > ids:
+		return fmt.Errorf("containerID %d + size %d runs past the last id, %d", r.ContainerID, r.Size, uint32(ids-1))
+	case uint64(r.HostID)+uint64(r.Size) > ids:
+		return fmt.Errorf("hostID %d + size %d runs past the last id, %d", r.HostID, r.Size, uint32(ids-1))
+	}
+	return nil
+}
+
 // checkOCIConfig refuses what urun cannot honour, naming the field.
 func checkOCIConfig(s *specs.Spec) error {
 	if s.Version == "" {
@@ -69,7 +85,14 @@ func checkOCIConfig(s *specs.Spec) error {
 	if s.Linux == nil {
 		return errors.New("config.json: linux is missing (urun runs Linux containers only)")
 	}
+	// The runtime-spec: a runtime MUST error on a type given twice (which
+	// one would win is unsaid).
+	seen := map[specs.LinuxNamespaceType]int{}
 	for i, ns := range s.Linux.Namespaces {
+		if j, dup := seen[ns.Type]; dup {
+			return fmt.Errorf("config.json: linux.namespaces[%d]: the %s namespace is listed twice (also at [%d]); list each type once", i, ns.Type, j)
+		}
+		seen[ns.Type] = i
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
 			specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace:
@@ -86,9 +109,22 @@ func checkOCIConfig(s *specs.Spec) error {
 			}
 		}
 	}
+	for _, maps := range []struct {
+		field string
+		m     []specs.LinuxIDMapping
+	}{{"uidMappings", s.Linux.UIDMappings}, {"gidMappings", s.Linux.GIDMappings}} {
+		for i, r := range maps.m {
+			if err := checkIDRange(r); err != nil {
+				return fmt.Errorf("config.json: linux.%s[%d]: %w", maps.field, i, err)
+			}
+		}
+	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("config.json: mounts[%d].destination %q must be an absolute path", i, m.Destination)
+		}
+		if err := checkProcMount(m); err != nil {
+			return fmt.Errorf("config.json: mounts[%d]: %w", i, err)
 		}
 	}
 	if p := s.Linux.RootfsPropagation; p != "" {

@@ -23,6 +23,12 @@ func TestParseOCIConfig(t *testing.T) {
 		strings.Replace(minimalOCIConfig, `"cwd":"/"`, `"cwd":"/","capabilities":{"bounding":["CAP_X"]}`, 1): "process.capabilities.bounding[0]",
 		strings.Replace(minimalOCIConfig, `"type":"pid"`, `"type":"pid","path":"/proc/1/ns/pid"`, 1):         "linux.namespaces[1]",
 		minimalOCIConfig + "{}": "more than one JSON value",
+		strings.Replace(minimalOCIConfig, `"namespaces"`, `"uidMappings":[{"containerID":0,"hostID":4294967295,"size":4294967295}],"namespaces"`, 1):                    "linux.uidMappings[0]: hostID 4294967295 + size 4294967295 runs past the last id",
+		strings.Replace(minimalOCIConfig, `"namespaces"`, `"gidMappings":[{"containerID":2,"hostID":0,"size":4294967295}],"namespaces"`, 1):                             "linux.gidMappings[0]: containerID 2",
+		strings.Replace(minimalOCIConfig, `"namespaces"`, `"uidMappings":[{"containerID":0,"hostID":0,"size":0}],"namespaces"`, 1):                                      "linux.uidMappings[0]: size is 0",
+		strings.Replace(minimalOCIConfig, `"root":{"path":"rootfs"},`, `"root":{"path":"rootfs"},"mounts":[{"destination":"/proc","type":"bind","source":"/tmp"}],`, 1): "mounts[0]: mount at /proc is a bind of /tmp",
+		strings.Replace(minimalOCIConfig, `{"type":"pid"}`, `{"type":"pid"},{"type":"pid"},{"type":"pid"}`, 1):                                                          "linux.namespaces[2]: the pid namespace is listed twice (also at [1])",
+		strings.Replace(minimalOCIConfig, `{"type":"pid"}`, `{"type":"user"},{"type":"pid"},{"type":"user"}`, 1):                                                        "the user namespace is listed twice",
 	}
 	for in, want := range bad {
 		_, err := ParseOCIConfig([]byte(in))

@@ -96,3 +96,22 @@ func RootlessIDMaps(uids, gids []specs.LinuxIDMapping, autoUID, autoGID idmap.Ma
 	}
 	return u, g, nil
 }
+
+// HostRootWarning is one line for a config that maps a container id to
+// host id 0 (root) when urun runs unprivileged: it cannot be honoured as
+// written, and RootlessIDMaps reads it in the user's rootless id space,
+// where host 0 is the user. Empty when no range starts at or covers
+// host 0, or when the user's maps own host 0.
+func HostRootWarning(field string, cfg []specs.LinuxIDMapping, outer idmap.Mapping) string {
+	for _, r := range cfg {
+		if r.HostID != 0 || ownsHostIDs([]specs.LinuxIDMapping{{HostID: 0, Size: 1}}, outer) {
+			continue
+		}
+		as := "outside your ids"
+		if m, err := ComposeIDMaps([]specs.LinuxIDMapping{{ContainerID: r.ContainerID, HostID: 0, Size: 1}}, outer); err == nil && len(m) == 1 {
+			as = fmt.Sprintf("your own id %d", m[0].HostID)
+		}
+		return fmt.Sprintf("config.json's linux.%s map container id %d to host id 0 (root), which an ordinary user cannot map: urun reads host ids in your rootless id space, so it is %s", field, r.ContainerID, as)
+	}
+	return ""
+}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,5 +37,19 @@ func TestRootlessIDMaps(t *testing.T) {
 	cfg = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 65000, Size: 1000}}
 	if _, _, err := RootlessIDMaps(cfg, cfg, auto, auto); err == nil {
 		t.Error("ids beyond the subordinate range were accepted")
+	}
+}
+
+func TestHostRootWarning(t *testing.T) {
+	outer := idmap.Mapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+	w := HostRootWarning("uidMappings", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, outer)
+	if !strings.Contains(w, "container id 0 to host id 0") || !strings.Contains(w, "your own id 1000") || strings.Contains(w, "\n") {
+		t.Errorf("warning = %q", w)
+	}
+	if w := HostRootWarning("uidMappings", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}, outer); w != "" {
+		t.Errorf("a map of the user's own id warned: %q", w)
+	}
+	if w := HostRootWarning("uidMappings", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, idmap.Mapping{{ContainerID: 0, HostID: 0, Size: 1}}); w != "" {
+		t.Errorf("root's own map warned: %q", w)
 	}
 }

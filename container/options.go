@@ -25,6 +25,8 @@ type Options struct {
 	Volumes []string
 	// Tmpfs are raw --tmpfs DST[:OPTIONS] values (see ParseTmpfs).
 	Tmpfs []string
+	// Mounts are raw --mount type=...,KEY=VALUE values (see ParseMount).
+	Mounts []string
 	// CapAdd and CapDrop are capability names with or without CAP_, any
 	// case, or ALL.
 	CapAdd, CapDrop []string

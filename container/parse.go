@@ -12,15 +12,20 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ParseVolume parses -v SRC:DST[:OPTIONS] into a bind mount. SRC must be
 // an absolute host path (named and anonymous volumes do not exist in
-// urun); OPTIONS is a comma list of ro, rw, z, Z (accepted and ignored:
-// urun does no SELinux labelling), private, rprivate, shared, rshared,
-// slave, rslave, unbindable, runbindable, nosuid, suid, nodev, dev,
-// noexec, exec, bind and rbind. The mount is rbind and rprivate unless
-// the options say otherwise.
+// urun); OPTIONS is a comma list of ro, rro, rw, z, Z (accepted and
+// ignored: urun does no SELinux labelling), private, rprivate, shared,
+// rshared, slave, rslave, unbindable, runbindable, nosuid, suid, nodev,
+// dev, noexec, exec, bind and rbind. The mount is rbind and rprivate
+// unless the options say otherwise.
+//
+// ro and rro are the same here: read-only all the way down, every mount
+// below SRC included (runtime-spec "ro" plus "rro", which the init
+// applies with mount_setattr(AT_RECURSIVE)); docker 25 does the same.
 func ParseVolume(s string) (specs.Mount, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("invalid -v %q: "+format, append([]any{s}, a...)...)
@@ -45,6 +50,9 @@ func ParseVolume(s string) (specs.Mount, error) {
 	if len(parts) == 3 {
 		seen := map[string]string{}
 		for o := range strings.SplitSeq(parts[2], ",") {
+			if o == "rro" {
+				o = "ro"
+			}
 			group, ok := volumeOptionGroups[o]
 			if !ok {
 				if o == "" {
@@ -69,6 +77,11 @@ func ParseVolume(s string) (specs.Mount, error) {
 				bind = o
 			case "propagation":
 				propagation = o
+			case "mode":
+				rest = append(rest, o)
+				if o == "ro" {
+					rest = append(rest, "rro")
+				}
 			default:
 				rest = append(rest, o)
 			}
@@ -95,6 +108,105 @@ var volumeOptionGroups = map[string]string{
 	"slave": "propagation", "rslave": "propagation",
 	"unbindable": "propagation", "runbindable": "propagation",
 	"z": "selinux", "Z": "selinux",
+}
+
+// ParseMount parses docker's --mount type=bind|tmpfs,KEY=VALUE,... into a
+// mount. Keys: type; source (src); target (destination, dst); readonly
+// (ro), alone or =true|false, read-only recursively as -v's ro;
+// bind-propagation; for tmpfs, tmpfs-size and tmpfs-mode. type=volume
+// needs named volumes, which urun does not have.
+func ParseMount(s string) (specs.Mount, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("invalid --mount %q: "+format, append([]any{s}, a...)...)
+	}
+	kv := map[string]string{}
+	for f := range strings.SplitSeq(s, ",") {
+		k, v, hasValue := strings.Cut(f, "=")
+		switch k {
+		case "src":
+			k = "source"
+		case "dst", "destination":
+			k = "target"
+		case "ro":
+			k = "readonly"
+		}
+		if !hasValue && k != "readonly" {
+			return specs.Mount{}, bad("%q has no value (want KEY=VALUE, e.g. type=bind,source=/data,target=/data,readonly)", f)
+		}
+		if _, dup := kv[k]; dup {
+			return specs.Mount{}, bad("%s given twice", k)
+		}
+		if !hasValue {
+			v = "true"
+		}
+		kv[k] = v
+	}
+	allowed := map[string][]string{
+		"bind":  {"type", "source", "target", "readonly", "bind-propagation"},
+		"tmpfs": {"type", "target", "readonly", "tmpfs-size", "tmpfs-mode"},
+	}
+	typ := kv["type"]
+	switch typ {
+	case "bind", "tmpfs":
+	case "":
+		return specs.Mount{}, bad("no type= (want type=bind or type=tmpfs)")
+	case "volume":
+		return specs.Mount{}, bad("urun has no named volumes: use type=bind,source=/host/dir,target=...")
+	default:
+		return specs.Mount{}, bad("type %q is not supported (want bind or tmpfs)", typ)
+	}
+	for k := range kv {
+		if !slices.Contains(allowed[typ], k) {
+			return specs.Mount{}, bad("key %q does not apply to type=%s (want %s)", k, typ, strings.Join(allowed[typ][1:], ", "))
+		}
+	}
+	dst, err := mountDestination(kv["target"])
+	if err != nil {
+		return specs.Mount{}, bad("%v", err)
+	}
+	readonly := false
+	if v, ok := kv["readonly"]; ok {
+		if readonly, err = strconv.ParseBool(v); err != nil {
+			return specs.Mount{}, bad("readonly=%q is not true or false", v)
+		}
+	}
+	if typ == "tmpfs" {
+		opts := []string{}
+		if readonly {
+			opts = append(opts, "ro")
+		}
+		if v, ok := kv["tmpfs-size"]; ok {
+			opts = append(opts, "size="+v)
+		}
+		if v, ok := kv["tmpfs-mode"]; ok {
+			opts = append(opts, "mode="+v)
+		}
+		spec := dst
+		if len(opts) > 0 {
+			spec += ":" + strings.Join(opts, ",")
+		}
+		m, err := ParseTmpfs(spec)
+		if err != nil {
+			return specs.Mount{}, bad("%v", strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid --tmpfs %q: ", spec)))
+		}
+		return m, nil
+	}
+	src := kv["source"]
+	if !path.IsAbs(src) {
+		return specs.Mount{}, bad("source must be an absolute host path, not %q", src)
+	}
+	propagation := "rprivate"
+	if v, ok := kv["bind-propagation"]; ok {
+		if volumeOptionGroups[v] != "propagation" {
+			return specs.Mount{}, bad("bind-propagation %q is not one of private, rprivate, shared, rshared, slave, rslave", v)
+		}
+		propagation = v
+	}
+	opts := []string{"rbind", propagation}
+	if readonly {
+		opts = append(opts, "ro", "rro")
+	}
+	return specs.Mount{Destination: dst, Type: "bind", Source: path.Clean(src), Options: opts}, nil
 }
 
 // ParseTmpfs parses --tmpfs DST[:OPTIONS] into a tmpfs mount with nosuid
@@ -344,6 +456,9 @@ func MountFlags(options []string) (flags uintptr, propagation []uintptr, data st
 			propagation = append(propagation, p)
 			continue
 		}
+		if _, ok := recursiveAttrTable[o]; ok {
+			continue
+		}
 		switch o {
 		case "bind":
 			bind = true
@@ -357,6 +472,40 @@ func MountFlags(options []string) (flags uintptr, propagation []uintptr, data st
 	return flags, propagation, strings.Join(extra, ","), bind, recursive
 }
 
+// recursiveAttrTable holds runc's recursive mount options: they set (or
+// clear) a mount attribute on the mount and every mount below it, with
+// mount_setattr(2) and AT_RECURSIVE (Linux 5.12).
+var recursiveAttrTable = map[string]struct {
+	clear bool
+	attr  uint64
+}{
+	"rro":     {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":     {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid": {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":   {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":  {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":    {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec": {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":   {true, unix.MOUNT_ATTR_NOEXEC},
+}
+
+// RecursiveMountAttrs is what a mount's recursive options (rro, rnosuid…)
+// set and clear on it and every mount below it; later options win.
+func RecursiveMountAttrs(options []string) (set, clr uint64) {
+	for _, o := range options {
+		if a, ok := recursiveAttrTable[o]; ok {
+			if a.clear {
+				set &^= a.attr
+				clr |= a.attr
+			} else {
+				clr &^= a.attr
+				set |= a.attr
+			}
+		}
+	}
+	return set, clr
+}
+
 // KnownMountOptions lists the mount options urun interprets itself (for
 // `urun features`); others go to the filesystem as data.
 func KnownMountOptions() []string {
@@ -365,6 +514,9 @@ func KnownMountOptions() []string {
 		out = append(out, o)
 	}
 	for o := range propagationTable {
+		out = append(out, o)
+	}
+	for o := range recursiveAttrTable {
 		out = append(out, o)
 	}
 	out = append(out, "bind", "rbind", "defaults")

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseVolume(t *testing.T) {
@@ -19,12 +20,14 @@ func TestParseVolume(t *testing.T) {
 		want specs.Mount
 	}{
 		{"/src:/dst", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate"}}},
-		{"/src/../x/:/dst/sub/../:ro", specs.Mount{Destination: "/dst", Type: "bind", Source: "/x", Options: []string{"rbind", "rprivate", "ro"}}},
+		{"/src/../x/:/dst/sub/../:ro", specs.Mount{Destination: "/dst", Type: "bind", Source: "/x", Options: []string{"rbind", "rprivate", "ro", "rro"}}},
+		{"/src:/dst:rro", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate", "ro", "rro"}}},
+		{"/src:/dst:ro,rro,rslave", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rslave", "ro", "rro"}}},
 		{"/src:/dst:rw,z", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate", "rw"}}},
-		{"/src:/dst:Z,z,ro,ro", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate", "ro"}}},
+		{"/src:/dst:Z,z,ro,ro", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate", "ro", "rro"}}},
 		{"/src:/dst:bind,rslave", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"bind", "rslave"}}},
 		{"/src:/dst:nosuid,nodev,noexec,shared", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "shared", "nosuid", "nodev", "noexec"}}},
-		{"/:/host:ro,suid,dev,exec,runbindable", specs.Mount{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind", "runbindable", "ro", "suid", "dev", "exec"}}},
+		{"/:/host:ro,suid,dev,exec,runbindable", specs.Mount{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind", "runbindable", "ro", "rro", "suid", "dev", "exec"}}},
 	} {
 		got, err := ParseVolume(tc.in)
 		if err != nil {
@@ -219,6 +222,66 @@ func TestCapNumbers(t *testing.T) {
 	}
 	if mask != 0x800405fb {
 		t.Errorf("default capability mask = %#x, want 0x800405fb", mask)
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want specs.Mount
+	}{
+		{"type=bind,source=/src,target=/dst", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate"}}},
+		{"type=bind,src=/src/,dst=/dst,readonly", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate", "ro", "rro"}}},
+		{"type=bind,src=/src,destination=/dst,ro=true,bind-propagation=rslave", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rslave", "ro", "rro"}}},
+		{"type=bind,src=/src,target=/dst,readonly=false", specs.Mount{Destination: "/dst", Type: "bind", Source: "/src", Options: []string{"rbind", "rprivate"}}},
+		{"type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1777", specs.Mount{Destination: "/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=1m", "mode=1777"}}},
+	} {
+		got, err := ParseMount(tc.in)
+		if err != nil {
+			t.Errorf("ParseMount(%q): %v", tc.in, err)
+			continue
+		}
+		if !equalMount(got, tc.want) {
+			t.Errorf("ParseMount(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"type=volume,source=v,target=/d", "no named volumes"},
+		{"source=/a,target=/d", "no type="},
+		{"type=nfs,target=/d", `type "nfs" is not supported`},
+		{"type=bind,source=a,target=/d", "absolute host path"},
+		{"type=bind,source=/a,target=d", "absolute path in the container"},
+		{"type=bind,source=/a,target=/d,readonly=maybe", "not true or false"},
+		{"type=bind,source=/a,target=/d,bind-propagation=sideways", "bind-propagation"},
+		{"type=bind,source=/a,target=/d,tmpfs-size=1m", `key "tmpfs-size" does not apply to type=bind`},
+		{"type=bind,source=/a,src=/b,target=/d", "source given twice"},
+		{"type=bind,source", `"source" has no value`},
+		{"type=tmpfs,target=/t,tmpfs-size=huge", "not a size"},
+	} {
+		_, err := ParseMount(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseMount(%q) error = %v, want one line with %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestRecursiveMountAttrs(t *testing.T) {
+	for _, tc := range []struct {
+		opts     []string
+		set, clr uint64
+	}{
+		{[]string{"rbind", "ro"}, 0, 0},
+		{[]string{"rbind", "ro", "rro"}, unix.MOUNT_ATTR_RDONLY, 0},
+		{[]string{"rro", "rrw"}, 0, unix.MOUNT_ATTR_RDONLY},
+		{[]string{"rnosuid", "rnodev", "rnoexec", "rdev"}, unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, unix.MOUNT_ATTR_NODEV},
+	} {
+		set, clr := RecursiveMountAttrs(tc.opts)
+		if set != tc.set || clr != tc.clr {
+			t.Errorf("RecursiveMountAttrs(%q) = %#x, %#x; want %#x, %#x", tc.opts, set, clr, tc.set, tc.clr)
+		}
+		if _, _, data, _, _ := MountFlags(tc.opts); data != "" {
+			t.Errorf("MountFlags(%q) passed %q to the filesystem", tc.opts, data)
+		}
 	}
 }
 

@@ -244,6 +244,12 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		Stdin:       cfg.Stdin,
 		Stdout:      cfg.Stdout,
 		Stderr:      cfg.Stderr,
+		// A session of its own, without the caller's controlling
+		// terminal: a process whose terminal it is could push input
+		// into it with TIOCSTI, which the user's shell runs once urun
+		// exits (runc and crun do the same). With -t the init makes the
+		// container's pty the controlling terminal of this session.
+		Setsid: true,
 	}
 	if spec.Process.Terminal {
 		// The init opens the pty in the container's devpts and sends the

@@ -302,8 +302,18 @@ func buildMounts(opts Options) ([]specs.Mount, error) {
 		}
 		user = append(user, userMount{m, "-v " + s})
 	}
+	for _, s := range opts.Mounts {
+		m, err := ParseMount(s)
+		if err != nil {
+			return nil, err
+		}
+		user = append(user, userMount{m, "--mount " + s})
+	}
 	seen := map[string]string{}
 	for _, u := range user {
+		if err := checkProcMount(u.m); err != nil {
+			return nil, fmt.Errorf("%s: %w", u.flag, err)
+		}
 		if prev, ok := seen[u.m.Destination]; ok {
 			return nil, fmt.Errorf("two mounts at %s (%s and %s); give each its own destination", u.m.Destination, prev, u.flag)
 		}

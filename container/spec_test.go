@@ -324,7 +324,7 @@ func TestSpecMounts(t *testing.T) {
 	if m := s.Mounts[5]; m.Type != "bind" || m.Source != "/host/sys" {
 		t.Errorf("-v at /sys did not replace the default: %+v", m)
 	}
-	if m := s.Mounts[10]; m.Source != "/host/a" || !slices.Equal(m.Options, []string{"rbind", "rprivate", "ro"}) {
+	if m := s.Mounts[10]; m.Source != "/host/a" || !slices.Equal(m.Options, []string{"rbind", "rprivate", "ro", "rro"}) {
 		t.Errorf("-v /host/a = %+v", m)
 	}
 }

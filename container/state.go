@@ -83,7 +83,12 @@ func ExecFifo(root, id string) string { return filepath.Join(root, id, "exec.fif
 // Lock takes the container's lock (flock on ROOT/ID.lock, beside the
 // state directory so it outlives its removal); unlock with the returned
 // function. Every read-modify-write of a container's state holds it.
+// The id is checked first: the lock is the first file a command
+// creates, and an id such as ../../x would put it outside root.
 func Lock(root, id string) (func(), error) {
+	if err := ValidID(id); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(root, id+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("locking container %s: %w", id, err)

@@ -29,10 +29,13 @@ func TinyInitMain(args []string) int {
 	signal.Notify(sigs)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// The child gets the terminal as its controlling one when there is
-	// one: the foreground process group is its.
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	// With -t the terminal is ours, as session leader: the child gets a
+	// process group of its own in the foreground of it, so ^C reaches
+	// it (catatonit does the same; it cannot take the terminal into a
+	// session of its own while ours holds it). A terminal that is only
+	// our stdin (run -i from a shell) is nobody's controlling one here.
+	if _, err := unix.IoctlGetInt(0, unix.TIOCGSID); err == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "urun-init:", err)

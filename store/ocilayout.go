@@ -7,10 +7,8 @@ package store
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,6 +40,8 @@ type Image struct {
 
 // Layer is one layer blob on disk.
 type Layer struct {
+	// Layout is the OCI layout holding the blob, at Path below it.
+	Layout    string
 	Path      string
 	Digest    digest.Digest
 	MediaType string
@@ -97,7 +97,7 @@ func OpenOCILayout(ref, dir, tag string) (*Image, error) {
 		default:
 			return nil, fmt.Errorf("layer %s has media type %q, which urun cannot unpack", l.Digest, l.MediaType)
 		}
-		img.Layers = append(img.Layers, Layer{Path: p, Digest: l.Digest, MediaType: l.MediaType, Size: l.Size})
+		img.Layers = append(img.Layers, Layer{Layout: dir, Path: p, Digest: l.Digest, MediaType: l.MediaType, Size: l.Size})
 	}
 	return img, nil
 }
@@ -147,11 +147,7 @@ func blobPath(dir string, d digest.Digest) (string, error) {
 // readBlobJSON reads a small blob, checks it against its digest and size,
 // and decodes it.
 func readBlobJSON(dir string, d v1.Descriptor, v any) error {
-	p, err := blobPath(dir, d.Digest)
-	if err != nil {
-		return err
-	}
-	b, err := readLimited(p)
+	b, err := readBlob(dir, d.Digest)
 	if err != nil {
 		return err
 	}
@@ -162,7 +158,7 @@ func readBlobJSON(dir string, d v1.Descriptor, v any) error {
 	// that stays short is corrupt.
 	for wait := time.Millisecond; d.Size != 0 && int64(len(b)) < d.Size && wait < 512*time.Millisecond; wait *= 2 {
 		time.Sleep(wait)
-		if b, err = readLimited(p); err != nil {
+		if b, err = readBlob(dir, d.Digest); err != nil {
 			return err
 		}
 	}
@@ -186,14 +182,26 @@ func readJSON(p string, v any) error {
 	return nil
 }
 
+// readLimited reads a small JSON file of a layout (index.json,
+// oci-layout), which must be a regular file.
 func readLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
+	f, err := openRegular(p, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist", p)
-		}
 		return nil, err
 	}
+	return readAllLimited(f, p)
+}
+
+// readBlob reads a small blob (openBlob says which files it accepts).
+func readBlob(dir string, d digest.Digest) ([]byte, error) {
+	f, err := openBlob(dir, d)
+	if err != nil {
+		return nil, err
+	}
+	return readAllLimited(f, f.Name())
+}
+
+func readAllLimited(f *os.File, p string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxJSON+1))
 	if err != nil {

@@ -131,13 +131,17 @@ func quietStderr() (func(), error) {
 // With maps it also reports the first file whose owner maps does not
 // hold, and how many there are.
 func applyLayer(dir string, l Layer, opts *archive.TarOptions, maps *nsMaps) (first *unmappedFile, n int, err error) {
-	f, err := os.Open(l.Path)
+	f, err := openBlob(l.Layout, l.Digest)
 	if err != nil {
-		return nil, 0, fmt.Errorf("opening layer %s: %w", l.Digest, err)
+		return nil, 0, err
 	}
 	defer f.Close()
-	v := l.Digest.Verifier()
-	r := io.TeeReader(f, v)
+	// At most the size the manifest gives is read, and hashed as it is:
+	// the last read fails on a mismatch, before the unpacker sees EOF.
+	r, err := newVerifiedReader(f, l.Digest, l.Size)
+	if err != nil {
+		return nil, 0, err
+	}
 	tr, err := archive.DecompressStream(r)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompressing layer %s: %w", l.Digest, err)
@@ -157,10 +161,7 @@ func applyLayer(dir string, l Layer, opts *archive.TarOptions, maps *nsMaps) (fi
 	}
 	// The tar reader may stop before trailing padding; hash all of it.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, 0, fmt.Errorf("reading layer %s: %w", l.Digest, err)
-	}
-	if !v.Verified() {
-		return nil, 0, fmt.Errorf("layer %s does not match its digest: the image is corrupt, pull it again", l.Digest)
+		return nil, 0, err
 	}
 	return nil, 0, nil
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -78,7 +79,7 @@ func run(args []string) error {
 		}
 		s.ShortNames = func(name string) ([]string, error) { return transfer.LocalCandidates(nil, name) }
 	}
-	o := transfer.TransferOptions{TLSVerify: *tlsVerify, AuthFile: *authFile}
+	o := transfer.TransferOptions{TLSVerify: *tlsVerify, AuthFile: *authFile, BlobInfoCacheDir: filepath.Join(*dir, "cache")}
 	if !*quiet {
 		o.Progress = os.Stderr
 	}

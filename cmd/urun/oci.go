@@ -169,6 +169,9 @@ func bundleRunConfig(g *globals, spec *specs.Spec, bundle string, stdio [3]*os.F
 				return cfg, err
 			}
 			if maps.UseHelpers {
+				if w := container.HostRootWarning("uidMappings", spec.Linux.UIDMappings, maps.UID); w != "" {
+					fmt.Fprintln(os.Stderr, "urun: warning:", w)
+				}
 				u, g, err := container.RootlessIDMaps(spec.Linux.UIDMappings, spec.Linux.GIDMappings, maps.UID, maps.GID)
 				if err != nil {
 					return cfg, fmt.Errorf("config.json: %w", err)

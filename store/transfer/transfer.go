@@ -50,10 +50,15 @@ type TransferOptions struct {
 	// question. Nil fails listing the candidates.
 	Prompt    io.Reader
 	PromptOut io.Writer
+	// BlobInfoCacheDir is where image/v5 keeps its blob-info cache
+	// (blob-info-cache-v1.sqlite). Empty is image/v5's default,
+	// ~/.local/share/containers/cache: urun sets its own data dir, so
+	// that it writes nothing outside it.
+	BlobInfoCacheDir string
 }
 
 func (o TransferOptions) system() *types.SystemContext {
-	sys := &types.SystemContext{AuthFilePath: o.AuthFile}
+	sys := &types.SystemContext{AuthFilePath: o.AuthFile, BlobInfoCacheDir: o.BlobInfoCacheDir}
 	if !o.TLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
@@ -254,7 +259,7 @@ func CopyImage(ctx context.Context, dst, src types.ImageReference, o TransferOpt
 		return nil, err
 	}
 	defer policy.Destroy()
-	return copy.Image(ctx, policy, dst, src, &copy.Options{SourceCtx: o.system(), ReportWriter: o.Progress})
+	return copy.Image(ctx, policy, dst, src, &copy.Options{SourceCtx: o.system(), DestinationCtx: o.system(), ReportWriter: o.Progress})
 }
 
 // ExplainPullError is the one-line error of a failed pull of name.
@@ -297,7 +302,8 @@ func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name 
 	}
 	defer policy.Destroy()
 	sys := o.system()
-	dstSys := &types.SystemContext{OCISharedBlobDirPath: filepath.Join(s.Dir, "blobs")}
+	// The blob-info cache goes by the destination's context.
+	dstSys := &types.SystemContext{OCISharedBlobDirPath: filepath.Join(s.Dir, "blobs"), BlobInfoCacheDir: o.BlobInfoCacheDir}
 	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{
 		SourceCtx:      sys,
 		DestinationCtx: dstSys,
@@ -360,7 +366,7 @@ func Save(ctx context.Context, s *store.Store, name, file, format string, o Tran
 		return err
 	}
 	defer policy.Destroy()
-	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{ReportWriter: o.Progress})
+	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{DestinationCtx: o.system(), ReportWriter: o.Progress})
 	if err != nil {
 		os.Remove(file)
 		return fmt.Errorf("saving %s to %s: %w", full, file, err)

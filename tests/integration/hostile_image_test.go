@@ -69,6 +69,9 @@ type layout struct {
 	config []byte // nil: a minimal valid config
 	// corrupt changes a blob after its digest was taken.
 	corrupt func(blobs map[string][]byte, layerDigests []string)
+	// replace swaps files of the written layout (blob paths by digest)
+	// for what the attack needs: a symlink, a FIFO.
+	replace func(t *testing.T, blobPath func(digest string) string, layerDigests []string, configDigest string)
 }
 
 func writeBlob(t *testing.T, dir string, blobs map[string][]byte, b []byte) string {
@@ -110,8 +113,12 @@ func writeLayout(t *testing.T, l layout) string {
 		l.corrupt(blobs, layerDigests)
 	}
 	os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755)
+	blobPath := func(d string) string { return filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")) }
 	for d, b := range blobs {
-		os.WriteFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")), b, 0o644)
+		os.WriteFile(blobPath(d), b, 0o644)
+	}
+	if l.replace != nil {
+		l.replace(t, blobPath, layerDigests, cd)
 	}
 	index, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2,
@@ -183,6 +190,36 @@ func TestHostileImages(t *testing.T) {
 		{"config absurd workdir", layout{layers: [][]byte{base}, config: absurdConfig(t, map[string]any{"WorkingDir": "../../../../tmp"})}, false},
 		{"config huge env", layout{layers: [][]byte{base}, config: absurdConfig(t, map[string]any{"Env": hugeEnv()})}, true},
 		{"config layer count lies", layout{layers: [][]byte{base}, config: []byte(`{"os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)}, true},
+		// Blobs that are not regular files of the layout: each would
+		// spin, block or read the host before the digest check.
+		{"layer blob a symlink to /dev/zero", layout{layers: [][]byte{base, tinyLayer(t)},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) {
+				replaceWithSymlink(t, p(ld[1]), "/dev/zero")
+			}}, true},
+		{"layer blob a symlink to a host file", layout{layers: [][]byte{base, tinyLayer(t)},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) {
+				replaceWithSymlink(t, p(ld[1]), keep)
+			}}, true},
+		{"layer blob a FIFO", layout{layers: [][]byte{base, tinyLayer(t)},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) { replaceWithFIFO(t, p(ld[1])) }}, true},
+		{"config blob a symlink to /dev/zero", layout{layers: [][]byte{base},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) {
+				replaceWithSymlink(t, p(cd), "/dev/zero")
+			}}, true},
+		{"config blob a FIFO", layout{layers: [][]byte{base},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) { replaceWithFIFO(t, p(cd)) }}, true},
+		// /proc, /sys or /dev as a link: the mount would land on the
+		// link's target inside the rootfs.
+		{"proc a symlink to /", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "proc", typ: tar.TypeSymlink, linkname: "/"}})}}, true},
+		{"sys a symlink to /etc", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "sys", typ: tar.TypeSymlink, linkname: "etc"}})}}, true},
+		{"dev a symlink to /tmp", layout{layers: [][]byte{base, tarLayer(t, []tarEntry{
+			{name: "dev", typ: tar.TypeSymlink, linkname: "/tmp"}})}}, true},
+		{"layer longer than its manifest says", layout{layers: [][]byte{base, tinyLayer(t)},
+			replace: func(t *testing.T, p func(string) string, ld []string, cd string) {
+				appendTo(t, p(ld[1]), make([]byte, 1<<20))
+			}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,6 +237,11 @@ func TestHostileImages(t *testing.T) {
 				t.Errorf("want a clean refusal (125 or 126, one line)%s, got %s", map[bool]string{false: " or a harmless run"}[c.refuse], r)
 			}
 			checkNoLeftovers(t, procs)
+			for _, pat := range []string{"*.partial", "*.lock"} {
+				if ents, _ := filepath.Glob(filepath.Join(dataDirOfUser(), "rootfs", pat)); len(ents) != 0 {
+					t.Errorf("left behind in the store: %v", ents)
+				}
+			}
 			if after := treeHash(t, victim); after != before {
 				t.Errorf("host directory changed:\n%s", after)
 			}
@@ -234,4 +276,40 @@ func hugeEnv() []string {
 		env = append(env, fmt.Sprintf("V%d=%s", i, strings.Repeat("x", 64)))
 	}
 	return env
+}
+
+func tinyLayer(t *testing.T) []byte {
+	return tarLayer(t, []tarEntry{{name: "f", typ: tar.TypeReg, body: "x"}})
+}
+
+func replaceWithSymlink(t *testing.T, p, target string) {
+	t.Helper()
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replaceWithFIFO(t *testing.T, p string) {
+	t.Helper()
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendTo(t *testing.T, p string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
 }

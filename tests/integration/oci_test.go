@@ -119,6 +119,10 @@ func TestOCIBadConfig(t *testing.T) {
 		"no-root":      `{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "linux": {}}`,
 		"bad-ns":       `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "bogus"}]}}`,
 		"relative-cwd": `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "tmp"}, "linux": {}}`,
+		"proc-bind":    `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "mounts": [{"destination": "/proc", "type": "bind", "source": "/tmp", "options": ["rbind"]}], "linux": {}}`,
+		"uid-overflow": `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "user"}], "uidMappings": [{"containerID": 0, "hostID": 4294967295, "size": 4294967295}], "gidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}}`,
+		"dup-pid-ns":   `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}, {"type": "pid"}]}}`,
+		"dup-user-ns":  `{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/"}, "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "user"}]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := t.TempDir()
@@ -128,6 +132,11 @@ func TestOCIBadConfig(t *testing.T) {
 			r := urun(t, "--root", root, "create", "--bundle", b, "bad")
 			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json") {
 				t.Errorf("want one line naming config.json and exit 125: %s", r)
+			}
+			want := map[string]string{"dup-pid-ns": "namespace is listed twice", "dup-user-ns": "namespace is listed twice",
+				"proc-bind": "only a proc filesystem", "uid-overflow": "runs past the last id"}[name]
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("want %q in the one line: %s", want, r)
 			}
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("state left behind: %v", ents)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -474,4 +475,383 @@ func TestInitBindNotWritable(t *testing.T) {
 	}
 	// The staged urun-init is root's: the combination is allowed.
 	mustRun(t, "run", "--init", "--privileged", busybox(), "true")
+}
+
+// ptyShell is an interactive shell whose controlling terminal is a pty
+// the test holds: what a user types at, and what TIOCSTI would type into.
+type ptyShell struct {
+	t    *testing.T
+	ptmx *os.File
+	cmd  *exec.Cmd
+	out  chan string
+	seen strings.Builder
+	n    int
+}
+
+func startPtyShell(t *testing.T) *ptyShell {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-i")
+	cmd.Env = append(os.Environ(), "PS1=$ ", "ENV=")
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ptyShell{t: t, ptmx: ptmx, cmd: cmd, out: make(chan string, 64)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				s.out <- string(buf[:n])
+			}
+			if err != nil {
+				close(s.out)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ptmx.Close()
+	})
+	return s
+}
+
+// run types line into the shell and waits for its output to contain
+// until and for the next prompt; then it types a marker command and
+// returns what the terminal showed up to the marker's output. The marker
+// is typed only once the command has ended (with -t urun reads the
+// terminal while it runs), so anything pushed into the shell's input
+// before runs first.
+func (s *ptyShell) run(line, until string, timeout time.Duration) string {
+	s.t.Helper()
+	s.n++
+	start := s.seen.Len()
+	deadline := time.After(timeout)
+	wait := func(done func(string) bool) string {
+		for {
+			if got := s.seen.String()[start:]; done(got) {
+				return got
+			}
+			select {
+			case chunk, ok := <-s.out:
+				if !ok {
+					s.t.Fatalf("shell ended; terminal showed:\n%s", s.seen.String()[start:])
+				}
+				s.seen.WriteString(chunk)
+			case <-deadline:
+				s.t.Fatalf("no end of %q within %s; terminal showed:\n%s", line, timeout, s.seen.String()[start:])
+			}
+		}
+	}
+	fmt.Fprintf(s.ptmx, "%s\n", line)
+	wait(func(got string) bool {
+		i := strings.Index(got, until)
+		return i >= 0 && strings.Contains(got[i:], "$ ")
+	})
+	marker := fmt.Sprintf("DONE%d", s.n)
+	// The shell echoes the typed command, not its output: split the word.
+	fmt.Fprintf(s.ptmx, "echo DO\"\"NE%d\n", s.n)
+	return wait(func(got string) bool { return strings.Contains(got, marker+"\r\n") })
+}
+
+// A container process must not type into the terminal urun was started
+// from (TIOCSTI): run, run -i, run --init, exec, and the OCI face's run
+// and exec all start it in a new session without a controlling terminal,
+// as runc does. With -t it may push into its own pty, which reaches the
+// host's terminal only as output.
+func TestTIOCSTIDoesNotReachHostTerminal(t *testing.T) {
+	dir := t.TempDir()
+	attackIn := "-v " + attackBin(t) + ":/attack:ro"
+	b := bundle(t, false, "sleep", "60")
+	data, err := os.ReadFile(attackBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "rootfs", "attack"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ociRoot := t.TempDir()
+	mustRun(t, "--root", ociRoot, "run", "-d", "--bundle", b, "tiocsti-oci")
+	defer urun(t, "--root", ociRoot, "delete", "--force", "tiocsti-oci")
+	mustRun(t, "run", "-d", "--name", "tiocsti-exec", "-v", attackBin(t)+":/attack:ro", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "tiocsti-exec")
+
+	runBundle := bundle(t, false, "/attack", "tiocsti", "PLACEHOLDER")
+	if err := os.WriteFile(filepath.Join(runBundle, "rootfs", "attack"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	sh := startPtyShell(t)
+	cases := []struct {
+		name, cmd string
+		terminal  bool
+	}{
+		{"run", "%s run " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run -i", "%s run -i " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run --init", "%s run --init " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"exec", "%s exec tiocsti-exec /attack tiocsti %q", false},
+		{"exec -i", "%s exec -i tiocsti-exec /attack tiocsti %q", false},
+		{"oci exec", "%s --root " + ociRoot + " exec tiocsti-oci /attack tiocsti %q", false},
+		{"oci run", "", false},
+		{"run -i --init", "%s run -i --init " + attackIn + " " + busybox() + " /attack tiocsti %q", false},
+		{"run -t", "%s run -t " + attackIn + " " + busybox() + " /attack tiocsti %q", true},
+		{"run -t --init", "%s run -t --init " + attackIn + " " + busybox() + " /attack tiocsti %q", true},
+		{"exec -t", "%s exec -t tiocsti-exec /attack tiocsti %q", true},
+	}
+	for i, c := range cases {
+		pwned := filepath.Join(dir, fmt.Sprintf("pwned-%d", i))
+		inject := "touch " + pwned
+		line := fmt.Sprintf(c.cmd, urunBin, inject)
+		if c.name == "oci run" {
+			setArgs(t, runBundle, "/attack", "tiocsti", inject)
+			line = fmt.Sprintf("%s --root %s run --bundle %s tiocsti-run%d", urunBin, t.TempDir(), runBundle, i)
+		}
+		got := sh.run(line, "tiocsti 2 ", time.Minute)
+		if !strings.Contains(got, "tiocsti 0 ") {
+			t.Errorf("%s: the attack did not run; terminal showed:\n%s", c.name, got)
+			continue
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Errorf("%s: the container typed %q into the host's shell, which ran it; terminal showed:\n%s", c.name, inject, got)
+		}
+		// fd 0 is /dev/null without -i: ENOTTY there, EPERM on the
+		// caller's terminal, which is not the process's.
+		if !c.terminal && strings.Contains(got, " ok\r\n") {
+			t.Errorf("%s: TIOCSTI on the caller's terminal was not refused; terminal showed:\n%s", c.name, got)
+		}
+		if c.terminal && !strings.Contains(got, "tiocsti 0 ok") {
+			t.Errorf("%s: the container could not use its own terminal; terminal showed:\n%s", c.name, got)
+		}
+	}
+}
+
+// setArgs rewrites a bundle's process.args.
+func setArgs(t *testing.T, b string, args ...string) {
+	t.Helper()
+	p := filepath.Join(b, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["process"].(map[string]any)["args"] = args
+	data, _ = json.Marshal(spec)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// `-v SRC:DST:ro` (and --mount ...,readonly) is read-only all the way
+// down: a filesystem mounted below SRC (here a tmpfs in a mount namespace
+// the test owns; on a host /dev/shm, FUSE, NFS, another disk) is
+// read-only in the container too. The control run without ro writes.
+func TestReadonlyVolumeIsRecursive(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare (util-linux) is not installed")
+	}
+	d := t.TempDir()
+	src := filepath.Join(d, "src")
+	rootfs := filepath.Join(d, "rootfs")
+	mustMkRootfs(t, rootfs)
+	os.Symlink("busybox", filepath.Join(rootfs, "bin", "touch"))
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	try := func(flag string) string {
+		return fmt.Sprintf(`%s run --userns=host-single %s --rootfs %s sh -c 'touch /v/top-file; touch /v/sub/below && echo WROTE-BELOW'; echo; `, urunBin, flag, rootfs)
+	}
+	script := "set -e; mount -t tmpfs below " + filepath.Join(src, "sub") + "; set +e; " +
+		try("-v "+src+":/v:ro") +
+		try("-v "+src+":/v:rro,rslave") +
+		try("--mount type=bind,source="+src+",target=/v,readonly") +
+		try("--mount type=bind,src="+src+",dst=/v,ro=true,bind-propagation=rprivate") +
+		try("-v "+src+":/v") +
+		"test -e " + filepath.Join(src, "sub", "below") + " && echo HOST-SEES-IT"
+	// urun runs as root of a namespace the test made, with a full map
+	// (newuidmap via --map-auto): the tmpfs belongs to it, so nothing in
+	// the kernel locks it, and only urun's ro keeps it read-only.
+	cmd := exec.Command("unshare", "--user", "--map-auto", "--map-root-user", "--mount", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "_CONTAINERS_USERNS_CONFIGURED=1",
+		"XDG_DATA_HOME="+filepath.Join(d, "data"), "XDG_RUNTIME_DIR="+filepath.Join(d, "run"))
+	os.Mkdir(filepath.Join(d, "run"), 0o700)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unshare: %v\n%s", err, out)
+	}
+	got := string(out)
+	if n := strings.Count(got, "WROTE-BELOW"); n != 1 {
+		t.Errorf("%d of 5 runs wrote below the volume, want 1 (the read-write control):\n%s", n, got)
+	}
+	if n := strings.Count(got, "touch: /v/sub/below: Read-only file system"); n != 4 {
+		t.Errorf("%d of 4 read-only runs were refused the write below with EROFS:\n%s", n, got)
+	}
+	if n := strings.Count(got, "touch: /v/top-file: Read-only file system"); n != 4 {
+		t.Errorf("%d of 4 read-only runs were refused the write at the top with EROFS:\n%s", n, got)
+	}
+	if !strings.Contains(got, "HOST-SEES-IT") {
+		t.Errorf("the control run's write did not reach the tmpfs below the source:\n%s", got)
+	}
+}
+
+// A container id is a file name under urun's state directory: every
+// command that takes one checks it before it touches the filesystem, so
+// `../` in an id creates, locks or removes nothing outside.
+func TestContainerIDWithPathRefused(t *testing.T) {
+	d := t.TempDir()
+	root := filepath.Join(d, "r1", "r2")
+	os.MkdirAll(root, 0o700)
+	os.WriteFile(filepath.Join(d, "victim.lock"), []byte("keep"), 0o600)
+	os.Mkdir(filepath.Join(d, "victim"), 0o700)
+	os.WriteFile(filepath.Join(d, "victim", "state.json"), []byte(`{"id":"victim","status":"stopped"}`), 0o600)
+	before := treeHash(t, d)
+	// From the default state directory ($XDG_RUNTIME_DIR/urun) too.
+	up := strings.Repeat("../", 20) + strings.TrimPrefix(d, "/")
+	b := bundle(t, false, "true")
+	for _, id := range []string{"../../pwned", "../../victim", up + "/pwned", up + "/victim", "/" + d[1:] + "/pwned", "..", "."} {
+		for _, args := range [][]string{
+			{"delete", id}, {"delete", "--force", id}, {"state", id}, {"start", id},
+			{"kill", id}, {"kill", id, "KILL"}, {"exec", id, "true"},
+			{"create", "--bundle", b, id}, {"run", "--bundle", b, id},
+		} {
+			r := urun(t, append([]string{"--root", root}, args...)...)
+			if r.code == 0 || len(lines(r.stderr)) != 1 {
+				t.Errorf("urun --root %s %s: want one line and a failure, got %s", root, strings.Join(args, " "), r)
+			}
+		}
+		for _, args := range [][]string{
+			{"rm", id}, {"rm", "-f", id}, {"stop", id}, {"start", id}, {"kill", id},
+			{"logs", id}, {"inspect", id}, {"wait", id}, {"restart", id}, {"exec", id, "true"},
+			{"attach", id}, {"delete", "--force", id}, {"run", "--name", id, busybox(), "true"},
+		} {
+			r := urun(t, args...)
+			if args[0] == "rm" && args[1] == "-f" {
+				// docker's rm -f: a container that does not exist is
+				// no error; an invalid id cannot exist.
+				continue
+			}
+			if r.code == 0 || len(lines(r.stderr)) != 1 {
+				t.Errorf("urun %s: want one line and a failure, got %s", strings.Join(args, " "), r)
+			}
+		}
+	}
+	if after := treeHash(t, d); after != before {
+		t.Errorf("a command given an id with a path changed files outside the state directory:\n%s", after)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("state directory holds %d entries, want none", len(ents))
+	}
+}
+
+// pull, save and load write only under urun's data dir: image/v5's
+// blob-info cache would otherwise land in ~/.local/share/containers.
+func TestImageToolsWriteOnlyUnderDataDir(t *testing.T) {
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
+	os.Mkdir(filepath.Join(home, "config"), 0o700)
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	for _, args := range [][]string{
+		{"pull", "-q", busybox()},
+		{"save", "-o", archive, "localhost/busybox:latest"},
+		{"load", "-i", archive, "localhost/again:latest"},
+	} {
+		if r := urunEnv(t, env, args...); r.code != 0 {
+			t.Fatalf("urun %s: %s", strings.Join(args, " "), r)
+		}
+	}
+	var outside []string
+	filepath.Walk(home, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(p, filepath.Join(home, "data", "urun")+"/") {
+			outside = append(outside, p)
+		}
+		return nil
+	})
+	if len(outside) > 0 {
+		t.Errorf("files written outside urun's data dir: %v", outside)
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "urun", "cache", "blob-info-cache-v1.sqlite")); err != nil {
+		t.Errorf("image/v5's blob-info cache is not in urun's data dir: %v", err)
+	}
+}
+
+// Only a proc filesystem may be mounted on /proc (a bind there would undo
+// the masked paths): -v and --mount onto /proc are refused with one line.
+func TestBindOntoProcRefused(t *testing.T) {
+	procs := myProcesses(t)
+	for _, args := range [][]string{
+		{"-v", t.TempDir() + ":/proc"},
+		{"-v", t.TempDir() + ":/proc/:ro"},
+		{"--mount", "type=bind,source=" + t.TempDir() + ",target=/proc"},
+		{"--tmpfs", "/proc"},
+	} {
+		r := urun(t, append(append([]string{"run"}, args...), busybox(), "true")...)
+		if r.code != 125 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "only a proc filesystem may be mounted there") {
+			t.Errorf("run %v: want one line and exit 125, got %s", args, r)
+		}
+	}
+	checkNoLeftovers(t, procs)
+}
+
+// A config mapping container 0 to host 0, run by an ordinary user, cannot
+// be honoured as written: urun says so in one warning line and reads the
+// map in the user's rootless id space (host 0 is the user).
+func TestOCIMapToHostRootWarns(t *testing.T) {
+	b := bundle(t, false, "cat", "/proc/self/uid_map")
+	p := filepath.Join(b, "config.json")
+	data, _ := os.ReadFile(p)
+	var spec map[string]any
+	json.Unmarshal(data, &spec)
+	linux := spec["linux"].(map[string]any)
+	linux["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 0, "size": 1}, map[string]any{"containerID": 1, "hostID": 1, "size": 1000}}
+	linux["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 0, "size": 1}, map[string]any{"containerID": 1, "hostID": 1, "size": 1000}}
+	data, _ = json.Marshal(spec)
+	os.WriteFile(p, data, 0o644)
+	r := urun(t, "--root", t.TempDir(), "run", "--bundle", b, "maproot")
+	if r.code != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	if len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "urun: warning: ") || !strings.Contains(r.stderr, "to host id 0 (root)") ||
+		!strings.Contains(r.stderr, fmt.Sprintf("your own id %d", os.Getuid())) {
+		t.Errorf("want one warning line naming host id 0 and uid %d: %s", os.Getuid(), r)
+	}
+	if f := strings.Fields(r.stdout); len(f) < 3 || f[0] != "0" || f[1] != strconv.Itoa(os.Getuid()) {
+		t.Errorf("uid_map %q: want container 0 on uid %d", r.stdout, os.Getuid())
+	}
+}
+
+// A process joining a container with urun exec shows the container no
+// host path in /proc/PID/exe: nsenter and urun-init run from sealed memfd
+// copies, as a user-writable init does for run. (--privileged: without it
+// the container's processes hold fewer capabilities than the joining
+// init, and the kernel refuses them its exe anyway.)
+func TestExecShowsNoHostInitPath(t *testing.T) {
+	mustRun(t, "run", "-d", "--privileged", "--name", "watchexe", "-v", attackBin(t)+":/attack:ro", busybox(), "sleep", "60")
+	defer urun(t, "rm", "-f", "watchexe")
+	watcher := exec.Command(urunBin, "exec", "watchexe", "/attack", "watchexe", "4")
+	var out bytes.Buffer
+	watcher.Stdout = &out
+	if err := watcher.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 15; i++ {
+		mustRun(t, "exec", "watchexe", "true")
+	}
+	if err := watcher.Wait(); err != nil {
+		t.Fatalf("watcher: %v\n%s", err, out.String())
+	}
+	t.Logf("exe targets the container saw:\n%s", out.String())
+	hostDir := filepath.Dir(filepath.Dir(urunBin))
+	for _, l := range lines(out.String()) {
+		if strings.Contains(l, "urun-init") && !strings.HasPrefix(l, "exe /memfd:") || strings.Contains(l, hostDir) || strings.Contains(l, "nsenter") && !strings.HasPrefix(l, "exe /memfd:") {
+			t.Errorf("the container saw a host path: %s", l)
+		}
+	}
+	if !strings.Contains(out.String(), "/memfd:urun-init") {
+		t.Errorf("the watcher never saw a joining urun-init (it must, for this test to mean anything):\n%s", out.String())
+	}
 }
