@@ -118,6 +118,11 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 			return err
 		}
 	}
+	if p.User.Umask != nil {
+		// The init's and an exec's own umask is the caller's; the
+		// config's wins, as with runc.
+		unix.Umask(int(*p.User.Umask))
+	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)
 }
