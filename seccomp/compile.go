@@ -28,7 +28,7 @@ import (
 
 // Version changes whenever the compiler's output for the same profile
 // may change; it is part of the cache key.
-const Version = "urun-seccomp-1"
+const Version = "urun-seccomp-2"
 
 // Return values of a filter (linux/seccomp.h).
 const (
@@ -180,6 +180,21 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		nrs = append(nrs, nr)
 	}
 	slices.Sort(nrs)
+	// Syscalls newer than any the profile names get ENOSYS, whatever
+	// the default: the profile cannot have meant them, and ENOSYS is
+	// what lets glibc fall back to an older call (clone3 to clone),
+	// where EPERM fails the program. runc puts the same stub before
+	// libseccomp's filter; like runc, not when the default allows.
+	var last uint32
+	for _, sc := range s.Syscalls {
+		for _, name := range sc.Names {
+			if nr, ok := arch.lookup(name); ok && nr > last {
+				last = nr
+			}
+		}
+	}
+	enosysStub := len(nrs) > 0 && def != retErrno|enosys &&
+		s.DefaultAction != specs.ActAllow && s.DefaultAction != specs.ActLog
 
 	var as asm
 	as.ld(offArch)
@@ -191,6 +206,11 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		as.jump(jge, x32SyscallBit, "", "nrok")
 		as.ret(def)
 		as.label("nrok")
+	}
+	if enosysStub {
+		as.jump(jgt, last, "", "inrange")
+		as.ret(retErrno | enosys)
+		as.label("inrange")
 	}
 	for _, nr := range nrs {
 		rs := rules[nr]
@@ -245,6 +265,9 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 	}
 	return &Program{Filter: encode(insns), Flags: flags}, nil
 }
+
+// enosys is ENOSYS on every architecture urun compiles for.
+const enosys = 38
 
 // maxInsns is BPF_MAXINSNS, the kernel's limit for a classic program.
 const maxInsns = 4096
