@@ -87,6 +87,11 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 	if err := dropBounding(p.Capabilities); err != nil {
 		return err
 	}
+	if p.Terminal {
+		if err := chownTerminal(p.User.UID); err != nil {
+			return err
+		}
+	}
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -231,4 +236,35 @@ func setUser(u specs.User) error {
 func setgroupsDenied() bool {
 	b, err := os.ReadFile("/proc/self/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// chownTerminal gives the process user its terminal: the pty was opened
+// by the init as root, so the kernel made it root's, and a non-root
+// process could not change its modes (stty, mesg) or reopen it. Only the
+// owner changes: the group is devpts' gid= option (tty, 5), as with runc.
+// Only the terminal urun made (process.terminal): a file, a pipe or the
+// caller's own terminal passed as stdio stays the caller's. An inode whose owner is not mapped, or a read-only /dev,
+// keeps its owner (EINVAL, EPERM, EROFS), as runc ignores these too.
+//
+// Preconditions: root in the container's user namespace.
+func chownTerminal(uid uint32) error {
+	for fd := 0; fd <= 2; fd++ {
+		if !isTerminalFD(fd) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Uid == uid {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), -1)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("giving the terminal to uid %d: %w", uid, err)
+		}
+	}
+	return nil
+}
+
+func isTerminalFD(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }

@@ -3,9 +3,15 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 )
 
 // The container-init side of runc compatibility (issue 20): what a
@@ -54,5 +60,126 @@ func TestOCIUmask(t *testing.T) {
 	os.WriteFile(proc, []byte(`{"args": ["sh", "-c", "umask"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0, "umask": 23}}`), 0o644)
 	if r := mustRun(t, "--root", root, "exec", "--process", proc, "um"); strings.TrimSpace(r.stdout) != "0027" {
 		t.Errorf("exec's umask: %s, want 0027", r)
+	}
+}
+
+// subIDs is the test user's first subordinate range in /etc/subuid or
+// /etc/subgid.
+func subIDs(t *testing.T, file string) (start, size int) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
+			start, _ = strconv.Atoi(f[1])
+			size, _ = strconv.Atoi(f[2])
+			return start, size
+		}
+	}
+	t.Skipf("%s has no range for %s", file, u.Username)
+	return 0, 0
+}
+
+// idmapped maps the container's root to the test user and ids 1 and up
+// to its subordinate ids, as runc's suite does with ROOTLESS_FEATURES=idmap,
+// and gives devpts back its gid=5 (tty).
+func idmapped(t *testing.T, spec map[string]any) {
+	t.Helper()
+	us, un := subIDs(t, "/etc/subuid")
+	gs, gn := subIDs(t, "/etc/subgid")
+	lin := spec["linux"].(map[string]any)
+	lin["uidMappings"] = []any{
+		map[string]any{"containerID": 0, "hostID": os.Getuid(), "size": 1},
+		map[string]any{"containerID": 1, "hostID": us, "size": un},
+	}
+	lin["gidMappings"] = []any{
+		map[string]any{"containerID": 0, "hostID": os.Getgid(), "size": 1},
+		map[string]any{"containerID": 1, "hostID": gs, "size": gn},
+	}
+	for _, m := range spec["mounts"].([]any) {
+		m := m.(map[string]any)
+		if m["type"] == "devpts" {
+			m["options"] = append(m["options"].([]any), "gid=5")
+		}
+	}
+}
+
+// onPTY runs urun with a new pseudo-terminal as its stdio and returns
+// what the container wrote to it.
+func onPTY(t *testing.T, args ...string) string {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(urunBin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	outc := make(chan string)
+	go func() {
+		var b strings.Builder
+		buf := make([]byte, 256)
+		for {
+			n, err := ptmx.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		outc <- b.String()
+	}()
+	done := make(chan error)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("urun %v did not exit", args)
+	}
+	ptmx.Close()
+	out := <-outc
+	if err != nil {
+		t.Fatalf("urun %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// With process.terminal and a non-root process.user, the terminal is the
+// process user's (group tty, from devpts' gid=5), in run and in exec: a
+// root-owned pty would leave the user unable to stty or reopen it.
+func TestOCITerminalOwner(t *testing.T) {
+	b := bundle(t, true, "sh", "-c", "stat -c owner=%u:%g $(tty)")
+	applets(b, "stat")
+	editSpec(t, b, func(spec map[string]any) {
+		idmapped(t, spec)
+		spec["process"].(map[string]any)["user"] = map[string]any{"uid": 1000, "gid": 100}
+	})
+	root := t.TempDir()
+	if out := onPTY(t, "--root", root, "run", "--bundle", b, "tty-owner"); !strings.Contains(out, "owner=1000:5") {
+		t.Errorf("run: %q, want owner=1000:5", out)
+	}
+	mustRun(t, "--root", root, "delete", "--force", "tty-owner")
+	editSpec(t, b, func(spec map[string]any) {
+		p := spec["process"].(map[string]any)
+		p["terminal"] = false
+		p["args"] = []string{"sleep", "60"}
+	})
+	mustRun(t, "--root", root, "run", "-d", "--bundle", b, "tty-owner2")
+	defer urun(t, "--root", root, "delete", "--force", "tty-owner2")
+	proc := filepath.Join(t.TempDir(), "process.json")
+	os.WriteFile(proc, []byte(`{"terminal": true, "args": ["sh", "-c", "stat -c owner=%u:%g $(tty)"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 1000, "gid": 100}}`), 0o644)
+	if out := onPTY(t, "--root", root, "exec", "--process", proc, "tty-owner2"); !strings.Contains(out, "owner=1000:5") {
+		t.Errorf("exec: %q, want owner=1000:5", out)
 	}
 }
