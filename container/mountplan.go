@@ -83,6 +83,14 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			if !strings.HasPrefix(p, "/dev/") {
 				return nil, fmt.Errorf("device %q is not under /dev", d.Path)
 			}
+			if p == "/dev/ptmx" && devTmpfs {
+				// A tmpfs /dev gets /dev/ptmx as a link to the
+				// container's own devpts (below); the host's ptmx
+				// bound there would allocate ptys in the host's
+				// devpts, which the container cannot open. runc
+				// replaces the device with the link too.
+				continue
+			}
 			ops = append(ops, mountOp{Kind: opDevice, Source: p, Target: p})
 		}
 	}

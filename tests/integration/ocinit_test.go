@@ -183,3 +183,20 @@ func TestOCITerminalOwner(t *testing.T) {
 		t.Errorf("exec: %q, want owner=1000:5", out)
 	}
 }
+
+// /dev/ptmx in linux.devices (runc's default config lists it) stays the
+// link to the container's own devpts: the host's ptmx bound there would
+// allocate ptys in the host's devpts, which the container cannot open.
+func TestOCIPtmxDevice(t *testing.T) {
+	b := bundle(t, false, "sh", "-c", "readlink /dev/ptmx; stat -L -c %u:%g:%t:%T /dev/ptmx")
+	applets(b, "stat", "readlink")
+	editSpec(t, b, func(spec map[string]any) {
+		lin := spec["linux"].(map[string]any)
+		devs, _ := lin["devices"].([]any)
+		lin["devices"] = append(devs, map[string]any{"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 0o666})
+	})
+	r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "ptmx")
+	if r.stdout != "pts/ptmx\n0:0:5:2\n" {
+		t.Errorf("/dev/ptmx: %s, want the link pts/ptmx to the container's ptmx (0:0, 5:2)", r)
+	}
+}
