@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The container's mounts are planned as data first (this file, pure, table
@@ -25,6 +26,10 @@ const (
 	opSymlink
 	// opCgroup mounts the container's cgroup filesystem, read-only.
 	opCgroup
+	// opRemount remounts the filesystem at Target with Flags: a
+	// read-only tmpfs is mounted writable first, so the mount points,
+	// devices and links under it can be made, and made read-only last.
+	opRemount
 )
 
 // mountOp is one step of the plan. Target is a path inside the container.
@@ -43,7 +48,7 @@ type mountOp struct {
 // planMounts turns the spec's mounts and devices into the ordered steps
 // the init replays under the new root.
 func planMounts(spec *specs.Spec) ([]mountOp, error) {
-	var ops []mountOp
+	var ops, last []mountOp
 	devTmpfs := false
 	for _, m := range spec.Mounts {
 		target := path.Clean(m.Destination)
@@ -71,6 +76,12 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		}
 		if src == "" {
 			src = typ
+		}
+		if typ == "tmpfs" && flags&unix.MS_RDONLY != 0 {
+			// As runc: mount points under a read-only tmpfs (/dev/pts
+			// in a read-only /dev) cannot be created once it is ro.
+			last = append(last, mountOp{Kind: opRemount, Target: target, Flags: flags})
+			flags &^= unix.MS_RDONLY
 		}
 		ops = append(ops, mountOp{
 			Kind: opMount, Source: src, Target: target, FSType: typ,
@@ -106,5 +117,5 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			ops = append(ops, mountOp{Kind: opSymlink, Source: l[0], Target: l[1]})
 		}
 	}
-	return ops, nil
+	return append(ops, last...), nil
 }

@@ -33,6 +33,8 @@ func applyMounts(rootfs string, ops []mountOp) error {
 			err = symlinkIn(root, op)
 		case opCgroup:
 			err = mountCgroup(root, op)
+		case opRemount:
+			err = remountIn(root, op)
 		}
 		if err != nil {
 			return fmt.Errorf("mounting %s: %w", op.Target, err)
@@ -175,6 +177,19 @@ func symlinkIn(root *os.File, op mountOp) error {
 		return nil
 	}
 	return err
+}
+
+// remountIn applies op.Flags to the filesystem mounted at op.Target.
+func remountIn(root *os.File, op mountOp) error {
+	f, err := pathrs.OpenatInRoot(root, op.Target)
+	if err != nil {
+		return fmt.Errorf("reopening mount point: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Mount("", procFD(f), "", unix.MS_REMOUNT|op.Flags, ""); err != nil {
+		return fmt.Errorf("remounting with flags %#x: %w", op.Flags, err)
+	}
+	return nil
 }
 
 // mountCgroup gives the container its cgroup namespace's view of cgroup v2.

@@ -200,3 +200,27 @@ func TestOCIPtmxDevice(t *testing.T) {
 		t.Errorf("/dev/ptmx: %s, want the link pts/ptmx to the container's ptmx (0:0, 5:2)", r)
 	}
 }
+
+// A read-only tmpfs /dev gets its mount points (/dev/pts, /dev/shm…),
+// devices and links first and is made read-only last, as with runc; so
+// does any other read-only tmpfs.
+func TestOCIReadonlyTmpfs(t *testing.T) {
+	b := bundle(t, false, "sh", "-c", "grep -E '^[a-z]+ /(dev|dev/pts|mnt/sub) ' /proc/mounts; ls /dev/null /dev/ptmx")
+	applets(b, "grep")
+	editSpec(t, b, func(spec map[string]any) {
+		for _, m := range spec["mounts"].([]any) {
+			m := m.(map[string]any)
+			if m["destination"] == "/dev" {
+				m["options"] = append(m["options"].([]any), "ro")
+			}
+		}
+		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
+			"destination": "/mnt/sub", "type": "tmpfs", "source": "tmpfs", "options": []string{"ro", "nodev", "nosuid", "mode=755"}})
+	})
+	r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "rodev")
+	for _, want := range []string{"tmpfs /dev tmpfs ro,", "devpts /dev/pts devpts rw,", "tmpfs /mnt/sub tmpfs ro,", "/dev/null\n", "/dev/ptmx\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in %s", want, r)
+		}
+	}
+}
