@@ -50,8 +50,13 @@ var rlimitResources = map[string]int{
 // profile must then allow setresuid, capset, prctl, close_range and
 // execve (docker's does).
 //
+// ready, when not nil, runs after all of that, the filter installed,
+// right before execve: the init waits there for `urun start` and runs
+// the startContainer hooks, which so run under the container's filter,
+// as its process user, as with runc.
+//
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) error {
+func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -120,6 +125,11 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
 		if err := seccomp.Install(filter); err != nil {
+			return err
+		}
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
 			return err
 		}
 	}

@@ -224,3 +224,42 @@ func TestOCIReadonlyTmpfs(t *testing.T) {
 		}
 	}
 }
+
+// startContainer hooks run under the container's seccomp filter, as
+// with runc: a profile that kills mkdir kills a hook's mkdir, with or
+// without no_new_privs (the filter goes in at different points). The
+// control case, without the profile, shows that the hook runs at all.
+func TestOCIStartHookUnderSeccomp(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		nnp, kill bool
+	}{{"control", false, false}, {"noNewPrivileges=false", false, true}, {"noNewPrivileges=true", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			b := bundle(t, false, "true")
+			applets(b, "mkdir")
+			editSpec(t, b, func(spec map[string]any) {
+				spec["process"].(map[string]any)["noNewPrivileges"] = c.nnp
+				if c.kill {
+					spec["linux"].(map[string]any)["seccomp"] = map[string]any{
+						"defaultAction": "SCMP_ACT_ALLOW",
+						"syscalls":      []any{map[string]any{"names": []string{"mkdir", "mkdirat"}, "action": "SCMP_ACT_KILL"}},
+					}
+				}
+				spec["hooks"] = map[string]any{"startContainer": []any{map[string]any{
+					"path": "/bin/sh", "args": []string{"sh", "-c", "mkdir /tmp/hooked"}}}}
+			})
+			root := t.TempDir()
+			mustRun(t, "--root", root, "create", "--bundle", b, "hookseccomp")
+			defer urun(t, "--root", root, "delete", "--force", "hookseccomp")
+			mustRun(t, "--root", root, "start", "hookseccomp")
+			waitFor(t, func() bool { return stateOf(t, root, "hookseccomp")["status"] == "stopped" })
+			_, err := os.Stat(filepath.Join(b, "rootfs", "tmp", "hooked"))
+			if c.kill && err == nil {
+				t.Error("the hook's mkdir ran without the filter")
+			}
+			if !c.kill && err != nil {
+				t.Errorf("the hook did not run: %v", err)
+			}
+		})
+	}
+}
