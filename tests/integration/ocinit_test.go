@@ -263,3 +263,32 @@ func TestOCIStartHookUnderSeccomp(t *testing.T) {
 		})
 	}
 }
+
+// Rootless, a limit the OCI face cannot apply is refused before anything
+// changes, in one line with the field and the fix; so is a cgroupsPath
+// the user may not create (rootless runc refuses both).
+func TestOCILimitsFailClosed(t *testing.T) {
+	before := myProcesses(t)
+	for name, edit := range map[string]func(lin map[string]any){
+		"pids.limit": func(lin map[string]any) {
+			lin["resources"] = map[string]any{"pids": map[string]any{"limit": 10}}
+		},
+		"cgroupsPath": func(lin map[string]any) { lin["cgroupsPath"] = "/urun-test-not-mine" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := bundle(t, false, "true")
+			editSpec(t, b, func(spec map[string]any) { edit(spec["linux"].(map[string]any)) })
+			root := t.TempDir()
+			for _, args := range [][]string{{"run"}, {"run", "-d"}, {"create"}} {
+				r := urun(t, append(append([]string{"--root", root}, args...), "--bundle", b, "lim")...)
+				if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, name) || !strings.Contains(r.stderr, "fix:") {
+					t.Errorf("%v: want one line naming %s and its fix, exit 125: %s", args, name, r)
+				}
+				if ents, _ := os.ReadDir(root); len(ents) != 0 {
+					t.Errorf("%v: state left behind: %v", args, ents)
+				}
+			}
+		})
+	}
+	checkNoLeftovers(t, before)
+}
