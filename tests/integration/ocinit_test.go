@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // The container-init side of runc compatibility (issue 20): what a
@@ -291,4 +292,56 @@ func TestOCILimitsFailClosed(t *testing.T) {
 		})
 	}
 	checkNoLeftovers(t, before)
+}
+
+// With a network namespace and a fresh sysfs, /sys/fs/cgroup is the
+// container's view of the host's cgroups, read-only, as with runc:
+// cgroup2 on a v2 host, each v1 hierarchy (and the unified one) on a
+// hybrid host like the CI's; with and without a cgroup namespace.
+func TestOCICgroupMount(t *testing.T) {
+	var want []string
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		want = []string{"cgroup2 /sys/fs/cgroup cgroup2 ro,"}
+	} else {
+		for _, h := range []string{"memory", "pids"} {
+			if _, err := os.Stat("/sys/fs/cgroup/" + h); err == nil {
+				want = append(want, "/sys/fs/cgroup/"+h+" cgroup ro,")
+			}
+		}
+	}
+	for _, cgroupns := range []bool{true, false} {
+		t.Run("cgroupns="+strconv.FormatBool(cgroupns), func(t *testing.T) {
+			b := bundle(t, false, "sh", "-c", "grep ' /sys/fs/cgroup' /proc/mounts; cat /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/cgroup.procs 2>/dev/null | grep -x 1")
+			applets(b, "grep")
+			editSpec(t, b, func(spec map[string]any) {
+				lin := spec["linux"].(map[string]any)
+				var nss []any
+				for _, ns := range lin["namespaces"].([]any) {
+					if typ := ns.(map[string]any)["type"]; typ == "cgroup" && !cgroupns {
+						continue
+					}
+					nss = append(nss, ns)
+				}
+				lin["namespaces"] = nss
+			})
+			r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "cgmount")
+			for _, w := range want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("missing %q in %s", w, r)
+				}
+			}
+			for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				if strings.Contains(l, "/sys/fs/cgroup") && !strings.Contains(l, " ro,") {
+					t.Errorf("writable cgroup mount: %s", l)
+				}
+			}
+			if !strings.HasSuffix(r.stdout, "\n1\n") {
+				t.Errorf("the container's own cgroup does not list its init: %s", r)
+			}
+		})
+	}
 }
