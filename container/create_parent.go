@@ -112,7 +112,10 @@ func Create(cfg CreateConfig) (st *State, err error) {
 			return nil, killAndReap(child, err)
 		}
 	}
-	m, err := child.Conn.Receive(execTimeout)
+	agent := newSeccompAgent(spec, filter, specs.State{
+		Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Bundle: cfg.Bundle, Annotations: spec.Annotations,
+	})
+	m, err := agent.receive(child, func() int { return child.Cmd.Process.Pid })
 	switch {
 	case err != nil:
 		return nil, killAndReap(child, fmt.Errorf("waiting for the container to be created: %w", err))

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/seccomp"
+	"github.com/urun-dev/urun/userns"
 )
 
 // setRlimits applies the process's resource limits before exec.
@@ -56,7 +57,7 @@ var rlimitResources = map[string]int{
 // as its process user, as with runc.
 //
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
+func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -85,7 +86,7 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, 
 		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
 	}
 	if !p.NoNewPrivileges {
-		if err := seccomp.Install(filter); err != nil {
+		if err := installSeccomp(conn, filter); err != nil {
 			return err
 		}
 	}
@@ -124,7 +125,7 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, 
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
-		if err := seccomp.Install(filter); err != nil {
+		if err := installSeccomp(conn, filter); err != nil {
 			return err
 		}
 	}
@@ -140,6 +141,19 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, 
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)
+}
+
+// installSeccomp installs the filter; a user-notification listener goes
+// to urun's side of the sync socket at once, which hands it to the
+// profile's agent: until the agent has it, a notified syscall (of this
+// init too: close, execve) waits.
+func installSeccomp(conn *userns.Conn, filter *seccomp.Program) error {
+	listener, err := seccomp.Install(filter)
+	if err != nil || listener == nil {
+		return err
+	}
+	defer listener.Close()
+	return conn.SendFile(MsgSeccomp, listener)
 }
 
 // checkCwd refuses a working directory outside the container's root. A

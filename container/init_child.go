@@ -222,7 +222,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		tr.mark("ready to exec")
 		return nil
 	}
-	return execProcess(spec, fifo == nil, cfg.Seccomp, ready)
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.

@@ -256,7 +256,9 @@ func TestRefused(t *testing.T) {
 	bad := []specs.LinuxSeccomp{
 		{DefaultAction: "SCMP_ACT_BOGUS"},
 		{DefaultAction: specs.ActNotify},
-		{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"},
+		{DefaultAction: specs.ActAllow, ListenerPath: "@abstract"},
+		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}},
+		{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock", Syscalls: []specs.LinuxSyscall{{Names: []string{"write"}, Action: specs.ActNotify}}},
 		{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NOPE"}},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, ErrnoRet: uptr(70000)}}},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
@@ -434,7 +436,7 @@ func kernelChild() {
 	}
 	start := time.Now()
 	if err == nil {
-		err = Install(p)
+		_, err = Install(p)
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -485,6 +487,10 @@ func TestFeaturesCompile(t *testing.T) {
 			s := &specs.LinuxSeccomp{DefaultAction: specs.LinuxSeccompAction(a), Syscalls: []specs.LinuxSyscall{{
 				Names: []string{"read"}, Action: specs.LinuxSeccompAction(a),
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 3, Op: specs.LinuxSeccompOperator(op)}}}}}
+			if a == string(specs.ActNotify) {
+				// A rule's action only, as in runc; with its agent.
+				s.DefaultAction, s.ListenerPath = specs.ActAllow, "/run/agent.sock"
+			}
 			for _, f := range flags {
 				s.Flags = append(s.Flags, specs.LinuxSeccompFlag(f))
 			}

@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -344,4 +347,147 @@ func TestOCICgroupMount(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seccompAgent is a minimal user-notification agent, as runc's suite's
+// contrib/cmd/seccompagent: it takes one container's listener and state
+// from its socket and answers mkdir with ENOMEDIUM, letting every other
+// notified syscall go on.
+type seccompAgent struct {
+	sock  string
+	state chan map[string]any
+}
+
+func startSeccompAgent(t *testing.T) *seccompAgent {
+	t.Helper()
+	a := &seccompAgent{sock: filepath.Join(t.TempDir(), "agent.sock"), state: make(chan map[string]any, 4)}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: a.sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			buf, oob := make([]byte, 8192), make([]byte, unix.CmsgSpace(4))
+			n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			c.Close()
+			if err != nil {
+				continue
+			}
+			var st map[string]any
+			json.Unmarshal(buf[:n], &st)
+			a.state <- st
+			msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+			if len(msgs) != 1 {
+				continue
+			}
+			fds, _ := unix.ParseUnixRights(&msgs[0])
+			if len(fds) == 1 {
+				go answerENOMEDIUM(fds[0])
+			}
+		}
+	}()
+	return a
+}
+
+// answerENOMEDIUM serves a listener: struct seccomp_notif is 80 bytes
+// (id, pid, flags, seccomp_data), seccomp_notif_resp 24 (id, val,
+// error, flags).
+func answerENOMEDIUM(fd int) {
+	defer unix.Close(fd)
+	for {
+		var req [80]byte
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
+			if e == unix.EINTR || e == unix.ENOENT {
+				// ENOENT: the notifying thread was interrupted (a
+				// Go runtime signal in the init) and will retry.
+				continue
+			}
+			return
+		}
+		var resp [24]byte
+		copy(resp[:8], req[:8])
+		if nr := binary.NativeEndian.Uint32(req[16:]); nr == unix.SYS_MKDIR || nr == unix.SYS_MKDIRAT {
+			errno := -int32(unix.ENOMEDIUM)
+			binary.NativeEndian.PutUint32(resp[16:], uint32(errno))
+		} else {
+			binary.NativeEndian.PutUint32(resp[20:], unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+		}
+		unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp[0])))
+	}
+}
+
+// SCMP_ACT_NOTIFY: the listener goes to the agent at listenerPath with
+// runc's container process state (fds, pid, metadata, state), and the
+// agent's answer is the syscall's result, in run (with and without
+// no_new_privs: the filter goes in at different points) and in exec;
+// close and execve, which the init itself makes after the filter is in,
+// may be notified too. Without an agent listening, run fails in one
+// line and leaves nothing.
+func TestOCISeccompNotify(t *testing.T) {
+	before := myProcesses(t)
+	notifyProfile := func(sock string) map[string]any {
+		return map[string]any{
+			"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "meta",
+			"syscalls": []any{map[string]any{"names": []string{"mkdir", "mkdirat", "close", "execve"}, "action": "SCMP_ACT_NOTIFY"}},
+		}
+	}
+	for _, nnp := range []bool{false, true} {
+		t.Run("noNewPrivileges="+strconv.FormatBool(nnp), func(t *testing.T) {
+			a := startSeccompAgent(t)
+			b := bundle(t, false, "sh", "-c", "mkdir /tmp/x 2>/tmp/err; exec sleep 60")
+			applets(b, "mkdir")
+			editSpec(t, b, func(spec map[string]any) {
+				spec["process"].(map[string]any)["noNewPrivileges"] = nnp
+				spec["linux"].(map[string]any)["seccomp"] = notifyProfile(a.sock)
+			})
+			root := t.TempDir()
+			mustRun(t, "--root", root, "run", "-d", "--bundle", b, "notify")
+			defer urun(t, "--root", root, "delete", "--force", "notify")
+			agentState := func(status string) {
+				t.Helper()
+				var st map[string]any
+				select {
+				case st = <-a.state:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the agent got no listener")
+				}
+				inner, _ := st["state"].(map[string]any)
+				if fds, _ := st["fds"].([]any); len(fds) != 1 || fds[0] != "seccompFd" || st["metadata"] != "meta" ||
+					st["pid"] == nil || st["pid"] != inner["pid"] || inner["id"] != "notify" || inner["status"] != status {
+					t.Errorf("state sent to the agent: %v, want status %s", st, status)
+				}
+			}
+			agentState("creating")
+			errFile := filepath.Join(b, "rootfs", "tmp", "err")
+			waitFor(t, func() bool { b, _ := os.ReadFile(errFile); return len(b) > 0 })
+			if e, _ := os.ReadFile(errFile); !strings.Contains(string(e), "No medium found") {
+				t.Errorf("mkdir in the container: %q, want the agent's ENOMEDIUM", e)
+			}
+			r := urun(t, "--root", root, "exec", "notify", "mkdir", "/tmp/y")
+			if r.code == 0 || !strings.Contains(r.stderr, "No medium found") {
+				t.Errorf("mkdir in exec: %s, want the agent's ENOMEDIUM", r)
+			}
+			agentState("running")
+		})
+	}
+	t.Run("no agent", func(t *testing.T) {
+		b := bundle(t, false, "true")
+		editSpec(t, b, func(spec map[string]any) {
+			spec["linux"].(map[string]any)["seccomp"] = notifyProfile(filepath.Join(t.TempDir(), "nobody.sock"))
+		})
+		root := t.TempDir()
+		r := urun(t, "--root", root, "run", "--bundle", b, "noagent")
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "failed to connect with seccomp agent") {
+			t.Errorf("want one line and exit 125: %s", r)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 0 {
+			t.Errorf("state left behind: %v", ents)
+		}
+	})
+	checkNoLeftovers(t, before)
 }
