@@ -85,6 +85,12 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
 	}
+	if p.User.Umask != nil {
+		// The init's and an exec's own umask is the caller's; the
+		// config's wins, as with runc. Before the filter, which
+		// need not allow umask.
+		unix.Umask(int(*p.User.Umask))
+	}
 	if !p.NoNewPrivileges {
 		if err := installSeccomp(conn, filter); err != nil {
 			return err
@@ -133,11 +139,6 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 		if err := ready(); err != nil {
 			return err
 		}
-	}
-	if p.User.Umask != nil {
-		// The init's and an exec's own umask is the caller's; the
-		// config's wins, as with runc.
-		unix.Umask(int(*p.User.Umask))
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)
@@ -267,8 +268,9 @@ func setgroupsDenied() bool {
 // process could not change its modes (stty, mesg) or reopen it. Only the
 // owner changes: the group is devpts' gid= option (tty, 5), as with runc.
 // Only the terminal urun made (process.terminal): a file, a pipe or the
-// caller's own terminal passed as stdio stays the caller's. An inode whose owner is not mapped, or a read-only /dev,
-// keeps its owner (EINVAL, EPERM, EROFS), as runc ignores these too.
+// caller's own terminal passed as stdio stays the caller's. An inode
+// whose owner is not mapped, or a read-only /dev, keeps its owner
+// (EINVAL, EPERM, EROFS), as runc ignores these too.
 //
 // Preconditions: root in the container's user namespace.
 func chownTerminal(uid uint32) error {
