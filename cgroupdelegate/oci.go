@@ -45,7 +45,9 @@ func CheckOCI(spec *specs.Spec) error {
 	}
 	if p := spec.Linux.CgroupsPath; p != "" && !strings.Contains(p, ":") {
 		if err := creatableCgroup(p); err != nil {
-			return fmt.Errorf("linux.cgroupsPath %s: %w; fix: remove linux.cgroupsPath from config.json, or give the user a delegated cgroup", p, err)
+			// runc's words first: callers match "unable to apply
+			// cgroup configuration".
+			return fmt.Errorf("unable to apply cgroup configuration: linux.cgroupsPath %s: %w; fix: remove linux.cgroupsPath from config.json, or give the user a delegated cgroup", p, err)
 		}
 	}
 	return nil
