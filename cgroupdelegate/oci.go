@@ -38,10 +38,13 @@ func CheckOCI(spec *specs.Spec) error {
 			}
 		}
 		list := strings.Join(fields, " and ")
+		// runc's words first ("cannot set pids limit: container could
+		// not join or create cgroup"), which callers match.
+		pre := fmt.Sprintf("cannot set %s limit: container could not join or create cgroup: ", strings.Join(Controllers(plan), " and "))
 		if _, u := probeHost(); u != nil {
-			return fmt.Errorf("%s needs a cgroup, but %s; fix: %s, or remove it from config.json", list, u.Cause, u.Fix)
+			return fmt.Errorf("%s%s needs a cgroup, but %s; fix: %s, or remove it from config.json", pre, list, u.Cause, u.Fix)
 		}
-		return fmt.Errorf("%s needs a cgroup, and urun's OCI face does not apply limits yet; fix: remove it from config.json, or run the container with `urun run` and its limit flags", list)
+		return fmt.Errorf("%s%s needs a cgroup, and urun's OCI face does not apply limits yet; fix: remove it from config.json, or run the container with `urun run` and its limit flags", pre, list)
 	}
 	if p := spec.Linux.CgroupsPath; p != "" && !strings.Contains(p, ":") {
 		if err := creatableCgroup(p); err != nil {
