@@ -63,13 +63,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("creating exec fifo: %w", err)
 	}
-	if !cfg.NoNewUser && !mapsID(cfg.Spec.Linux.UIDMappings, uint32(os.Getuid())) {
-		// The init will be an id the user's files do not know: it
-		// reopens the FIFO through its handle and needs write access
-		// to the inode (the state directory stays private).
-		if err := os.Chmod(fifo, 0o622); err != nil {
-			return nil, fmt.Errorf("creating exec fifo: %w", err)
-		}
+	// The init reopens the FIFO through its handle as the process user
+	// (runc's order), or as an id the user's files do not know when the
+	// maps leave the user out: it needs write access to the inode. The
+	// state directory stays private; runc's FIFO is 0622 too.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("creating exec fifo: %w", err)
 	}
 	if cfg.RootfsDir == "" {
 		cfg.RootfsDir = filepath.Join(dir, "rootfs")
@@ -113,7 +112,10 @@ func Create(cfg CreateConfig) (st *State, err error) {
 			return nil, killAndReap(child, err)
 		}
 	}
-	m, err := child.Conn.Receive(execTimeout)
+	agent := newSeccompAgent(spec, filter, specs.State{
+		Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Bundle: cfg.Bundle, Annotations: spec.Annotations,
+	})
+	m, err := agent.receive(child, func() int { return child.Cmd.Process.Pid })
 	switch {
 	case err != nil:
 		return nil, killAndReap(child, fmt.Errorf("waiting for the container to be created: %w", err))
@@ -254,14 +256,4 @@ func LoadSpec(dir string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("reading the container's config: %w", err)
 	}
 	return &s, nil
-}
-
-// mapsID: host id is in one of the maps' host ranges.
-func mapsID(maps []specs.LinuxIDMapping, id uint32) bool {
-	for _, m := range maps {
-		if id >= m.HostID && uint64(id) < uint64(m.HostID)+uint64(m.Size) {
-			return true
-		}
-	}
-	return false
 }

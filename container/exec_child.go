@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/seccomp"
+	"github.com/urun-dev/urun/userns"
 )
 
 // setRlimits applies the process's resource limits before exec.
@@ -50,8 +51,13 @@ var rlimitResources = map[string]int{
 // profile must then allow setresuid, capset, prctl, close_range and
 // execve (docker's does).
 //
+// ready, when not nil, runs after all of that, the filter installed,
+// right before execve: the init waits there for `urun start` and runs
+// the startContainer hooks, which so run under the container's filter,
+// as its process user, as with runc.
+//
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) error {
+func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -79,13 +85,24 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("marking inherited descriptors close-on-exec: %w", err)
 	}
+	if p.User.Umask != nil {
+		// The init's and an exec's own umask is the caller's; the
+		// config's wins, as with runc. Before the filter, which
+		// need not allow umask.
+		unix.Umask(int(*p.User.Umask))
+	}
 	if !p.NoNewPrivileges {
-		if err := seccomp.Install(filter); err != nil {
+		if err := installSeccomp(conn, filter); err != nil {
 			return err
 		}
 	}
 	if err := dropBounding(p.Capabilities); err != nil {
 		return err
+	}
+	if p.Terminal {
+		if err := chownTerminal(p.User.UID); err != nil {
+			return err
+		}
 	}
 	if err := setUser(p.User); err != nil {
 		return err
@@ -114,12 +131,30 @@ func execProcess(spec *specs.Spec, dieWithParent bool, filter *seccomp.Program) 
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
-		if err := seccomp.Install(filter); err != nil {
+		if err := installSeccomp(conn, filter); err != nil {
+			return err
+		}
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
 			return err
 		}
 	}
 	err = unix.Exec(prog, p.Args, p.Env)
 	return execFailure(p.Args[0], err)
+}
+
+// installSeccomp installs the filter; a user-notification listener goes
+// to urun's side of the sync socket at once, which hands it to the
+// profile's agent: until the agent has it, a notified syscall (of this
+// init too: close, execve) waits.
+func installSeccomp(conn *userns.Conn, filter *seccomp.Program) error {
+	listener, err := seccomp.Install(filter)
+	if err != nil || listener == nil {
+		return err
+	}
+	defer listener.Close()
+	return conn.SendFile(MsgSeccomp, listener)
 }
 
 // checkCwd refuses a working directory outside the container's root. A
@@ -226,4 +261,36 @@ func setUser(u specs.User) error {
 func setgroupsDenied() bool {
 	b, err := os.ReadFile("/proc/self/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// chownTerminal gives the process user its terminal: the pty was opened
+// by the init as root, so the kernel made it root's, and a non-root
+// process could not change its modes (stty, mesg) or reopen it. Only the
+// owner changes: the group is devpts' gid= option (tty, 5), as with runc.
+// Only the terminal urun made (process.terminal): a file, a pipe or the
+// caller's own terminal passed as stdio stays the caller's. An inode
+// whose owner is not mapped, or a read-only /dev, keeps its owner
+// (EINVAL, EPERM, EROFS), as runc ignores these too.
+//
+// Preconditions: root in the container's user namespace.
+func chownTerminal(uid uint32) error {
+	for fd := 0; fd <= 2; fd++ {
+		if !isTerminalFD(fd) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Uid == uid {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), -1)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("giving the terminal to uid %d: %w", uid, err)
+		}
+	}
+	return nil
+}
+
+func isTerminalFD(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }

@@ -173,7 +173,14 @@ func Exec(cfg ExecConfig) (int, error) {
 			}
 		}
 	}
-	if err := waitExec(child); err != nil {
+	agent := newSeccompAgent(spec, filter, st.State)
+	execPid := func() int {
+		if p := nsenterChild(cmd.Process.Pid); p != 0 {
+			return p
+		}
+		return cmd.Process.Pid
+	}
+	if err := waitExec(child, agent, execPid); err != nil {
 		return 0, err
 	}
 	if cfg.Started != nil {

@@ -45,7 +45,7 @@ func RunHooks(kind string, hooks []specs.Hook, state *specs.State) error {
 	}
 	for i, h := range hooks {
 		if err := runHook(h, in); err != nil {
-			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
+			return fmt.Errorf("error running hook #%d (%s, %s): %w", i, kind, h.Path, err)
 		}
 	}
 	return nil

@@ -204,35 +204,35 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := applyOOMScoreAdj(spec.Process); err != nil {
 		return err
 	}
-	if fifo != nil {
-		if err := waitStart(conn, spec, fifo); err != nil {
-			return err
+	// Waiting for start and the startContainer hooks come last, under
+	// the seccomp filter and as the process user (runc's order: a hook
+	// is killed by a profile that kills what it does).
+	ready := func() error {
+		if fifo != nil {
+			if err := waitStart(conn, fifo); err != nil {
+				return err
+			}
 		}
-	}
-	if cfg.HookState != nil {
-		cfg.HookState.Status = specs.StateCreated
-		if err := RunHooks("startContainer", hooksOf(spec, "startContainer"), cfg.HookState); err != nil {
-			return err
+		if cfg.HookState != nil {
+			cfg.HookState.Status = specs.StateCreated
+			if err := RunHooks("startContainer", hooksOf(spec, "startContainer"), cfg.HookState); err != nil {
+				return err
+			}
 		}
+		tr.mark("ready to exec")
+		return nil
 	}
-	tr.mark("ready to exec")
-	return execProcess(spec, fifo == nil, cfg.Seccomp)
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.
 const MsgCreated = "created"
 
-// waitStart ends `create`: the program is checked now (a missing one is a
-// create error, as with runc), the init stops dying with its parent, tells
-// it the container is created, and blocks until `urun start` opens the
-// exec FIFO for reading.
-func waitStart(conn *userns.Conn, spec *specs.Spec, fifo *os.File) error {
-	if len(spec.Process.Args) == 0 {
-		return errors.New("the process has no arguments")
-	}
-	if _, err := lookPath(spec.Process.Args[0], spec.Process.Env); err != nil {
-		return err
-	}
+// waitStart ends `create`: the program was found already (a missing one
+// is a create error, as with runc), the init stops dying with its parent,
+// tells it the container is created, and blocks until `urun start` opens
+// the exec FIFO for reading.
+func waitStart(conn *userns.Conn, fifo *os.File) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("detaching from urun create: %w", err)
 	}

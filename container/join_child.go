@@ -91,5 +91,5 @@ func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program) erro
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	return execProcess(&specs.Spec{Process: p}, false, filter)
+	return execProcess(conn, &specs.Spec{Process: p}, false, filter, nil)
 }

@@ -26,6 +26,10 @@ const (
 	opSymlink
 	// opCgroup mounts the container's cgroup filesystem, read-only.
 	opCgroup
+	// opRemount remounts the filesystem at Target with Flags: a
+	// read-only tmpfs is mounted writable first, so the mount points,
+	// devices and links under it can be made, and made read-only last.
+	opRemount
 )
 
 // mountOp is one step of the plan. Target is a path inside the container.
@@ -74,7 +78,7 @@ const procRootIno = 1
 // planMounts turns the spec's mounts and devices into the ordered steps
 // the init replays under the new root.
 func planMounts(spec *specs.Spec) ([]mountOp, error) {
-	var ops []mountOp
+	var ops, last []mountOp
 	devTmpfs := false
 	for _, m := range spec.Mounts {
 		target := path.Clean(m.Destination)
@@ -107,6 +111,12 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			src = typ
 		}
 		set, clr := RecursiveMountAttrs(m.Options)
+		if typ == "tmpfs" && flags&unix.MS_RDONLY != 0 {
+			// As runc: mount points under a read-only tmpfs (/dev/pts
+			// in a read-only /dev) cannot be created once it is ro.
+			last = append(last, mountOp{Kind: opRemount, Target: target, Flags: flags})
+			flags &^= unix.MS_RDONLY
+		}
 		ops = append(ops, mountOp{
 			Kind: opMount, Source: src, Target: target, FSType: typ,
 			Flags: flags, Propagation: prop, Data: data, Bind: bind, Recursive: rec,
@@ -118,6 +128,14 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			p := path.Clean(d.Path)
 			if !strings.HasPrefix(p, "/dev/") {
 				return nil, fmt.Errorf("device %q is not under /dev", d.Path)
+			}
+			if p == "/dev/ptmx" && devTmpfs {
+				// A tmpfs /dev gets /dev/ptmx as a link to the
+				// container's own devpts (below); the host's ptmx
+				// bound there would allocate ptys in the host's
+				// devpts, which the container cannot open. runc
+				// replaces the device with the link too.
+				continue
 			}
 			ops = append(ops, mountOp{Kind: opDevice, Source: p, Target: p})
 		}
@@ -134,5 +152,5 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			ops = append(ops, mountOp{Kind: opSymlink, Source: l[0], Target: l[1]})
 		}
 	}
-	return ops, nil
+	return append(ops, last...), nil
 }

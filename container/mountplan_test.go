@@ -86,3 +86,23 @@ func TestProcMountRefused(t *testing.T) {
 		}
 	}
 }
+
+// A read-only tmpfs is mounted writable and remounted read-only after
+// everything else, so mount points under it can still be made.
+func TestPlanReadonlyTmpfsLast(t *testing.T) {
+	spec := &specs.Spec{Mounts: []specs.Mount{
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "ro"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts"},
+	}}
+	ops, err := planMounts(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops[0].Flags&syscall.MS_RDONLY != 0 {
+		t.Errorf("/dev mounted read-only first: %+v", ops[0])
+	}
+	l := ops[len(ops)-1]
+	if l.Kind != opRemount || l.Target != "/dev" || l.Flags != syscall.MS_NOSUID|syscall.MS_RDONLY {
+		t.Errorf("last op %+v, want /dev remounted nosuid,ro", l)
+	}
+}

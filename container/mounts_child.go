@@ -37,6 +37,8 @@ func applyMounts(rootfs string, ops []mountOp) error {
 			err = symlinkIn(root, op)
 		case opCgroup:
 			err = mountCgroup(root, op)
+		case opRemount:
+			err = remountIn(root, op)
 		}
 		if err != nil {
 			return fmt.Errorf("mounting %s: %w", op.Target, err)
@@ -231,24 +233,143 @@ func symlinkIn(root *os.File, op mountOp) error {
 	return err
 }
 
-// mountCgroup gives the container its cgroup namespace's view of cgroup v2.
-// On a host without a v2 hierarchy there is nothing to show: the directory
-// stays empty, as podman leaves it for rootless containers on cgroup v1.
+// remountIn applies op.Flags to the filesystem mounted at op.Target.
+func remountIn(root *os.File, op mountOp) error {
+	f, err := pathrs.OpenatInRoot(root, op.Target)
+	if err != nil {
+		return fmt.Errorf("reopening mount point: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Mount("", procFD(f), "", unix.MS_REMOUNT|op.Flags, ""); err != nil {
+		return fmt.Errorf("remounting with flags %#x: %w", op.Flags, err)
+	}
+	return nil
+}
+
+// mountCgroup gives the container its cgroup namespace's view of the
+// host's cgroups, as runc does: cgroup2 where the host has it at
+// /sys/fs/cgroup; on a cgroup v1 or hybrid host, a tmpfs holding each of
+// the host's hierarchies (read-only when the mount is), so tools that
+// look for /sys/fs/cgroup/memory or /sys/fs/cgroup/unified find them.
 func mountCgroup(root *os.File, op mountOp) error {
 	target, err := openTarget(root, op.Target, true)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
+	flags := op.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if err := unix.Mount("cgroup2", procFD(target), "cgroup2", flags, ""); err != nil {
+			return fmt.Errorf("mounting cgroup2: %w", err)
+		}
 		return nil
 	}
-	flags := op.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if err := unix.Mount("cgroup2", procFD(target), "cgroup2", flags, ""); err != nil {
-		return fmt.Errorf("mounting cgroup2: %w", err)
+	hiers, err := hostCgroupHierarchies()
+	if err != nil || len(hiers) == 0 {
+		return err
+	}
+	if err := unix.Mount("tmpfs", procFD(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+		return fmt.Errorf("mounting the tmpfs for the cgroup v1 hierarchies: %w", err)
+	}
+	for _, h := range hiers {
+		if err := mountHierarchy(root, path.Join(op.Target, h.name), h, flags); err != nil {
+			return fmt.Errorf("mounting cgroup hierarchy %s: %w", h.name, err)
+		}
+	}
+	// The host's links for co-mounted controllers (cpu -> cpu,cpuacct).
+	if ents, err := os.ReadDir("/sys/fs/cgroup"); err == nil {
+		for _, e := range ents {
+			if e.Type()&os.ModeSymlink == 0 {
+				continue
+			}
+			if dest, err := os.Readlink(path.Join("/sys/fs/cgroup", e.Name())); err == nil && !strings.Contains(dest, "/") {
+				symlinkIn(root, mountOp{Source: dest, Target: path.Join(op.Target, e.Name())})
+			}
+		}
+	}
+	if op.Flags&unix.MS_RDONLY != 0 {
+		return remountIn(root, mountOp{Target: op.Target, Flags: flags})
 	}
 	return nil
+}
+
+// cgroupHierarchy is one cgroup filesystem mounted under /sys/fs/cgroup.
+type cgroupHierarchy struct {
+	name   string // the directory: memory, cpu,cpuacct, systemd, unified
+	fstype string // cgroup or cgroup2
+	data   string // the controllers (or name=), for a new mount
+	mount  string // where the host has it
+	own    string // this process's cgroup in it, for a bind
+}
+
+// hostCgroupHierarchies reads the hierarchies from mountinfo, and this
+// process's cgroup in each from /proc/self/cgroup.
+func hostCgroupHierarchies() ([]cgroupHierarchy, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading mountinfo: %w", err)
+	}
+	own := map[string]string{}
+	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+				own[f[1]] = f[2]
+			}
+		}
+	}
+	var hs []cgroupHierarchy
+	for _, l := range strings.Split(string(mi), "\n") {
+		pre, post, ok := strings.Cut(l, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 3 || path.Dir(f[4]) != "/sys/fs/cgroup" {
+			continue
+		}
+		h := cgroupHierarchy{name: path.Base(f[4]), fstype: g[0], mount: f[4]}
+		switch g[0] {
+		case "cgroup2":
+			h.own = own[""]
+		case "cgroup":
+			var ctrls []string
+			for _, o := range strings.Split(g[2], ",") {
+				if o != "rw" && o != "ro" && o != "clone_children" && o != "xattr" && !strings.HasPrefix(o, "release_agent=") {
+					ctrls = append(ctrls, o)
+				}
+			}
+			h.data = strings.Join(ctrls, ",")
+			h.own = own[h.data]
+		default:
+			continue
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
+}
+
+// mountHierarchy mounts one hierarchy at target (inside root): a new
+// mount of it, which the kernel roots at the cgroup namespace's root and
+// allows in the container's own cgroup namespace; without one (or where
+// the kernel refuses), a bind of this process's cgroup in the host's.
+func mountHierarchy(root *os.File, target string, h cgroupHierarchy, flags uintptr) error {
+	dir, err := openTarget(root, target, true)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = unix.Mount(h.fstype, procFD(dir), h.fstype, flags, h.data)
+	if err == nil || !errors.Is(err, unix.EPERM) || h.own == "" {
+		return err
+	}
+	src := path.Join(h.mount, h.own)
+	if err := unix.Mount(src, procFD(dir), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("binding %s: %w", src, err)
+	}
+	m, err := pathrs.OpenatInRoot(root, target)
+	if err != nil {
+		return fmt.Errorf("reopening mount point: %w", err)
+	}
+	defer m.Close()
+	return remountBind(procFD(m), flags)
 }
 
 // openTarget creates (if needed) and opens a mount point inside root.

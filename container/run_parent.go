@@ -135,7 +135,8 @@ func Run(cfg RunConfig) (int, error) {
 		}
 		defer console.Close()
 	}
-	if err := waitExec(child); err != nil {
+	agent := newSeccompAgent(spec, filter, specs.State{Version: specs.Version, Status: specs.StateCreating, Annotations: spec.Annotations})
+	if err := waitExec(child, agent, func() int { return child.Cmd.Process.Pid }); err != nil {
 		return 0, err
 	}
 	if cfg.Debug {
@@ -210,8 +211,8 @@ func initFailed(child *userns.Child, m userns.Message) error {
 // waitExec waits until the init has executed the user's process. The sync
 // socket is close-on-exec in the init, so end of file means the process
 // runs; a message means set-up failed, and says why.
-func waitExec(child *userns.Child) error {
-	m, err := child.Conn.Receive(execTimeout)
+func waitExec(child *userns.Child, agent *seccompAgent, pid func() int) error {
+	m, err := agent.receive(child, pid)
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil

@@ -37,7 +37,7 @@ func Cached(dir string, s *specs.LinuxSeccomp, goarch string) (*Program, error) 
 			if err != nil {
 				return nil, err
 			}
-			return &Program{Filter: b, Flags: flags}, nil
+			return &Program{Filter: b, Flags: flags, Notify: usesNotify(s)}, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading the seccomp cache: %w", err)

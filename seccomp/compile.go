@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -28,7 +29,7 @@ import (
 
 // Version changes whenever the compiler's output for the same profile
 // may change; it is part of the cache key.
-const Version = "urun-seccomp-1"
+const Version = "urun-seccomp-2"
 
 // Return values of a filter (linux/seccomp.h).
 const (
@@ -36,6 +37,7 @@ const (
 	retKillThread  = 0x00000000
 	retTrap        = 0x00030000
 	retErrno       = 0x00050000
+	retUserNotif   = 0x7fc00000
 	retTrace       = 0x7ff00000
 	retLog         = 0x7ffc0000
 	retAllow       = 0x7fff0000
@@ -46,6 +48,10 @@ const (
 	FlagTSync     = 1 << 0
 	FlagLog       = 1 << 1
 	FlagSpecAllow = 1 << 2
+	// FlagNewListener makes seccomp(2) return a user-notification fd;
+	// FlagTSyncESRCH lets it combine with FlagTSync (Linux 5.7).
+	FlagNewListener = 1 << 3
+	FlagTSyncESRCH  = 1 << 4
 )
 
 // Offsets in struct seccomp_data: int nr; u32 arch; u64 ip; u64 args[6].
@@ -68,6 +74,9 @@ const (
 type Program struct {
 	Filter []byte `json:"filter"`
 	Flags  uint   `json:"flags,omitempty"`
+	// Notify: the filter has SCMP_ACT_NOTIFY rules, and installing it
+	// yields the listener fd for the profile's listenerPath agent.
+	Notify bool `json:"notify,omitempty"`
 }
 
 // Len is the number of BPF instructions.
@@ -123,8 +132,9 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ListenerPath != "" {
-		return nil, errors.New("seccomp listenerPath (user notification) is not supported")
+	notify, err := checkNotify(s)
+	if err != nil {
+		return nil, err
 	}
 	defErrno := uint32(1) // EPERM
 	if s.DefaultErrnoRet != nil {
@@ -180,6 +190,21 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		nrs = append(nrs, nr)
 	}
 	slices.Sort(nrs)
+	// Syscalls newer than any the profile names get ENOSYS, whatever
+	// the default: the profile cannot have meant them, and ENOSYS is
+	// what lets glibc fall back to an older call (clone3 to clone),
+	// where EPERM fails the program. runc puts the same stub before
+	// libseccomp's filter; like runc, not when the default allows.
+	var last uint32
+	for _, sc := range s.Syscalls {
+		for _, name := range sc.Names {
+			if nr, ok := arch.lookup(name); ok && nr > last {
+				last = nr
+			}
+		}
+	}
+	enosysStub := len(nrs) > 0 && def != retErrno|enosys &&
+		s.DefaultAction != specs.ActAllow && s.DefaultAction != specs.ActLog
 
 	var as asm
 	as.ld(offArch)
@@ -191,6 +216,11 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		as.jump(jge, x32SyscallBit, "", "nrok")
 		as.ret(def)
 		as.label("nrok")
+	}
+	if enosysStub {
+		as.jump(jgt, last, "", "inrange")
+		as.ret(retErrno | enosys)
+		as.label("inrange")
 	}
 	for _, nr := range nrs {
 		rs := rules[nr]
@@ -243,8 +273,51 @@ func Compile(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 	if len(insns) > maxInsns {
 		return nil, fmt.Errorf("seccomp profile compiles to %d BPF instructions, more than the kernel's limit of %d", len(insns), maxInsns)
 	}
-	return &Program{Filter: encode(insns), Flags: flags}, nil
+	return &Program{Filter: encode(insns), Flags: flags, Notify: notify}, nil
 }
+
+// usesNotify: a rule of the profile has SCMP_ACT_NOTIFY.
+func usesNotify(s *specs.LinuxSeccomp) bool {
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNotify checks the user-notification parts of a profile, as runc
+// does: notified syscalls need an agent's socket, given by absolute path
+// (runc refuses abstract sockets too), and cannot be ones the container's
+// init needs to hand the listener over, before the agent has it.
+func checkNotify(s *specs.LinuxSeccomp) (bool, error) {
+	if s.DefaultAction == specs.ActNotify {
+		return false, errors.New("seccomp defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
+	}
+	if s.ListenerPath != "" && !strings.HasPrefix(s.ListenerPath, "/") {
+		return false, fmt.Errorf("seccomp listenerPath %q: want the absolute path of the agent's unix socket", s.ListenerPath)
+	}
+	if !usesNotify(s) {
+		return false, nil
+	}
+	if s.ListenerPath == "" {
+		return false, errors.New("seccomp SCMP_ACT_NOTIFY needs listenerPath, the unix socket of the agent that handles the notified syscalls")
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action != specs.ActNotify {
+			continue
+		}
+		for _, n := range sc.Names {
+			if n == "write" || n == "sendmsg" {
+				return false, fmt.Errorf("SCMP_ACT_NOTIFY cannot be used for the %s syscall: the container's init uses it to hand the listener to the agent", n)
+			}
+		}
+	}
+	return true, nil
+}
+
+// enosys is ENOSYS on every architecture urun compiles for.
+const enosys = 38
 
 // maxInsns is BPF_MAXINSNS, the kernel's limit for a classic program.
 const maxInsns = 4096
@@ -343,7 +416,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint, defErrno uint32) (uint32
 	case specs.ActLog:
 		return retLog, nil
 	case specs.ActNotify:
-		return 0, errors.New("SCMP_ACT_NOTIFY (user notification) is not supported")
+		return retUserNotif, nil
 	}
 	return 0, fmt.Errorf("unknown action %q", a)
 }

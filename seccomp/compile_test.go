@@ -198,11 +198,67 @@ func TestRuleSemantics(t *testing.T) {
 	}
 }
 
+// A syscall newer than every one the profile names gets ENOSYS, not the
+// default errno, as runc's -ENOSYS stub gives it: glibc then falls back
+// to the older call (clone3 to clone, faccessat2 to faccessat) instead
+// of failing with EPERM. Syscalls within the profile's range keep the
+// default; an allowing default or an ENOSYS one needs no stub.
+func TestNewerSyscallsENOSYS(t *testing.T) {
+	a := native(t)
+	getpid, kcmp := nr(t, "getpid"), nr(t, "kcmp")
+	prof := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getpid", "kcmp", "no_such_syscall"}, Action: specs.ActAllow},
+		},
+	}
+	p, err := Compile(prof, runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		nr   uint32
+		want uint32
+	}{
+		{getpid, retAllow},
+		{kcmp, retAllow},
+		{kcmp - 1, retErrno | 1},
+		{kcmp + 1, retErrno | 38},
+		{1000, retErrno | 38},
+	} {
+		if got := run(t, p, data{nr: c.nr, arch: a}); got != c.want {
+			t.Errorf("syscall %d: %#x, want %#x", c.nr, got, c.want)
+		}
+	}
+	// Another default errno is kept below the range too.
+	prof.DefaultErrnoRet = uptr(6)
+	if p, err = Compile(prof, runtime.GOARCH); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, p, data{nr: kcmp - 1, arch: a}); got != retErrno|6 {
+		t.Errorf("in range with defaultErrnoRet 6: %#x", got)
+	}
+	if got := run(t, p, data{nr: 1000, arch: a}); got != retErrno|38 {
+		t.Errorf("beyond the range with defaultErrnoRet 6: %#x", got)
+	}
+	// An allowing default allows everything it does not name.
+	prof.DefaultAction, prof.DefaultErrnoRet = specs.ActAllow, nil
+	prof.Syscalls[0].Action = specs.ActErrno
+	if p, err = Compile(prof, runtime.GOARCH); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, p, data{nr: 1000, arch: a}); got != retAllow {
+		t.Errorf("beyond the range with an allowing default: %#x", got)
+	}
+}
+
 func TestRefused(t *testing.T) {
 	bad := []specs.LinuxSeccomp{
 		{DefaultAction: "SCMP_ACT_BOGUS"},
 		{DefaultAction: specs.ActNotify},
-		{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"},
+		{DefaultAction: specs.ActAllow, ListenerPath: "@abstract"},
+		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}},
+		{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock", Syscalls: []specs.LinuxSyscall{{Names: []string{"write"}, Action: specs.ActNotify}}},
 		{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NOPE"}},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, ErrnoRet: uptr(70000)}}},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
@@ -380,7 +436,7 @@ func kernelChild() {
 	}
 	start := time.Now()
 	if err == nil {
-		err = Install(p)
+		_, err = Install(p)
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -431,6 +487,10 @@ func TestFeaturesCompile(t *testing.T) {
 			s := &specs.LinuxSeccomp{DefaultAction: specs.LinuxSeccompAction(a), Syscalls: []specs.LinuxSyscall{{
 				Names: []string{"read"}, Action: specs.LinuxSeccompAction(a),
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 3, Op: specs.LinuxSeccompOperator(op)}}}}}
+			if a == string(specs.ActNotify) {
+				// A rule's action only, as in runc; with its agent.
+				s.DefaultAction, s.ListenerPath = specs.ActAllow, "/run/agent.sock"
+			}
 			for _, f := range flags {
 				s.Flags = append(s.Flags, specs.LinuxSeccompFlag(f))
 			}

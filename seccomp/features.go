@@ -13,6 +13,9 @@ func Features(goarch string) (actions, operators, archs, flags []string) {
 		specs.ActTrap, specs.ActErrno, specs.ActTrace, specs.ActAllow, specs.ActLog} {
 		actions = append(actions, string(a))
 	}
+	if NotifySupported() {
+		actions = append(actions, string(specs.ActNotify))
+	}
 	for op := range opNames {
 		operators = append(operators, string(op))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
@@ -90,6 +91,13 @@ func loadBundle(bundle string) (*specs.Spec, string, error) {
 	spec, err := container.ParseOCIConfig(b)
 	if err != nil {
 		return nil, "", err
+	}
+	if os.Geteuid() != 0 {
+		// Rootless, a limit that cannot apply is refused, as rootless
+		// runc refuses it (as root, containerd's CRI is the caller).
+		if err := cgroupdelegate.CheckOCI(spec); err != nil {
+			return nil, "", fmt.Errorf("config.json: %w", err)
+		}
 	}
 	return spec, dir, nil
 }
