@@ -55,12 +55,21 @@ func ociRoot(g *globals) (string, error) {
 		if err := os.MkdirAll(root, 0o700); err != nil {
 			return "", fmt.Errorf("creating --root %s: %w", root, err)
 		}
+		sweep(root)
 		return root, nil
 	}
+	var root string
+	var err error
 	if os.Getuid() == 0 && !inUserNamespace() {
-		return ensureDir("/run/urun")
+		root, err = ensureDir("/run/urun")
+	} else {
+		root, err = runtimeDir()
 	}
-	return runtimeDir()
+	if err != nil {
+		return "", err
+	}
+	sweep(root)
+	return root, nil
 }
 
 // inUserNamespace: this process is not in the initial user namespace.
@@ -295,6 +304,12 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// It has no state: the sweep of other commands must see it is ours.
+	hold, err := holdDir(dir)
+	if err != nil {
+		return err
+	}
+	defer hold.Close()
 	cfg.RootfsDir = filepath.Join(dir, "rootfs")
 	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
 		return err
