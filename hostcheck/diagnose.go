@@ -146,7 +146,10 @@ func checkInit(f Facts) Check {
 func checkSubIDs(f Facts) Check {
 	ids := f.IDs
 	name := userName(f)
-	addFix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)
+	addFix := ids.AddFix
+	if addFix == "" {
+		addFix = fmt.Sprintf("sudo usermod --add-subuids START-END --add-subgids START-END %s (65536 ids that no line of /etc/subuid or /etc/subgid holds)", name)
+	}
 	single := "containers get a single-id user namespace (only root inside is mapped; files owned by other ids cannot be created)"
 	switch {
 	case ids.LookupError != "":

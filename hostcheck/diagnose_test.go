@@ -125,9 +125,10 @@ func TestCauses(t *testing.T) {
 			name: "no subuid entry",
 			breakF: func(f *Facts) {
 				f.IDs.UIDRanges, f.IDs.GIDRanges = nil, nil
+				f.IDs.AddFix = "sudo usermod --add-subuids 231072-296607 --add-subgids 231072-296607 dev"
 			},
 			id: "subids", status: Warn, cause: []string{"/etc/subuid has no entry for dev", "single-id"},
-			fix: []string{"sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 dev"}, exit: ExitDegraded,
+			fix: []string{"sudo usermod --add-subuids 231072-296607 --add-subgids 231072-296607 dev"}, exit: ExitDegraded,
 		},
 		{
 			name:   "no subgid entry",

@@ -79,6 +79,9 @@ type IDFacts struct {
 	// (the file does not exist); SourcePath is the file or program.
 	Source     string `json:"source"`
 	SourcePath string `json:"sourcePath"`
+	// AddFix is the usermod command giving the user a range no other
+	// user holds (computed from every line of /etc/subuid and /etc/subgid).
+	AddFix string `json:"addSubIDsFix,omitempty"`
 	// LookupError is set when the subordinate id files could not be read.
 	LookupError string `json:"lookupError,omitempty"`
 	// Mode is the mapping `urun run` uses by default: auto, or

@@ -428,6 +428,9 @@ func probeIDs(f *Facts, exe string) {
 	}
 	ids.UIDRanges, ids.GIDRanges = toRanges(ur), toRanges(gr)
 	ids.Source, ids.SourcePath = src.Kind, src.Path
+	if len(ur) == 0 || len(gr) == 0 {
+		ids.AddFix = idmap.AddSubIDsFix(userName(*f))
+	}
 	maps, rerr := userns.ResolveMaps(idmap.ModeAuto, false)
 	if rerr == nil {
 		ids.Mode, ids.UIDMap, ids.GIDMap = string(maps.Mode), compactMap(maps.UID), compactMap(maps.GID)
@@ -708,7 +711,10 @@ func probeNetwork(f *Facts, exe string) {
 			start := time.Now()
 			// pasta makes its own user and network namespace for the
 			// command, configures it, and exits with the command's status.
-			out, err := runQuiet(p.Path, nil, "--config-net", "--quiet", "--", "/bin/sh", "-c", hasDefaultRoute)
+			// -f: by default pasta forks into the background, and the
+			// probe would leak it (reparented to pid 1) and read only
+			// the parent's status, not the command's.
+			out, err := runQuiet(p.Path, nil, "-f", "--config-net", "--quiet", "--", "/bin/sh", "-c", hasDefaultRoute)
 			if err != nil {
 				err = fmt.Errorf("%v: %s", err, lastLine(out))
 			}

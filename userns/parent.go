@@ -234,7 +234,7 @@ func explainHelper(name, path, out string, runErr error) error {
 		e.Fix = fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path)
 	case strings.Contains(out, "not allowed"):
 		e.Cause = fmt.Sprintf("the requested range is not allowed by %s", file)
-		e.Fix = fmt.Sprintf("give the user a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", currentUser())
+		e.Fix = "give the user a range: " + idmap.AddSubIDsFix(currentUser())
 	case strings.Contains(out, "Could not open") || strings.Contains(out, "No such file"):
 		e.Cause = "it could not read the subordinate id files or the target process"
 	case strings.Contains(out, "write to") && strings.Contains(out, "failed"):

@@ -77,7 +77,6 @@ func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause
 				errors.New(h + " cannot map ids")
 		}
 	}
-	addFix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)
 	uranges, src, err := idmap.LookupSubIDs(name, uid, false)
 	if err != nil {
 		return "", "", err
@@ -88,14 +87,14 @@ func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause
 	}
 	m.UID, err = idmap.Build(mode, uid, uranges)
 	if errors.Is(err, idmap.ErrNoSubIDs) {
-		return fmt.Sprintf("%s has no entry for %s", idmap.SubUIDFile, name), addFix, err
+		return fmt.Sprintf("%s has no entry for %s", idmap.SubUIDFile, name), idmap.AddSubIDsFix(name), err
 	}
 	if err != nil {
 		return "", "", err
 	}
 	m.GID, err = idmap.Build(mode, gid, granges)
 	if errors.Is(err, idmap.ErrNoSubIDs) {
-		return fmt.Sprintf("%s has no entry for %s", idmap.SubGIDFile, name), addFix, err
+		return fmt.Sprintf("%s has no entry for %s", idmap.SubGIDFile, name), idmap.AddSubIDsFix(name), err
 	}
 	if err != nil {
 		return "", "", err

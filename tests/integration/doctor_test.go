@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -220,11 +221,33 @@ func TestInfoJSON(t *testing.T) {
 	}
 	// The text form names the same things.
 	text := mustRun(t, "info").stdout
-	for _, w := range []string{"id mapping:", "newuidmap:", "storage:", "cgroups:", "systemd:", "network:", "state:", "data:"} {
+	for _, w := range []string{"id mapping:", "newuidmap:", "storage:", "cgroups:", "systemd:", "user bus:", "network:", "state:", "data:"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("urun info lacks %q:\n%s", w, text)
 		}
 	}
+	// Every line has its label; the bus line reads as a sentence.
+	for _, l := range lines(text) {
+		if strings.HasPrefix(l, ":") || strings.HasPrefix(l, " ") {
+			t.Errorf("urun info line without a label: %q", l)
+		}
+		if bus, ok := strings.CutPrefix(l, "user bus:"); ok {
+			bus = strings.TrimSpace(bus)
+			if !strings.HasPrefix(bus, "none (") && !strings.HasSuffix(bus, ", reachable") && !strings.Contains(bus, ", not reachable (") {
+				t.Errorf("urun info's user bus line: %q", l)
+			}
+		}
+	}
+}
+
+// Each doctor run stops every helper its probes start (pasta forks into
+// the background unless told not to).
+func TestDoctorLeavesNoProcesses(t *testing.T) {
+	before := myProcesses(t)
+	for i := 0; i < 3; i++ {
+		urun(t, "doctor")
+	}
+	checkNoLeftovers(t, before)
 }
 
 func TestDoctorJSON(t *testing.T) {
@@ -423,12 +446,49 @@ func TestDoctorNoSubIDs(t *testing.T) {
 	u, _ := user.Current()
 	before := myProcesses(t)
 	lines, r := runDoctor(t, nil)
-	want(t, lines, "subids", "warn", "has no entry for "+u.Username, "single-id",
-		"fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "+u.Username)
+	want(t, lines, "subids", "warn", "has no entry for "+u.Username, "single-id", "fix: sudo usermod --add-subuids ")
+	// The range suggested belongs to nobody yet (on Debian, 100000-165535
+	// is the first user's), and run suggests the same one.
+	rng := suggestedRange(t, r.stdout)
+	if r := mustRun(t, "run", busybox(), "true"); !strings.Contains(r.stderr, "--add-subuids "+rng+" --add-subgids "+rng+" "+u.Username) {
+		t.Errorf("run's warning does not suggest %s: %q", rng, r.stderr)
+	}
 	// newuidmap itself is fine: shadow lets a user map its own id.
 	want(t, lines, "newuidmap", "ok")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
 	checkNoLeftovers(t, before)
+}
+
+// suggestedRange finds "--add-subuids A-B" in text and checks that A-B
+// overlaps no line of /etc/subuid or /etc/subgid.
+func suggestedRange(t *testing.T, text string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, "--add-subuids ")
+	if !ok {
+		t.Fatalf("no --add-subuids in %q", text)
+	}
+	rng, _, _ := strings.Cut(rest, " ")
+	var lo, hi uint64
+	if _, err := fmt.Sscanf(rng, "%d-%d", &lo, &hi); err != nil || hi-lo+1 != 65536 || lo < 100000 {
+		t.Fatalf("suggested range %q: want 65536 ids from 100000 up", rng)
+	}
+	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			var start, count uint64
+			if f := strings.Split(l, ":"); len(f) == 3 {
+				fmt.Sscan(f[1], &start)
+				fmt.Sscan(f[2], &count)
+				if count > 0 && lo < start+count && start <= hi {
+					t.Errorf("suggested range %s overlaps %s's line %q", rng, file, l)
+				}
+			}
+		}
+	}
+	return rng
 }
