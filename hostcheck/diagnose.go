@@ -268,6 +268,11 @@ func checkRuntimeDir(f Facts) Check {
 	if d.StateError != "" {
 		return Check{ID: "runtime-dir", Status: Fail, Cause: cause + "; and the fallback failed: " + d.StateError, Fix: login}
 	}
+	if strings.HasPrefix(d.State, own+"/") {
+		// As podman: the login's own runtime directory, where a login
+		// shell's containers are too.
+		return ok("runtime-dir", cause+"; container state goes to "+d.State+", your login's runtime directory")
+	}
 	return Check{ID: "runtime-dir", Status: Warn,
 		Cause: cause + "; container state goes to " + d.State + " instead, which is not cleaned at logout, and the user bus cannot be found",
 		Fix:   login}

@@ -187,6 +187,13 @@ func TestCauses(t *testing.T) {
 			fix: []string{"machinectl shell dev@", "export XDG_RUNTIME_DIR=/run/user/1000"}, exit: ExitDegraded,
 		},
 		{
+			name: "XDG_RUNTIME_DIR unset, the login's directory used",
+			breakF: func(f *Facts) {
+				f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.State = "", "unset", "/run/user/1000/urun"
+			},
+			id: "runtime-dir", status: OK, cause: []string{"XDG_RUNTIME_DIR is unset", "/run/user/1000/urun, your login's runtime directory"}, exit: ExitFull,
+		},
+		{
 			name: "XDG_RUNTIME_DIR of another user",
 			breakF: func(f *Facts) {
 				f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.RuntimeOwner, f.Dirs.State = "/run/user/0", "owner", 0, "/tmp/urun-1000"
@@ -195,9 +202,11 @@ func TestCauses(t *testing.T) {
 			fix: []string{"export XDG_RUNTIME_DIR=/run/user/1000"}, exit: ExitDegraded,
 		},
 		{
-			name:   "XDG_RUNTIME_DIR readable by others",
-			breakF: func(f *Facts) { f.Dirs.RuntimeProblem, f.Dirs.RuntimeMode = "mode", "drwxr-xr-x" },
-			id:     "runtime-dir", status: Warn, cause: []string{"has mode drwxr-xr-x"}, fix: []string{"chmod 0700 /run/user/1000"}, exit: ExitDegraded,
+			name: "XDG_RUNTIME_DIR readable by others",
+			breakF: func(f *Facts) {
+				f.Dirs.RuntimeProblem, f.Dirs.RuntimeMode, f.Dirs.State = "mode", "drwxr-xr-x", "/tmp/urun-1000"
+			},
+			id: "runtime-dir", status: Warn, cause: []string{"has mode drwxr-xr-x"}, fix: []string{"chmod 0700 /run/user/1000"}, exit: ExitDegraded,
 		},
 		{
 			name: "state fallback unusable",

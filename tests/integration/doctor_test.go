@@ -306,17 +306,64 @@ func TestDoctorNewuidmapNotSetuid(t *testing.T) {
 	}
 }
 
+// XDG_RUNTIME_DIR unset (su, a CI shell) or naming another user's
+// directory: as podman, urun uses the login's /run/user/UID when it is
+// the user's and 0700, so a container started from the login shell is
+// seen, and its name cannot be taken twice.
 func TestDoctorRuntimeDirUnset(t *testing.T) {
+	me := itoa(os.Getuid())
+	login := "/run/user/" + me
+	if os.Getenv("XDG_RUNTIME_DIR") != login {
+		t.Fatalf("XDG_RUNTIME_DIR=%q: the harness gives the test user %s", os.Getenv("XDG_RUNTIME_DIR"), login)
+	}
 	lines, r := runDoctor(t, nil, "XDG_RUNTIME_DIR")
-	me := os.Getuid()
-	want(t, lines, "runtime-dir", "warn", "XDG_RUNTIME_DIR is unset", "/tmp/urun-", "fix: log in with a real session",
-		"export XDG_RUNTIME_DIR=/run/user/"+itoa(me))
+	want(t, lines, "runtime-dir", "ok", "XDG_RUNTIME_DIR is unset", login+"/urun, your login's runtime directory")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
-	rr := urunExactEnv(t, editEnv(nil, "XDG_RUNTIME_DIR"), "run", busybox(), "true")
-	if rr.code != 0 {
-		t.Errorf("urun run without XDG_RUNTIME_DIR: %s", rr)
+	urun(t, "rm", "-f", "rtdir")
+	noXDG := editEnv(nil, "XDG_RUNTIME_DIR")
+	if rr := urunExactEnv(t, noXDG, "run", "-d", "--name", "rtdir", busybox(), "sleep", "300"); rr.code != 0 || rr.stderr != "" {
+		t.Fatalf("urun run -d without XDG_RUNTIME_DIR: %s", rr)
+	}
+	defer urun(t, "rm", "-f", "rtdir")
+	if e := psAll(t)["rtdir"]; e.State != "running" {
+		t.Errorf("the login shell's ps does not see the container started without XDG_RUNTIME_DIR: %+v", e)
+	}
+	if rr := urun(t, "run", "-d", "--name", "rtdir", busybox(), "true"); rr.code != 125 || !strings.Contains(rr.stderr, "in use") {
+		t.Errorf("the name was taken twice: %s", rr)
+	}
+}
+
+// Without /run/user/UID either, state goes to $TMPDIR/urun-UID, and urun
+// says so once, when it makes that directory. The test hides /run/user
+// with a tmpfs in a mount namespace of its own (a user namespace as root
+// for the mount, then one mapping back to this uid).
+func TestRuntimeDirFallbackSaidOnce(t *testing.T) {
+	me := itoa(os.Getuid())
+	tmp := t.TempDir()
+	fallback := filepath.Join(tmp, "urun-"+me)
+	script := `mount -t tmpfs none /run/user &&
+exec unshare --user --map-user=` + me + ` --map-group=` + itoa(os.Getgid()) + ` sh -c '
+"$0" ps -a 2>&1; echo "--"; "$0" ps -a 2>&1; echo "--"; ls -d ` + fallback + `' "$0"`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, urunBin)
+	cmd.Env = editEnv([]string{"TMPDIR=" + tmp}, "XDG_RUNTIME_DIR")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	parts := strings.Split(string(out), "--\n")
+	if len(parts) != 3 {
+		t.Fatalf("output: %s", out)
+	}
+	if !strings.Contains(parts[0], "urun: note: XDG_RUNTIME_DIR is unset and /run/user/"+me+" does not exist: container state goes to "+fallback) {
+		t.Errorf("first command does not say where state goes: %q", parts[0])
+	}
+	if strings.Contains(parts[1], "note:") {
+		t.Errorf("the second command says it again: %q", parts[1])
+	}
+	if strings.TrimSpace(parts[2]) != fallback {
+		t.Errorf("state directory: %q", parts[2])
 	}
 }
 
@@ -327,8 +374,8 @@ func TestDoctorRuntimeDirOtherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines, r := runDoctor(t, []string{"XDG_RUNTIME_DIR=" + other})
-	want(t, lines, "runtime-dir", "warn", "XDG_RUNTIME_DIR="+other+" belongs to uid "+itoa(int(st.Uid))+", not to you (uid "+itoa(os.Getuid())+")",
-		"su", "fix:")
+	want(t, lines, "runtime-dir", "ok", "XDG_RUNTIME_DIR="+other+" belongs to uid "+itoa(int(st.Uid))+", not to you (uid "+itoa(os.Getuid())+")",
+		"/run/user/"+itoa(os.Getuid())+"/urun")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
