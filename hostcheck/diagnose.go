@@ -285,7 +285,11 @@ func checkStorage(f Facts) Check {
 	s := f.Storage
 	const id = "storage"
 	if f.Dirs.DataError != "" {
-		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: "export URUN_DATA_DIR=a directory of yours that you can write (or urun --data-dir)"}
+		fix := f.Dirs.DataFix
+		if fix == "" {
+			fix = "export URUN_DATA_DIR=a directory of yours that you can write (or urun --data-dir)"
+		}
+		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: fix}
 	}
 	on := f.Dirs.Data
 	if s.FSType != "" {

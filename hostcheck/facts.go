@@ -141,6 +141,7 @@ type DirFacts struct {
 	// Data holds images and unpacked layers (the storage root).
 	Data      string `json:"data"`
 	DataError string `json:"dataError,omitempty"`
+	DataFix   string `json:"dataFix,omitempty"`
 }
 
 // StorageFacts is the overlay probe in the storage root.

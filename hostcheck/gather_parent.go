@@ -46,6 +46,8 @@ type Options struct {
 	// State and Data are the directories urun uses, or why not.
 	State, StateError string
 	Data, DataError   string
+	// DataFix is the fix for DataError, when urun knows it.
+	DataFix string
 	// NetworkDefault is `urun run`'s --network default, and why.
 	NetworkDefault, NetworkWhy string
 }
@@ -64,7 +66,7 @@ func Gather(o Options) Facts {
 		f.Kernel.Release = unix.ByteSliceToString(uts.Release[:])
 	}
 	f.Sysctl = readSysctls()
-	f.Dirs = DirFacts{State: o.State, StateError: o.StateError, Data: o.Data, DataError: o.DataError}
+	f.Dirs = DirFacts{State: o.State, StateError: o.StateError, Data: o.Data, DataError: o.DataError, DataFix: o.DataFix}
 	f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.RuntimeOwner, f.Dirs.RuntimeMode = runtimeDirState(f.User.UID)
 	f.Network.Default, f.Network.DefaultWhy = o.NetworkDefault, o.NetworkWhy
 	f.Helpers = map[string]Helper{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,8 +52,29 @@ func dataDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ensureDir(d)
+	// A read-only home (a live system, a locked-down lab machine) fails
+	// later with "pinning image ...: read-only file system" and no fix.
+	if err := os.MkdirAll(d, 0o700); errors.Is(err, unix.EROFS) || err == nil && unix.Access(d, unix.W_OK) == unix.EROFS {
+		return "", &readOnlyDataError{dir: d}
+	} else if err != nil {
+		return "", fmt.Errorf("creating %s: %w", d, err)
+	}
+	return d, nil
 }
+
+// readOnlyDataError: the data directory is on a read-only filesystem.
+type readOnlyDataError struct{ dir string }
+
+func (e *readOnlyDataError) Error() string {
+	return "storage: " + e.cause() + " — fix: " + readOnlyDataFix
+}
+
+func (e *readOnlyDataError) cause() string {
+	return e.dir + " is on a read-only filesystem"
+}
+
+// readOnlyDataFix is the fix run and doctor print for it.
+const readOnlyDataFix = "export URUN_DATA_DIR=/a/writable/dir (or urun --data-dir)"
 
 // DataDirEnv names the variable that moves urun's data directory (set
 // by the global --data-dir flag, so that the helpers and supervisors urun
