@@ -2,10 +2,11 @@ package hostcheck
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/urun-dev/urun/hostbin"
 )
 
 // Status is a check's verdict.
@@ -184,23 +185,17 @@ func count(rs []IDRange) uint64 {
 func checkHelpers(f Facts) Check {
 	const id = "newuidmap"
 	for _, h := range []string{"newuidmap", "newgidmap"} {
-		if !f.Helpers[h].Found() {
-			return Check{ID: id, Status: Warn,
-				Cause: h + " is not installed: containers get a single-id user namespace",
-				Fix:   "sudo apt-get install uidmap"}
+		if hp := f.Helpers[h]; !hp.Found() {
+			cause, fix := hostbin.NotFoundText(h, hp.OffPath, "uidmap")
+			return Check{ID: id, Status: Warn, Cause: cause + ": containers get a single-id user namespace", Fix: fix}
 		}
 	}
 	for _, h := range []string{"newuidmap", "newgidmap"} {
 		hp := f.Helpers[h]
-		if hp.Shadowed != "" {
-			return Check{ID: id, Status: Warn,
-				Cause: fmt.Sprintf("PATH finds %s first, which cannot map ids (%s), while %s can: containers get a single-id user namespace", hp.Path, unprivilegedWhy(hp), hp.Shadowed),
-				Fix:   fmt.Sprintf("remove %s, or put %s before %s in PATH", hp.Path, filepath.Dir(hp.Shadowed), filepath.Dir(hp.Path))}
-		}
-		if hp.NosuidMount != "" && (hp.Setuid || hp.Caps) {
-			return Check{ID: id, Status: Warn,
-				Cause: fmt.Sprintf("%s is on %s, which is mounted nosuid, so its setuid bit does nothing: containers get a single-id user namespace", hp.Path, hp.NosuidMount),
-				Fix:   fmt.Sprintf("sudo mount -o remount,suid %s (and remove nosuid for it in /etc/fstab), or put a uidmap installed on a suid filesystem first on PATH", hp.NosuidMount)}
+		if hp.Shadowed != "" || hp.NosuidMount != "" && (hp.Setuid || hp.Caps) {
+			// The same words as urun run's warning (hostbin).
+			cause, fix := hostbin.UnprivilegedText(hp.Path, hp.Shadowed, hp.NosuidMount)
+			return Check{ID: id, Status: Warn, Cause: cause + ": containers get a single-id user namespace", Fix: fix}
 		}
 	}
 	p := f.IDs.HelperProbe
@@ -222,21 +217,13 @@ func checkHelpers(f Facts) Check {
 	if c.Fix == "" {
 		u := f.Helpers["newuidmap"]
 		if !u.Setuid && !u.Caps {
-			c.Cause = fmt.Sprintf("%s is neither setuid root nor has file capabilities", u.Path)
-			c.Fix = fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", u.Path)
+			c.Cause, c.Fix = hostbin.UnprivilegedText(u.Path, "", "")
 		} else {
 			c.Fix = "sudo apt-get install --reinstall uidmap"
 		}
 	}
 	c.Cause += ": containers get a single-id user namespace"
 	return c
-}
-
-func unprivilegedWhy(h Helper) string {
-	if h.NosuidMount != "" && (h.Setuid || h.Caps) {
-		return "its filesystem " + h.NosuidMount + " is mounted nosuid"
-	}
-	return "it is neither setuid root nor has file capabilities"
 }
 
 func checkRuntimeDir(f Facts) Check {
@@ -346,8 +333,7 @@ func checkFuse(f Facts) Check {
 		c.Cause = fmt.Sprintf("%s cannot be opened (%s, mode %s)", fu.Device, fu.DeviceError, fu.DeviceMode)
 		c.Fix = "sudo chmod 0666 " + fu.Device + " (udev does this at boot on a normal install: sudo apt-get install udev)"
 	case !f.Helpers["fuse-overlayfs"].Found():
-		c.Cause = "fuse-overlayfs is not installed"
-		c.Fix = "sudo apt-get install fuse-overlayfs"
+		c.Cause, c.Fix = hostbin.NotFoundText("fuse-overlayfs", f.Helpers["fuse-overlayfs"].OffPath, "fuse-overlayfs")
 	case !fu.Mount.Ran:
 		c.Cause = "fuse-overlayfs was not probed: " + fu.Mount.Skipped
 	default:
@@ -447,9 +433,13 @@ func checkNetwork(f Facts) Check {
 	case n.Pasta.passed():
 		return ok(id, "pasta gave a throwaway network namespace an address and a route")
 	case n.Slirp.passed():
-		why := "pasta is not installed"
+		why, fix := hostbin.NotFoundText("pasta", pasta.OffPath, "passt")
 		if pasta.Found() {
 			why = "pasta failed: " + n.Pasta.Error
+		} else if pasta.OffPath != "" {
+			// pasta is the default and the faster one: say how to get it.
+			return Check{ID: id, Status: Warn, Optional: true,
+				Cause: "slirp4netns works on a throwaway network namespace; " + why, Fix: fix}
 		}
 		return ok(id, "slirp4netns works on a throwaway network namespace ("+why+")")
 	case n.TunError != "":
@@ -457,6 +447,12 @@ func checkNetwork(f Facts) Check {
 			Cause: "/dev/net/tun cannot be opened (" + n.TunError + "): pasta and slirp4netns need it, so containers get only --network none or host",
 			Fix:   "sudo chmod 0666 /dev/net/tun (if it is missing: sudo modprobe tun)"}
 	case !pasta.Found() && !slirp.Found():
+		for _, h := range []struct{ name, pkg, off string }{{"pasta", "passt", pasta.OffPath}, {"slirp4netns", "slirp4netns", slirp.OffPath}} {
+			if h.off != "" {
+				cause, fix := hostbin.NotFoundText(h.name, h.off, h.pkg)
+				return Check{ID: id, Status: Warn, Cause: cause + ": containers get only --network none or host", Fix: fix}
+			}
+		}
 		return Check{ID: id, Status: Warn,
 			Cause: "neither pasta nor slirp4netns is installed: containers get only --network none or host",
 			Fix:   "sudo apt-get install passt"}

@@ -147,6 +147,24 @@ func TestCauses(t *testing.T) {
 			id:     "subids", status: Fail, cause: []string{"/etc/subuid:3"}, fix: []string{"sudoedit /etc/subuid"}, exit: ExitCannot,
 		},
 		{
+			name: "uidmap installed but not on PATH",
+			breakF: func(f *Facts) {
+				f.Helpers["newuidmap"] = Helper{OffPath: "/usr/bin/newuidmap"}
+				f.IDs.HelperProbe = Probe{Skipped: "not installed"}
+			},
+			id: "newuidmap", status: Warn, cause: []string{"newuidmap is installed at /usr/bin/newuidmap, but /usr/bin is not on PATH"},
+			fix: []string{`export PATH="$PATH:/usr/bin"`}, exit: ExitDegraded,
+		},
+		{
+			name: "pasta installed but not on PATH, slirp4netns works",
+			breakF: func(f *Facts) {
+				f.Helpers["pasta"] = Helper{OffPath: "/usr/sbin/pasta"}
+				f.Network.Pasta = Probe{Skipped: "not installed"}
+			},
+			id: "network", status: Warn, cause: []string{"slirp4netns works", "pasta is installed at /usr/sbin/pasta, but /usr/sbin is not on PATH"},
+			fix: []string{`export PATH="$PATH:/usr/sbin"`}, exit: ExitFull,
+		},
+		{
 			name:   "uidmap not installed",
 			breakF: func(f *Facts) { delete(f.Helpers, "newuidmap"); f.IDs.HelperProbe = Probe{Skipped: "not installed"} },
 			id:     "newuidmap", status: Warn, cause: []string{"newuidmap is not installed"}, fix: []string{"sudo apt-get install uidmap"}, exit: ExitDegraded,
@@ -177,7 +195,7 @@ func TestCauses(t *testing.T) {
 				f.Helpers["newuidmap"] = Helper{Path: "/opt/bin/newuidmap", Setuid: true, NosuidMount: "/opt"}
 				f.IDs.HelperProbe = failed("newuidmap: write to uid_map failed: Operation not permitted")
 			},
-			id: "newuidmap", status: Warn, cause: []string{"/opt/bin/newuidmap is on /opt, which is mounted nosuid"},
+			id: "newuidmap", status: Warn, cause: []string{"/opt/bin/newuidmap cannot map ids: its filesystem /opt is mounted nosuid"},
 			fix: []string{"sudo mount -o remount,suid /opt"}, exit: ExitDegraded,
 		},
 		{

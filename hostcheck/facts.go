@@ -120,6 +120,9 @@ type Helper struct {
 	// Shadowed is a privileged copy of the same program that PATH finds
 	// only later (or in /usr/bin), when the first one found is not.
 	Shadowed string `json:"shadowedBy,omitempty"`
+	// OffPath is where the program is installed when PATH does not find
+	// it (a standard directory PATH lacks).
+	OffPath string `json:"offPath,omitempty"`
 }
 
 // Found reports whether the program is on PATH.

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 
+	"github.com/urun-dev/urun/hostbin"
 	"github.com/urun-dev/urun/idmap"
 )
 
@@ -67,14 +68,15 @@ func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause
 	for _, h := range []string{"newuidmap", "newgidmap"} {
 		path, err := exec.LookPath(h)
 		if err != nil {
-			return h + " is not installed", "sudo apt-get install uidmap", err
+			cause, fix := hostbin.NotFound(h, "uidmap")
+			return cause, fix, err
 		}
 		// A helper that cannot act for us would fail on every start;
-		// falling back now lets the container run.
+		// falling back now lets the container run. The words are
+		// doctor's (hostbin).
 		if !privileged(path) {
-			return fmt.Sprintf("%s is neither setuid root nor has file capabilities", path),
-				fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path),
-				errors.New(h + " cannot map ids")
+			cause, fix := hostbin.Unprivileged(h, path)
+			return cause, fix, errors.New(h + " cannot map ids")
 		}
 	}
 	uranges, src, err := idmap.LookupSubIDs(name, uid, false)
