@@ -297,15 +297,28 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 		return err
 	}
 	dir := container.Dir(root, id)
+	// It has no state: the sweep of other commands must see it is ours,
+	// from its creation (under the container's lock) on.
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return err
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
+		unlock()
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", id, id)
 		}
 		return err
 	}
-	defer os.RemoveAll(dir)
-	// It has no state: the sweep of other commands must see it is ours.
+	defer func() {
+		// Under the lock, whose file then goes with the directory.
+		if u, err := container.Lock(root, id); err == nil {
+			defer u()
+		}
+		os.RemoveAll(dir)
+	}()
 	hold, err := holdDir(dir)
+	unlock()
 	if err != nil {
 		return err
 	}
