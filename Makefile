@@ -26,7 +26,8 @@ images:
 demo:
 	bash tests/harness/demo.sh
 
-test: lint unit integration vm-test
+# The demo runs first: on a fresh machine (CI) it must install all it uses.
+test: lint unit demo integration vm-test
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi

@@ -52,8 +52,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
-			os.Remove(dir + ".lock")
+			os.RemoveAll(dir) // unlock then removes the lock file
 		}
 	}()
 	if err := SaveSpec(dir, cfg.Spec); err != nil {

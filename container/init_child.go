@@ -49,6 +49,12 @@ func InitMain() int {
 		// The parent went away; there is nobody to tell.
 		return ExitRuntime
 	}
+	if _, serr := os.Stat("/"); errors.Is(err, unix.ENOTCONN) || errors.Is(serr, unix.ENOTCONN) {
+		// Every path under a FUSE root whose daemon died (killed, out
+		// of memory) fails so, and the program lookup would say "not
+		// found" (127): name the cause, as urun's failure (125).
+		err = fmt.Errorf("the container's root filesystem is gone (its fuse-overlayfs exited): %v", err)
+	}
 	conn.SendError(err)
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {

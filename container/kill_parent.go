@@ -91,12 +91,12 @@ func Delete(root, id string, force bool) error {
 	return nil
 }
 
-// removeState removes a container's state directory and lock file.
+// removeState removes a container's state directory; the caller holds
+// its lock, and unlocking removes the lock file (see Lock).
 func removeState(root, id string) error {
 	if err := os.RemoveAll(Dir(root, id)); err != nil {
 		return fmt.Errorf("removing state of %s: %w", id, err)
 	}
-	os.Remove(Dir(root, id) + ".lock")
 	return nil
 }
 

@@ -35,9 +35,15 @@ type State struct {
 	// ImageDigest is the manifest digest of the image; ImageRootfs the
 	// unpacked tree the container's overlay uses (urun rmi refuses to
 	// remove it while the container exists).
-	ImageDigest     string    `json:"imageDigest,omitempty"`
-	ImageRootfs     string    `json:"imageRootfs,omitempty"`
-	Command         []string  `json:"command,omitempty"`
+	ImageDigest string   `json:"imageDigest,omitempty"`
+	ImageRootfs string   `json:"imageRootfs,omitempty"`
+	Command     []string `json:"command,omitempty"`
+	// Creator is the urun process setting the container up (run, run
+	// -d, create), until it hands it over: to its init (Cloned), or to
+	// the user (create). A configured container whose creator is dead
+	// was left by a kill -9 and is swept (see Unfinished).
+	Creator         int       `json:"creator,omitempty"`
+	CreatorStart    uint64    `json:"creatorStart,omitempty"`
 	Supervisor      int       `json:"supervisor,omitempty"`
 	SupervisorStart uint64    `json:"supervisorStart,omitempty"`
 	StartedAt       time.Time `json:"startedAt,omitzero"`
@@ -85,19 +91,55 @@ func ExecFifo(root, id string) string { return filepath.Join(root, id, "exec.fif
 // function. Every read-modify-write of a container's state holds it.
 // The id is checked first: the lock is the first file a command
 // creates, and an id such as ../../x would put it outside root.
+//
+// The lock file goes when its container has: unlock removes it once the
+// state directory is gone, and only a holder ever unlinks it. A locker
+// that waited on a file unlinked meanwhile holds a lock nobody else
+// sees, so after flock it checks that its file is still the one at the
+// path, and starts again if not (the pattern of git's and dpkg's lock
+// files).
 func Lock(root, id string) (func(), error) {
+	return lock(root, id, false)
+}
+
+// TryLock is Lock without waiting: ok is false when another holds it.
+func TryLock(root, id string) (unlock func(), ok bool) {
+	u, err := lock(root, id, true)
+	return u, err == nil
+}
+
+func lock(root, id string, try bool) (func(), error) {
 	if err := ValidID(id); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(root, id+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("locking container %s: %w", id, err)
+	path := filepath.Join(root, id+".lock")
+	how := unix.LOCK_EX
+	if try {
+		how |= unix.LOCK_NB
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking container %s: %w", id, err)
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("locking container %s: %w", id, err)
+		}
+		if err := unix.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking container %s: %w", id, err)
+		}
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &now) == nil &&
+			held.Dev == now.Dev && held.Ino == now.Ino {
+			return func() {
+				var cur unix.Stat_t
+				if _, err := os.Lstat(Dir(root, id)); errors.Is(err, os.ErrNotExist) &&
+					unix.Stat(path, &cur) == nil && cur.Dev == held.Dev && cur.Ino == held.Ino {
+					os.Remove(path)
+				}
+				f.Close()
+			}, nil
+		}
+		f.Close() // unlinked by its last holder: take the new one
 	}
-	return func() { f.Close() }, nil
 }
 
 // The error classes runtime clients match by substring: containerd's
@@ -129,6 +171,12 @@ func Load(root, id string) (*State, error) {
 	}
 	s.refresh(root)
 	return &s, nil
+}
+
+// Unfinished: the container was never handed over and the process that
+// was setting it up is dead. Nothing will finish or remove it.
+func (s *State) Unfinished() bool {
+	return s.Status == StatusConfigured && s.Creator != 0 && !ProcessAlive(s.Creator, s.CreatorStart)
 }
 
 // refresh derives the status from the init process and the exec FIFO.
@@ -220,6 +268,20 @@ func ProcessStart(pid int) (uint64, error) {
 		return 0, fmt.Errorf("process %d has exited", pid)
 	}
 	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// KillProcess sends sig to pid if it is still the process that started
+// at start: through a pidfd, so a pid reused after the check is not hit.
+func KillProcess(pid int, start uint64, sig unix.Signal) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if !ProcessAlive(pid, start) {
+		return unix.ESRCH
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
 }
 
 // ProcessAlive: pid runs and is the process that started at start (0:

@@ -121,7 +121,32 @@ func mountOverlayTier(p Plan, target string) error {
 		}
 		return nil
 	}
-	return mountOverlay(p, upper, work, target)
+	if err := mountOverlay(p, upper, work, target); err != nil {
+		return err
+	}
+	if p.Tier == Native {
+		// With its upper layer on FUSE (sshfs, a fuse-overlayfs data
+		// directory) or NFS, kernel overlayfs mounts but every write
+		// through it fails (measured: "creating mount point file: no such
+		// file or directory" at /etc/hosts). Auto then goes on to
+		// fuse-overlayfs; the same write is hostcheck's storage probe.
+		if err := writeThrough(target); err != nil {
+			unix.Unmount(target, unix.MNT_DETACH)
+			return fmt.Errorf("kernel overlayfs mounted, but the container's writable layer cannot be written through it (its filesystem does not support overlayfs upper layers, as FUSE and NFS do not): %w", err)
+		}
+	}
+	return nil
+}
+
+// writeThrough creates and removes a file at the root of an overlay.
+func writeThrough(root string) error {
+	p := filepath.Join(root, ".urun-write-check")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(p)
 }
 
 func mountOverlay(p Plan, upper, work, target string) error {

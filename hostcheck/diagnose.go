@@ -2,10 +2,11 @@ package hostcheck
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/urun-dev/urun/hostbin"
 )
 
 // Status is a check's verdict.
@@ -146,7 +147,10 @@ func checkInit(f Facts) Check {
 func checkSubIDs(f Facts) Check {
 	ids := f.IDs
 	name := userName(f)
-	addFix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)
+	addFix := ids.AddFix
+	if addFix == "" {
+		addFix = fmt.Sprintf("sudo usermod --add-subuids START-END --add-subgids START-END %s (65536 ids that no line of /etc/subuid or /etc/subgid holds)", name)
+	}
 	single := "containers get a single-id user namespace (only root inside is mapped; files owned by other ids cannot be created)"
 	switch {
 	case ids.LookupError != "":
@@ -181,23 +185,17 @@ func count(rs []IDRange) uint64 {
 func checkHelpers(f Facts) Check {
 	const id = "newuidmap"
 	for _, h := range []string{"newuidmap", "newgidmap"} {
-		if !f.Helpers[h].Found() {
-			return Check{ID: id, Status: Warn,
-				Cause: h + " is not installed: containers get a single-id user namespace",
-				Fix:   "sudo apt-get install uidmap"}
+		if hp := f.Helpers[h]; !hp.Found() {
+			cause, fix := hostbin.NotFoundText(h, hp.OffPath, "uidmap")
+			return Check{ID: id, Status: Warn, Cause: cause + ": containers get a single-id user namespace", Fix: fix}
 		}
 	}
 	for _, h := range []string{"newuidmap", "newgidmap"} {
 		hp := f.Helpers[h]
-		if hp.Shadowed != "" {
-			return Check{ID: id, Status: Warn,
-				Cause: fmt.Sprintf("PATH finds %s first, which cannot map ids (%s), while %s can: containers get a single-id user namespace", hp.Path, unprivilegedWhy(hp), hp.Shadowed),
-				Fix:   fmt.Sprintf("remove %s, or put %s before %s in PATH", hp.Path, filepath.Dir(hp.Shadowed), filepath.Dir(hp.Path))}
-		}
-		if hp.NosuidMount != "" && (hp.Setuid || hp.Caps) {
-			return Check{ID: id, Status: Warn,
-				Cause: fmt.Sprintf("%s is on %s, which is mounted nosuid, so its setuid bit does nothing: containers get a single-id user namespace", hp.Path, hp.NosuidMount),
-				Fix:   fmt.Sprintf("sudo mount -o remount,suid %s (and remove nosuid for it in /etc/fstab), or put a uidmap installed on a suid filesystem first on PATH", hp.NosuidMount)}
+		if hp.Shadowed != "" || hp.NosuidMount != "" && (hp.Setuid || hp.Caps) {
+			// The same words as urun run's warning (hostbin).
+			cause, fix := hostbin.UnprivilegedText(hp.Path, hp.Shadowed, hp.NosuidMount)
+			return Check{ID: id, Status: Warn, Cause: cause + ": containers get a single-id user namespace", Fix: fix}
 		}
 	}
 	p := f.IDs.HelperProbe
@@ -219,21 +217,13 @@ func checkHelpers(f Facts) Check {
 	if c.Fix == "" {
 		u := f.Helpers["newuidmap"]
 		if !u.Setuid && !u.Caps {
-			c.Cause = fmt.Sprintf("%s is neither setuid root nor has file capabilities", u.Path)
-			c.Fix = fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", u.Path)
+			c.Cause, c.Fix = hostbin.UnprivilegedText(u.Path, "", "")
 		} else {
 			c.Fix = "sudo apt-get install --reinstall uidmap"
 		}
 	}
 	c.Cause += ": containers get a single-id user namespace"
 	return c
-}
-
-func unprivilegedWhy(h Helper) string {
-	if h.NosuidMount != "" && (h.Setuid || h.Caps) {
-		return "its filesystem " + h.NosuidMount + " is mounted nosuid"
-	}
-	return "it is neither setuid root nor has file capabilities"
 }
 
 func checkRuntimeDir(f Facts) Check {
@@ -265,6 +255,11 @@ func checkRuntimeDir(f Facts) Check {
 	if d.StateError != "" {
 		return Check{ID: "runtime-dir", Status: Fail, Cause: cause + "; and the fallback failed: " + d.StateError, Fix: login}
 	}
+	if strings.HasPrefix(d.State, own+"/") {
+		// As podman: the login's own runtime directory, where a login
+		// shell's containers are too.
+		return ok("runtime-dir", cause+"; container state goes to "+d.State+", your login's runtime directory")
+	}
 	return Check{ID: "runtime-dir", Status: Warn,
 		Cause: cause + "; container state goes to " + d.State + " instead, which is not cleaned at logout, and the user bus cannot be found",
 		Fix:   login}
@@ -277,7 +272,11 @@ func checkStorage(f Facts) Check {
 	s := f.Storage
 	const id = "storage"
 	if f.Dirs.DataError != "" {
-		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: "export URUN_DATA_DIR=a directory of yours that you can write (or urun --data-dir)"}
+		fix := f.Dirs.DataFix
+		if fix == "" {
+			fix = "export URUN_DATA_DIR=a directory of yours that you can write (or urun --data-dir)"
+		}
+		return Check{ID: id, Status: Fail, Cause: f.Dirs.DataError, Fix: fix}
 	}
 	on := f.Dirs.Data
 	if s.FSType != "" {
@@ -334,8 +333,7 @@ func checkFuse(f Facts) Check {
 		c.Cause = fmt.Sprintf("%s cannot be opened (%s, mode %s)", fu.Device, fu.DeviceError, fu.DeviceMode)
 		c.Fix = "sudo chmod 0666 " + fu.Device + " (udev does this at boot on a normal install: sudo apt-get install udev)"
 	case !f.Helpers["fuse-overlayfs"].Found():
-		c.Cause = "fuse-overlayfs is not installed"
-		c.Fix = "sudo apt-get install fuse-overlayfs"
+		c.Cause, c.Fix = hostbin.NotFoundText("fuse-overlayfs", f.Helpers["fuse-overlayfs"].OffPath, "fuse-overlayfs")
 	case !fu.Mount.Ran:
 		c.Cause = "fuse-overlayfs was not probed: " + fu.Mount.Skipped
 	default:
@@ -435,9 +433,13 @@ func checkNetwork(f Facts) Check {
 	case n.Pasta.passed():
 		return ok(id, "pasta gave a throwaway network namespace an address and a route")
 	case n.Slirp.passed():
-		why := "pasta is not installed"
+		why, fix := hostbin.NotFoundText("pasta", pasta.OffPath, "passt")
 		if pasta.Found() {
 			why = "pasta failed: " + n.Pasta.Error
+		} else if pasta.OffPath != "" {
+			// pasta is the default and the faster one: say how to get it.
+			return Check{ID: id, Status: Warn, Optional: true,
+				Cause: "slirp4netns works on a throwaway network namespace; " + why, Fix: fix}
 		}
 		return ok(id, "slirp4netns works on a throwaway network namespace ("+why+")")
 	case n.TunError != "":
@@ -445,6 +447,12 @@ func checkNetwork(f Facts) Check {
 			Cause: "/dev/net/tun cannot be opened (" + n.TunError + "): pasta and slirp4netns need it, so containers get only --network none or host",
 			Fix:   "sudo chmod 0666 /dev/net/tun (if it is missing: sudo modprobe tun)"}
 	case !pasta.Found() && !slirp.Found():
+		for _, h := range []struct{ name, pkg, off string }{{"pasta", "passt", pasta.OffPath}, {"slirp4netns", "slirp4netns", slirp.OffPath}} {
+			if h.off != "" {
+				cause, fix := hostbin.NotFoundText(h.name, h.off, h.pkg)
+				return Check{ID: id, Status: Warn, Cause: cause + ": containers get only --network none or host", Fix: fix}
+			}
+		}
 		return Check{ID: id, Status: Warn,
 			Cause: "neither pasta nor slirp4netns is installed: containers get only --network none or host",
 			Fix:   "sudo apt-get install passt"}

@@ -125,9 +125,10 @@ func TestCauses(t *testing.T) {
 			name: "no subuid entry",
 			breakF: func(f *Facts) {
 				f.IDs.UIDRanges, f.IDs.GIDRanges = nil, nil
+				f.IDs.AddFix = "sudo usermod --add-subuids 231072-296607 --add-subgids 231072-296607 dev"
 			},
 			id: "subids", status: Warn, cause: []string{"/etc/subuid has no entry for dev", "single-id"},
-			fix: []string{"sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 dev"}, exit: ExitDegraded,
+			fix: []string{"sudo usermod --add-subuids 231072-296607 --add-subgids 231072-296607 dev"}, exit: ExitDegraded,
 		},
 		{
 			name:   "no subgid entry",
@@ -144,6 +145,24 @@ func TestCauses(t *testing.T) {
 			name:   "broken subuid file",
 			breakF: func(f *Facts) { f.IDs.LookupError = "reading subordinate ids: /etc/subuid:3: bad count" },
 			id:     "subids", status: Fail, cause: []string{"/etc/subuid:3"}, fix: []string{"sudoedit /etc/subuid"}, exit: ExitCannot,
+		},
+		{
+			name: "uidmap installed but not on PATH",
+			breakF: func(f *Facts) {
+				f.Helpers["newuidmap"] = Helper{OffPath: "/usr/bin/newuidmap"}
+				f.IDs.HelperProbe = Probe{Skipped: "not installed"}
+			},
+			id: "newuidmap", status: Warn, cause: []string{"newuidmap is installed at /usr/bin/newuidmap, but /usr/bin is not on PATH"},
+			fix: []string{`export PATH="$PATH:/usr/bin"`}, exit: ExitDegraded,
+		},
+		{
+			name: "pasta installed but not on PATH, slirp4netns works",
+			breakF: func(f *Facts) {
+				f.Helpers["pasta"] = Helper{OffPath: "/usr/sbin/pasta"}
+				f.Network.Pasta = Probe{Skipped: "not installed"}
+			},
+			id: "network", status: Warn, cause: []string{"slirp4netns works", "pasta is installed at /usr/sbin/pasta, but /usr/sbin is not on PATH"},
+			fix: []string{`export PATH="$PATH:/usr/sbin"`}, exit: ExitFull,
 		},
 		{
 			name:   "uidmap not installed",
@@ -176,7 +195,7 @@ func TestCauses(t *testing.T) {
 				f.Helpers["newuidmap"] = Helper{Path: "/opt/bin/newuidmap", Setuid: true, NosuidMount: "/opt"}
 				f.IDs.HelperProbe = failed("newuidmap: write to uid_map failed: Operation not permitted")
 			},
-			id: "newuidmap", status: Warn, cause: []string{"/opt/bin/newuidmap is on /opt, which is mounted nosuid"},
+			id: "newuidmap", status: Warn, cause: []string{"/opt/bin/newuidmap cannot map ids: its filesystem /opt is mounted nosuid"},
 			fix: []string{"sudo mount -o remount,suid /opt"}, exit: ExitDegraded,
 		},
 		{
@@ -184,6 +203,13 @@ func TestCauses(t *testing.T) {
 			breakF: func(f *Facts) { f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.State = "", "unset", "/tmp/urun-1000" },
 			id:     "runtime-dir", status: Warn, cause: []string{"XDG_RUNTIME_DIR is unset", "/tmp/urun-1000"},
 			fix: []string{"machinectl shell dev@", "export XDG_RUNTIME_DIR=/run/user/1000"}, exit: ExitDegraded,
+		},
+		{
+			name: "XDG_RUNTIME_DIR unset, the login's directory used",
+			breakF: func(f *Facts) {
+				f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.State = "", "unset", "/run/user/1000/urun"
+			},
+			id: "runtime-dir", status: OK, cause: []string{"XDG_RUNTIME_DIR is unset", "/run/user/1000/urun, your login's runtime directory"}, exit: ExitFull,
 		},
 		{
 			name: "XDG_RUNTIME_DIR of another user",
@@ -194,9 +220,11 @@ func TestCauses(t *testing.T) {
 			fix: []string{"export XDG_RUNTIME_DIR=/run/user/1000"}, exit: ExitDegraded,
 		},
 		{
-			name:   "XDG_RUNTIME_DIR readable by others",
-			breakF: func(f *Facts) { f.Dirs.RuntimeProblem, f.Dirs.RuntimeMode = "mode", "drwxr-xr-x" },
-			id:     "runtime-dir", status: Warn, cause: []string{"has mode drwxr-xr-x"}, fix: []string{"chmod 0700 /run/user/1000"}, exit: ExitDegraded,
+			name: "XDG_RUNTIME_DIR readable by others",
+			breakF: func(f *Facts) {
+				f.Dirs.RuntimeProblem, f.Dirs.RuntimeMode, f.Dirs.State = "mode", "drwxr-xr-x", "/tmp/urun-1000"
+			},
+			id: "runtime-dir", status: Warn, cause: []string{"has mode drwxr-xr-x"}, fix: []string{"chmod 0700 /run/user/1000"}, exit: ExitDegraded,
 		},
 		{
 			name: "state fallback unusable",

@@ -79,6 +79,9 @@ type IDFacts struct {
 	// (the file does not exist); SourcePath is the file or program.
 	Source     string `json:"source"`
 	SourcePath string `json:"sourcePath"`
+	// AddFix is the usermod command giving the user a range no other
+	// user holds (computed from every line of /etc/subuid and /etc/subgid).
+	AddFix string `json:"addSubIDsFix,omitempty"`
 	// LookupError is set when the subordinate id files could not be read.
 	LookupError string `json:"lookupError,omitempty"`
 	// Mode is the mapping `urun run` uses by default: auto, or
@@ -117,6 +120,9 @@ type Helper struct {
 	// Shadowed is a privileged copy of the same program that PATH finds
 	// only later (or in /usr/bin), when the first one found is not.
 	Shadowed string `json:"shadowedBy,omitempty"`
+	// OffPath is where the program is installed when PATH does not find
+	// it (a standard directory PATH lacks).
+	OffPath string `json:"offPath,omitempty"`
 }
 
 // Found reports whether the program is on PATH.
@@ -138,6 +144,7 @@ type DirFacts struct {
 	// Data holds images and unpacked layers (the storage root).
 	Data      string `json:"data"`
 	DataError string `json:"dataError,omitempty"`
+	DataFix   string `json:"dataFix,omitempty"`
 }
 
 // StorageFacts is the overlay probe in the storage root.

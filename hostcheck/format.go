@@ -36,7 +36,7 @@ func WriteInfo(w io.Writer, f Facts) {
 		src += " " + f.IDs.SourcePath
 	}
 	p("id mapping", "%s from %s: uid %s; gid %s", f.IDs.Mode, src, f.IDs.UIDMap, f.IDs.GIDMap)
-	p("", "newuidmap/newgidmap on a new namespace: %s", probeWord(f.IDs.HelperProbe))
+	p("id helpers", "newuidmap/newgidmap on a new namespace: %s", probeWord(f.IDs.HelperProbe))
 	for _, name := range []string{"newuidmap", "newgidmap", "fuse-overlayfs", "pasta", "slirp4netns", "systemd-run"} {
 		h := f.Helpers[name]
 		if !h.Found() {
@@ -61,12 +61,16 @@ func WriteInfo(w io.Writer, f Facts) {
 	p("storage", "%s (%s); rootfs tier %s: %s", f.Dirs.Data, f.Storage.FSType, f.Storage.Tier, f.Storage.TierWhy)
 	p("fuse", "%s: %s", f.Fuse.Device, firstOf(f.Fuse.DeviceError, "opens"))
 	p("cgroups", "%s; own cgroup %q offers [%s]", f.Cgroup.Layout, f.Cgroup.Own, strings.Join(f.Cgroup.Controllers, " "))
-	bus := f.Systemd.Bus
-	if bus == "" {
-		bus = "none"
+	p("systemd", "init %q (booted with systemd: %v); delegated scope: %s",
+		f.Systemd.Init, f.Systemd.Booted, probeWord(f.Systemd.Scope))
+	switch sd := f.Systemd; {
+	case sd.Bus == "":
+		p("user bus", "none (%s)", firstOf(sd.BusError, "not found"))
+	case sd.BusError != "":
+		p("user bus", "%s, not reachable (%s)", sd.Bus, sd.BusError)
+	default:
+		p("user bus", "%s, reachable", sd.Bus)
 	}
-	p("systemd", "init %q (booted with systemd: %v); user bus %s %s; delegated scope: %s",
-		f.Systemd.Init, f.Systemd.Booted, bus, firstOf(f.Systemd.BusError, "reachable"), probeWord(f.Systemd.Scope))
 	p("network", "default %s: %s; pasta: %s; slirp4netns: %s", f.Network.Default, f.Network.DefaultWhy, probeWord(f.Network.Pasta), probeWord(f.Network.Slirp))
 	p("state", "%s", firstOf(f.Dirs.StateError, f.Dirs.State))
 	p("data", "%s", firstOf(f.Dirs.DataError, f.Dirs.Data))

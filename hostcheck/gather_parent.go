@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	fuseoverlay "github.com/urun-dev/urun/fuse-overlay"
+	"github.com/urun-dev/urun/hostbin"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
 )
@@ -46,6 +47,8 @@ type Options struct {
 	// State and Data are the directories urun uses, or why not.
 	State, StateError string
 	Data, DataError   string
+	// DataFix is the fix for DataError, when urun knows it.
+	DataFix string
 	// NetworkDefault is `urun run`'s --network default, and why.
 	NetworkDefault, NetworkWhy string
 }
@@ -64,7 +67,7 @@ func Gather(o Options) Facts {
 		f.Kernel.Release = unix.ByteSliceToString(uts.Release[:])
 	}
 	f.Sysctl = readSysctls()
-	f.Dirs = DirFacts{State: o.State, StateError: o.StateError, Data: o.Data, DataError: o.DataError}
+	f.Dirs = DirFacts{State: o.State, StateError: o.StateError, Data: o.Data, DataError: o.DataError, DataFix: o.DataFix}
 	f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.RuntimeOwner, f.Dirs.RuntimeMode = runtimeDirState(f.User.UID)
 	f.Network.Default, f.Network.DefaultWhy = o.NetworkDefault, o.NetworkWhy
 	f.Helpers = map[string]Helper{}
@@ -192,7 +195,7 @@ func fileMode(m uint32) string {
 func findHelper(name string) Helper {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return Helper{}
+		return Helper{OffPath: hostbin.OffPath(name)}
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
@@ -209,63 +212,12 @@ func findHelper(name string) Helper {
 	}
 	var sfs unix.Statfs_t
 	if unix.Statfs(path, &sfs) == nil && sfs.Flags&unix.ST_NOSUID != 0 {
-		h.NosuidMount = mountPoint(path)
+		h.NosuidMount = hostbin.MountPoint(path)
 	}
 	if (name == "newuidmap" || name == "newgidmap") && (h.NosuidMount != "" || !h.Setuid && !h.Caps) {
-		h.Shadowed = privilegedCopy(name, path)
+		h.Shadowed = hostbin.PrivilegedCopy(name, path)
 	}
 	return h
-}
-
-// privilegedCopy finds a setuid (or capable) name on PATH after skip, or
-// in /usr/bin, on a filesystem that honours it.
-func privilegedCopy(name, skip string) string {
-	dirs := append(filepath.SplitList(os.Getenv("PATH")), "/usr/bin")
-	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if p == skip || d == "" {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			continue
-		}
-		var sfs unix.Statfs_t
-		if unix.Statfs(p, &sfs) != nil || sfs.Flags&unix.ST_NOSUID != 0 {
-			continue
-		}
-		if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
-			return p
-		}
-		if sz, err := unix.Getxattr(p, "security.capability", nil); err == nil && sz > 0 {
-			return p
-		}
-	}
-	return ""
-}
-
-// mountPoint walks up from path to the top of its filesystem.
-func mountPoint(path string) string {
-	dev := func(p string) (uint64, bool) {
-		var st unix.Stat_t
-		if unix.Stat(p, &st) != nil {
-			return 0, false
-		}
-		return st.Dev, true
-	}
-	d, ok := dev(path)
-	if !ok {
-		return path
-	}
-	cur := path
-	for cur != "/" {
-		parent := filepath.Dir(cur)
-		if pd, ok := dev(parent); !ok || pd != d {
-			return cur
-		}
-		cur = parent
-	}
-	return "/"
 }
 
 // helperVersion runs PROGRAM --version and keeps the first line that
@@ -428,6 +380,9 @@ func probeIDs(f *Facts, exe string) {
 	}
 	ids.UIDRanges, ids.GIDRanges = toRanges(ur), toRanges(gr)
 	ids.Source, ids.SourcePath = src.Kind, src.Path
+	if len(ur) == 0 || len(gr) == 0 {
+		ids.AddFix = idmap.AddSubIDsFix(userName(*f))
+	}
 	maps, rerr := userns.ResolveMaps(idmap.ModeAuto, false)
 	if rerr == nil {
 		ids.Mode, ids.UIDMap, ids.GIDMap = string(maps.Mode), compactMap(maps.UID), compactMap(maps.GID)
@@ -708,7 +663,10 @@ func probeNetwork(f *Facts, exe string) {
 			start := time.Now()
 			// pasta makes its own user and network namespace for the
 			// command, configures it, and exits with the command's status.
-			out, err := runQuiet(p.Path, nil, "--config-net", "--quiet", "--", "/bin/sh", "-c", hasDefaultRoute)
+			// -f: by default pasta forks into the background, and the
+			// probe would leak it (reparented to pid 1) and read only
+			// the parent's status, not the command's.
+			out, err := runQuiet(p.Path, nil, "-f", "--config-net", "--quiet", "--", "/bin/sh", "-c", hasDefaultRoute)
 			if err != nil {
 				err = fmt.Errorf("%v: %s", err, lastLine(out))
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/hostbin"
 )
 
 // readyTimeout bounds how long a helper may take to set the network up.
@@ -48,7 +50,8 @@ func startHelper(name string, args []string, extra []*os.File) (*helper, error) 
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := h.cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("%s is not installed (apt-get install %s)", name, pkgOf(name))
+			cause, fix := hostbin.NotFound(name, pkgOf(name))
+			return nil, fmt.Errorf("%s; fix: %s", cause, fix)
 		}
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/hostbin"
 	"github.com/urun-dev/urun/idmap"
 )
 
@@ -182,7 +183,8 @@ func Start(cfg Config) (*Child, error) {
 func runHelper(name string, pid int, m idmap.Mapping) error {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return &HelperError{Helper: name, Cause: fmt.Sprintf("%s is not installed", name), Fix: "install the uidmap package (apt-get install uidmap)"}
+		cause, fix := hostbin.NotFound(name, "uidmap")
+		return &HelperError{Helper: name, Cause: cause, Fix: fix}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
 	defer cancel()
@@ -230,11 +232,10 @@ func explainHelper(name, path, out string, runErr error) error {
 	e := &HelperError{Helper: name, Output: out}
 	switch {
 	case !privileged(path):
-		e.Cause = fmt.Sprintf("%s is neither setuid root nor has file capabilities", path)
-		e.Fix = fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path)
+		e.Cause, e.Fix = hostbin.Unprivileged(name, path)
 	case strings.Contains(out, "not allowed"):
 		e.Cause = fmt.Sprintf("the requested range is not allowed by %s", file)
-		e.Fix = fmt.Sprintf("give the user a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", currentUser())
+		e.Fix = "give the user a range: " + idmap.AddSubIDsFix(currentUser())
 	case strings.Contains(out, "Could not open") || strings.Contains(out, "No such file"):
 		e.Cause = "it could not read the subordinate id files or the target process"
 	case strings.Contains(out, "write to") && strings.Contains(out, "failed"):
@@ -251,17 +252,7 @@ func explainHelper(name, path, out string, runErr error) error {
 
 // privileged reports whether the helper can act for us: setuid root, or a
 // file capability (Fedora installs it with cap_setuid instead of the bit).
-func privileged(path string) bool {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return false
-	}
-	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
-		return true
-	}
-	sz, err := unix.Getxattr(path, "security.capability", nil)
-	return err == nil && sz > 0
-}
+func privileged(path string) bool { return hostbin.Privileged(path) }
 
 func currentUser() string {
 	if u := os.Getenv("USER"); u != "" {

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 
+	"github.com/urun-dev/urun/hostbin"
 	"github.com/urun-dev/urun/idmap"
 )
 
@@ -67,17 +68,17 @@ func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause
 	for _, h := range []string{"newuidmap", "newgidmap"} {
 		path, err := exec.LookPath(h)
 		if err != nil {
-			return h + " is not installed", "sudo apt-get install uidmap", err
+			cause, fix := hostbin.NotFound(h, "uidmap")
+			return cause, fix, err
 		}
 		// A helper that cannot act for us would fail on every start;
-		// falling back now lets the container run.
+		// falling back now lets the container run. The words are
+		// doctor's (hostbin).
 		if !privileged(path) {
-			return fmt.Sprintf("%s is neither setuid root nor has file capabilities", path),
-				fmt.Sprintf("sudo chmod u+s %s, or reinstall the uidmap package", path),
-				errors.New(h + " cannot map ids")
+			cause, fix := hostbin.Unprivileged(h, path)
+			return cause, fix, errors.New(h + " cannot map ids")
 		}
 	}
-	addFix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)
 	uranges, src, err := idmap.LookupSubIDs(name, uid, false)
 	if err != nil {
 		return "", "", err
@@ -88,14 +89,14 @@ func resolveMulti(mode idmap.Mode, name string, uid, gid uint32, m *Maps) (cause
 	}
 	m.UID, err = idmap.Build(mode, uid, uranges)
 	if errors.Is(err, idmap.ErrNoSubIDs) {
-		return fmt.Sprintf("%s has no entry for %s", idmap.SubUIDFile, name), addFix, err
+		return fmt.Sprintf("%s has no entry for %s", idmap.SubUIDFile, name), idmap.AddSubIDsFix(name), err
 	}
 	if err != nil {
 		return "", "", err
 	}
 	m.GID, err = idmap.Build(mode, gid, granges)
 	if errors.Is(err, idmap.ErrNoSubIDs) {
-		return fmt.Sprintf("%s has no entry for %s", idmap.SubGIDFile, name), addFix, err
+		return fmt.Sprintf("%s has no entry for %s", idmap.SubGIDFile, name), idmap.AddSubIDsFix(name), err
 	}
 	if err != nil {
 		return "", "", err

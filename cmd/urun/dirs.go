@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,19 +11,35 @@ import (
 )
 
 // runtimeDir is where per-run state lives: $XDG_RUNTIME_DIR/urun when that
-// directory is ours and private, else /tmp/urun-UID, which we create and
-// check ourselves (after `su`, or in CI shells, XDG_RUNTIME_DIR is unset
-// or still names another user's directory).
+// directory is ours and private; else, as podman does, /run/user/UID/urun
+// when the login's runtime directory exists, is ours and 0700 (after `su`,
+// or in CI shells, XDG_RUNTIME_DIR is unset or still names another user's
+// directory, while containers started from the login shell are there);
+// else /tmp/urun-UID, which we create and check ourselves, saying so once
+// (when it is created): containers there are not seen from a login shell.
 func runtimeDir() (string, error) {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && ownedPrivateDir(d) {
-		return ensureDir(filepath.Join(d, "urun"))
+	env := os.Getenv("XDG_RUNTIME_DIR")
+	if env != "" && ownedPrivateDir(env) {
+		return ensureDir(filepath.Join(env, "urun"))
 	}
-	d := filepath.Join(os.TempDir(), "urun-"+strconv.Itoa(os.Getuid()))
-	if err := os.Mkdir(d, 0o700); err != nil && !os.IsExist(err) {
+	uid := strconv.Itoa(os.Getuid())
+	if login := filepath.Join("/run/user", uid); ownedPrivateDir(login) {
+		return ensureDir(filepath.Join(login, "urun"))
+	}
+	d := filepath.Join(os.TempDir(), "urun-"+uid)
+	err := os.Mkdir(d, 0o700)
+	if err != nil && !os.IsExist(err) {
 		return "", fmt.Errorf("creating runtime directory %s: %w", d, err)
 	}
 	if !ownedPrivateDir(d) {
 		return "", fmt.Errorf("runtime directory %s is not a private directory owned by uid %d: remove it, or set XDG_RUNTIME_DIR to a directory of yours with mode 0700", d, os.Getuid())
+	}
+	if err == nil {
+		why := "XDG_RUNTIME_DIR is unset"
+		if env != "" {
+			why = "XDG_RUNTIME_DIR=" + env + " is not a private directory of yours"
+		}
+		fmt.Fprintf(os.Stderr, "urun: note: %s and /run/user/%s does not exist: container state goes to %s, where a shell with XDG_RUNTIME_DIR set does not see it ('urun doctor' says how to fix this)\n", why, uid, d)
 	}
 	return d, nil
 }
@@ -35,8 +52,29 @@ func dataDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ensureDir(d)
+	// A read-only home (a live system, a locked-down lab machine) fails
+	// later with "pinning image ...: read-only file system" and no fix.
+	if err := os.MkdirAll(d, 0o700); errors.Is(err, unix.EROFS) || err == nil && unix.Access(d, unix.W_OK) == unix.EROFS {
+		return "", &readOnlyDataError{dir: d}
+	} else if err != nil {
+		return "", fmt.Errorf("creating %s: %w", d, err)
+	}
+	return d, nil
 }
+
+// readOnlyDataError: the data directory is on a read-only filesystem.
+type readOnlyDataError struct{ dir string }
+
+func (e *readOnlyDataError) Error() string {
+	return "storage: " + e.cause() + " — fix: " + readOnlyDataFix
+}
+
+func (e *readOnlyDataError) cause() string {
+	return e.dir + " is on a read-only filesystem"
+}
+
+// readOnlyDataFix is the fix run and doctor print for it.
+const readOnlyDataFix = "export URUN_DATA_DIR=/a/writable/dir (or urun --data-dir)"
 
 // DataDirEnv names the variable that moves urun's data directory (set
 // by the global --data-dir flag, so that the helpers and supervisors urun

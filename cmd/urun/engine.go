@@ -120,10 +120,12 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		if err := reserve(root, f, id, ref, cfg.Spec); err != nil {
 			return err
 		}
-		st, _ := container.Load(root, id)
-		st.RunArgs = keepSquash(runArgsFromCreate(os.Args[1:]), f.squashIDs)
-		if err := st.Save(root); err != nil {
-			removeContainer(root, id)
+		// Handed over to the user: a created container is kept.
+		if err := updateState(root, id, func(st *container.State) {
+			st.RunArgs = keepSquash(runArgsFromCreate(os.Args[1:]), f.squashIDs)
+			st.Creator, st.CreatorStart = 0, 0
+		}); err != nil {
+			discardContainer(root, id)
 			return err
 		}
 		f.image.release()
@@ -134,15 +136,15 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		if err := reserve(root, f, id, ref, cfg.Spec); err != nil {
 			return err
 		}
-		st, _ := container.Load(root, id)
-		st.RunArgs = keepSquash(os.Args[1:], f.squashIDs)
-		if err := st.Save(root); err != nil {
-			removeContainer(root, id)
+		if err := updateState(root, id, func(st *container.State) {
+			st.RunArgs = keepSquash(os.Args[1:], f.squashIDs)
+		}); err != nil {
+			discardContainer(root, id)
 			return err
 		}
 		f.image.release()
 		if err := spawnSupervisor(id, os.Args[1:]); err != nil {
-			removeContainer(root, id)
+			discardContainer(root, id)
 			return err
 		}
 		fmt.Println(id)
@@ -163,19 +165,21 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 	// (A podman store container already writes to its record's layer.)
 	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
 		if err := persistUpper(root, id, &cfg.Rootfs); err != nil {
-			removeContainer(root, id)
+			discardContainer(root, id)
 			return err
 		}
 	}
 	dir := container.Dir(root, id)
 	cfg.RootfsDir = filepath.Join(dir, "rootfs")
-	if err := os.MkdirAll(cfg.RootfsDir, 0o700); err != nil {
-		removeContainer(root, id)
+	// Mkdir, not MkdirAll: a container removed meanwhile (rm -f while
+	// it started) must not get its directory back.
+	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		discardContainer(root, id)
 		return fmt.Errorf("creating container directory: %w", err)
 	}
 	attachments, err := f.net.setup(cfg.Spec, dir)
 	if err != nil {
-		removeContainer(root, id)
+		discardContainer(root, id)
 		return err
 	}
 	cfg.Attachments = append(cfg.Attachments, attachments...)
@@ -240,6 +244,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		st.AutoRemove = autoRemove
 		st.Supervisor = os.Getpid()
 		st.SupervisorStart, _ = container.ProcessStart(os.Getpid())
+		st.Creator, st.CreatorStart = 0, 0 // handed over to its init
 		if err := st.Save(root); err != nil {
 			return err
 		}
@@ -276,17 +281,27 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 	if err := container.ReserveName(root, name, id); err != nil {
 		return err
 	}
+	// Held until the state is saved: a sweep leaves a locked directory
+	// without state alone.
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		container.ReleaseName(root, name, id)
+		return err
+	}
+	defer unlock()
 	dir := container.Dir(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		container.ReleaseName(root, name, id)
 		return fmt.Errorf("creating container state: %w", err)
 	}
+	creatorStart, _ := container.ProcessStart(os.Getpid())
 	st := &container.State{
 		State: specs.State{Version: specs.Version, ID: id, Status: container.StatusConfigured, Bundle: dir,
 			Annotations: spec.Annotations},
 		Created: time.Now().UTC(), Rootless: true,
 		Name: name, Image: ref, Command: spec.Process.Args, Tty: spec.Process.Terminal,
 		LogPath: filepath.Join(dir, "ctr.log"),
+		Creator: os.Getpid(), CreatorStart: creatorStart,
 	}
 	f.image.record(st)
 	if err := container.SaveSpec(dir, spec); err != nil {
@@ -305,6 +320,19 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 func refreshForRestart(root, id string, spec *specs.Spec, use *imageUse) error {
 	st, err := container.Load(root, id)
 	if err != nil {
+		return err
+	}
+	// The supervisor is known from now on (rm -f stops it while it
+	// starts the container). For run -d the front that set the
+	// container up waits for us, and may be killed meanwhile: the
+	// container is ours to finish now.
+	self, _ := container.ProcessStart(os.Getpid())
+	if err := updateState(root, id, func(st *container.State) {
+		st.Supervisor, st.SupervisorStart = os.Getpid(), self
+		if st.Creator != 0 {
+			st.Creator, st.CreatorStart = os.Getpid(), self
+		}
+	}); err != nil {
 		return err
 	}
 	if use.img != nil && st.ImageRootfs != use.rootfs {
@@ -338,8 +366,8 @@ func recordExit(root, id string, status int, runErr error, autoRemove bool) {
 		return // removed meanwhile (rm -f)
 	}
 	if autoRemove {
-		unlock()
 		removeContainer(root, id)
+		unlock()
 		return
 	}
 	defer unlock()
@@ -356,7 +384,23 @@ func recordExit(root, id string, status int, runErr error, autoRemove bool) {
 		st.ExitCode = &code
 	}
 	st.Supervisor = 0
+	st.Creator, st.CreatorStart = 0, 0
 	st.Save(root)
+}
+
+// updateState changes container id's saved state under its lock.
+func updateState(root, id string, change func(*container.State)) error {
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := container.Load(root, id)
+	if err != nil {
+		return err
+	}
+	change(st)
+	return st.Save(root)
 }
 
 // removeContainer deletes a container's state, its rootfs mount point
@@ -375,8 +419,18 @@ func removeContainer(root, id string) error {
 	if err := os.RemoveAll(container.Dir(root, id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
-	os.Remove(container.Dir(root, id) + ".lock")
+	// The lock file goes when its holder unlocks (container.Lock), or
+	// with the next sweep.
 	return nil
+}
+
+// discardContainer removes a container its command failed to set up,
+// under its lock (unlocking then removes the lock file).
+func discardContainer(root, id string) {
+	if unlock, err := container.Lock(root, id); err == nil {
+		defer unlock()
+	}
+	removeContainer(root, id)
 }
 
 // generatedName is a readable default name, unique by the id.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -28,7 +29,10 @@ func gatherFacts() hostcheck.Facts {
 	} else {
 		o.State = d
 	}
-	if d, err := dataDir(); err != nil {
+	var ro *readOnlyDataError
+	if d, err := dataDir(); errors.As(err, &ro) {
+		o.DataError, o.DataFix = ro.cause(), readOnlyDataFix
+	} else if err != nil {
 		o.DataError = err.Error()
 	} else {
 		o.Data = d

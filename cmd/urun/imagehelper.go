@@ -53,8 +53,16 @@ func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
 	if errors.As(err, &ee) && ee.ExitCode() > 0 {
 		return "", exitStatus(ee.ExitCode())
 	}
+	if ee != nil {
+		// Killed (the OOM killer, a kill -9): its store lock went with
+		// it, and a pull resumes where it stopped. Not the ExitError
+		// itself: its ExitCode is -1, which would become urun's 255.
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "", fmt.Errorf("%s %s was killed by signal %d (%s): run 'urun %s' again", filepath.Base(bin), args[0], ws.Signal(), ws.Signal(), args[0])
+		}
+	}
 	if err != nil {
-		return "", fmt.Errorf("running %s: %w", bin, err)
+		return "", fmt.Errorf("running %s: %v", bin, err)
 	}
 	return strings.TrimSpace(out.String()), nil
 }

@@ -56,12 +56,21 @@ func ociRoot(g *globals) (string, error) {
 		if err := os.MkdirAll(root, 0o700); err != nil {
 			return "", fmt.Errorf("creating --root %s: %w", root, err)
 		}
+		sweep(root)
 		return root, nil
 	}
+	var root string
+	var err error
 	if os.Getuid() == 0 && !inUserNamespace() {
-		return ensureDir("/run/urun")
+		root, err = ensureDir("/run/urun")
+	} else {
+		root, err = runtimeDir()
 	}
-	return runtimeDir()
+	if err != nil {
+		return "", err
+	}
+	sweep(root)
+	return root, nil
 }
 
 // inUserNamespace: this process is not in the initial user namespace.
@@ -299,13 +308,32 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 		return err
 	}
 	dir := container.Dir(root, id)
+	// It has no state: the sweep of other commands must see it is ours,
+	// from its creation (under the container's lock) on.
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return err
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
+		unlock()
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", id, id)
 		}
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		// Under the lock, whose file then goes with the directory.
+		if u, err := container.Lock(root, id); err == nil {
+			defer u()
+		}
+		os.RemoveAll(dir)
+	}()
+	hold, err := holdDir(dir)
+	unlock()
+	if err != nil {
+		return err
+	}
+	defer hold.Close()
 	cfg.RootfsDir = filepath.Join(dir, "rootfs")
 	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
 		return err

@@ -60,6 +60,21 @@ func rmContainer(root, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
+	if st.Status == container.StatusConfigured && force {
+		// Being set up or started (its urun, or the supervisor of run
+		// -d or start, still runs and writes into its directory):
+		// stop that first, as a started one's init is.
+		for _, p := range [][2]uint64{{uint64(st.Creator), st.CreatorStart}, {uint64(st.Supervisor), st.SupervisorStart}} {
+			if p[0] != 0 && container.KillProcess(int(p[0]), p[1], unix.SIGKILL) == nil {
+				if err := container.WaitGone(int(p[0]), p[1], 10*time.Second); err != nil {
+					return fmt.Errorf("removing %s: %w", ref, err)
+				}
+			}
+		}
+		if st, err = reload(root, id); err != nil {
+			return err
+		}
+	}
 	if (st.Status == "running" || st.Status == "created") && st.Pid > 0 {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first, or use 'urun rm -f'", ref)
@@ -76,4 +91,13 @@ func rmContainer(root, ref string, force bool) error {
 	}
 	defer unlock()
 	return removeContainer(root, id)
+}
+
+func reload(root, id string) (*container.State, error) {
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return container.Load(root, id)
 }

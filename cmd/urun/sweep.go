@@ -1,19 +1,28 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/container"
 )
 
-// abandoned reports whether st is a --rm container whose urun died
-// without removing it (kill -9, or a closed terminal's SIGKILL): the init
-// died with it (it has a parent-death signal), and nobody else will.
+// abandoned reports whether nothing will ever finish or remove st: a
+// --rm container whose urun died without removing it (kill -9, or a
+// closed terminal's SIGKILL; the init died with it, it has a
+// parent-death signal), or a container whose urun was killed while
+// setting it up (container.State.Unfinished).
 func abandoned(st *container.State) bool {
+	if st.Unfinished() {
+		return true
+	}
 	return st.AutoRemove && st.Supervisor != 0 && st.Status == specs.StateStopped &&
 		!container.ProcessAlive(st.Supervisor, st.SupervisorStart)
 }
@@ -25,22 +34,129 @@ func reclaim(root, id string) bool {
 	if err != nil {
 		return false
 	}
-	defer unlock()
 	st, err := container.Load(root, id)
+	if err == nil && dying(st) {
+		// Its urun was just killed: the init follows within moments.
+		unlock()
+		container.WaitGone(st.Pid, st.InitStart, 2*time.Second)
+		if unlock, err = container.Lock(root, id); err != nil {
+			return false
+		}
+		st, err = container.Load(root, id)
+	}
+	defer unlock()
 	if err != nil || !abandoned(st) {
 		return false
 	}
 	return removeContainer(root, id) == nil
 }
 
-// reclaimName frees name when an abandoned --rm container holds it, so
-// `urun run --rm --name N` works again after its urun was killed.
+// dying: a --rm container whose urun is dead and whose init, which has
+// that urun's death as its parent-death signal, has not gone yet.
+func dying(st *container.State) bool {
+	return st.AutoRemove && st.Supervisor != 0 && st.Pid > 0 && st.Status != specs.StateStopped &&
+		!container.ProcessAlive(st.Supervisor, st.SupervisorStart)
+}
+
+// reclaimName frees name when an abandoned container holds it, so
+// `urun run --name N` works again after its urun was killed.
 func reclaimName(root, name string) {
 	b, err := os.ReadFile(filepath.Join(root, "names", name))
 	if err != nil {
 		return
 	}
-	if id := strings.TrimSpace(string(b)); container.ValidID(id) == nil {
-		reclaim(root, id)
+	if f := strings.Fields(string(b)); len(f) > 0 && container.ValidID(f[0]) == nil {
+		reclaim(root, f[0])
 	}
+}
+
+// sweep removes what a urun killed at any moment leaves in the state
+// root, with the liveness rules above: abandoned containers, container
+// directories without state that nobody is making (empty, or a first
+// save cut short, or a removal cut short), lock files without their
+// container, and names nothing holds; a directory's writable layer goes
+// with it. Layers whose whole state root went (a reboot) are left to
+// 'container prune', which names them.
+// A directory being made is locked by its maker (reserve,
+// container.Create hold the container's lock until the state is saved;
+// a foreground `run --bundle` holds a flock on the directory itself).
+// It costs a directory listing and a state read per container.
+func sweep(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	dirs := map[string]bool{}
+	for _, e := range ents {
+		if e.IsDir() {
+			dirs[e.Name()] = true
+		}
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if id, ok := strings.CutSuffix(name, ".lock"); ok {
+			if id != "names" && !dirs[id] && container.ValidID(id) == nil {
+				// Unlocking removes a lock file whose container is gone.
+				if unlock, ok := container.TryLock(root, id); ok {
+					unlock()
+				}
+			}
+			continue
+		}
+		if !e.IsDir() || name == "names" || container.ValidID(name) != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
+		if err == nil {
+			var st container.State
+			if json.Unmarshal(b, &st) == nil && st.Creator != 0 && st.Unfinished() {
+				reclaim(root, name)
+			}
+			continue
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			removeStateless(root, name)
+		}
+	}
+	container.SweepNames(root)
+}
+
+// removeStateless removes container directory id if it has no state and
+// no process is making it.
+func removeStateless(root, id string) bool {
+	unlock, ok := container.TryLock(root, id)
+	if !ok {
+		return false
+	}
+	defer unlock()
+	dir := container.Dir(root, id)
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	if unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if removeUpper(id) != nil {
+		return false
+	}
+	return os.RemoveAll(dir) == nil
+}
+
+// holdDir marks directory dir as in use for as long as the returned file
+// is open (see sweep).
+func holdDir(dir string) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_SH); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }

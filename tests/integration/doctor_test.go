@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,11 +220,33 @@ func TestInfoJSON(t *testing.T) {
 	}
 	// The text form names the same things.
 	text := mustRun(t, "info").stdout
-	for _, w := range []string{"id mapping:", "newuidmap:", "storage:", "cgroups:", "systemd:", "network:", "state:", "data:"} {
+	for _, w := range []string{"id mapping:", "newuidmap:", "storage:", "cgroups:", "systemd:", "user bus:", "network:", "state:", "data:"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("urun info lacks %q:\n%s", w, text)
 		}
 	}
+	// Every line has its label; the bus line reads as a sentence.
+	for _, l := range lines(text) {
+		if strings.HasPrefix(l, ":") || strings.HasPrefix(l, " ") {
+			t.Errorf("urun info line without a label: %q", l)
+		}
+		if bus, ok := strings.CutPrefix(l, "user bus:"); ok {
+			bus = strings.TrimSpace(bus)
+			if !strings.HasPrefix(bus, "none (") && !strings.HasSuffix(bus, ", reachable") && !strings.Contains(bus, ", not reachable (") {
+				t.Errorf("urun info's user bus line: %q", l)
+			}
+		}
+	}
+}
+
+// Each doctor run stops every helper its probes start (pasta forks into
+// the background unless told not to).
+func TestDoctorLeavesNoProcesses(t *testing.T) {
+	before := myProcesses(t)
+	for i := 0; i < 3; i++ {
+		urun(t, "doctor")
+	}
+	checkNoLeftovers(t, before)
 }
 
 func TestDoctorJSON(t *testing.T) {
@@ -281,19 +303,95 @@ func TestDoctorNewuidmapNotSetuid(t *testing.T) {
 	if !strings.Contains(rr.stderr, "neither setuid root") || !strings.Contains(rr.stderr, "run `urun doctor` for details") {
 		t.Errorf("urun run does not warn with the cause and point at urun doctor: %s", rr.stderr)
 	}
+	// One text: run names the copy that works, as doctor does, and does
+	// not suggest making the user's own copy setuid.
+	for _, w := range []string{"PATH finds " + dir + "/newuidmap first", "fix: remove " + dir + "/newuidmap, or put /usr/bin before " + dir + " in PATH"} {
+		if !strings.Contains(rr.stderr, w) {
+			t.Errorf("urun run's warning lacks doctor's %q: %s", w, rr.stderr)
+		}
+	}
+	if strings.Contains(rr.stderr, "chmod u+s") {
+		t.Errorf("urun run suggests chmod u+s on the user's copy: %s", rr.stderr)
+	}
 }
 
+// Helpers installed where PATH does not look (a minimal PATH from sudo,
+// cron or a hand-made profile): doctor and run say where they are and
+// how to fix PATH, not "not installed".
+func TestHelpersOffPath(t *testing.T) {
+	path := "PATH=" + t.TempDir()
+	lines, _ := runDoctor(t, []string{path})
+	want(t, lines, "newuidmap", "warn", "newuidmap is installed at /usr/bin/newuidmap, but /usr/bin is not on PATH", `fix: export PATH="$PATH:/usr/bin"`)
+	want(t, lines, "network", "warn", "pasta is installed at /usr/bin/pasta, but /usr/bin is not on PATH", `fix: export PATH="$PATH:/usr/bin"`)
+	want(t, lines, "fuse", lines["fuse"].status, "fuse-overlayfs is installed at /usr/bin/fuse-overlayfs, but /usr/bin is not on PATH")
+	rr := urunEnv(t, []string{path}, "run", busybox(), "true")
+	if rr.code != 0 || !strings.Contains(rr.stderr, "newuidmap is installed at /usr/bin/newuidmap, but /usr/bin is not on PATH") || !strings.Contains(rr.stderr, `fix: export PATH="$PATH:/usr/bin"`) {
+		t.Errorf("urun run with newuidmap off PATH: %s", rr)
+	}
+	rr = urunEnv(t, []string{path}, "run", "--network", "pasta", busybox(), "true")
+	if rr.code != 125 || !strings.Contains(rr.stderr, "pasta is installed at /usr/bin/pasta, but /usr/bin is not on PATH") {
+		t.Errorf("urun run --network pasta with pasta off PATH: %s", rr)
+	}
+}
+
+// XDG_RUNTIME_DIR unset (su, a CI shell) or naming another user's
+// directory: as podman, urun uses the login's /run/user/UID when it is
+// the user's and 0700, so a container started from the login shell is
+// seen, and its name cannot be taken twice.
 func TestDoctorRuntimeDirUnset(t *testing.T) {
+	me := itoa(os.Getuid())
+	login := "/run/user/" + me
+	if os.Getenv("XDG_RUNTIME_DIR") != login {
+		t.Fatalf("XDG_RUNTIME_DIR=%q: the harness gives the test user %s", os.Getenv("XDG_RUNTIME_DIR"), login)
+	}
 	lines, r := runDoctor(t, nil, "XDG_RUNTIME_DIR")
-	me := os.Getuid()
-	want(t, lines, "runtime-dir", "warn", "XDG_RUNTIME_DIR is unset", "/tmp/urun-", "fix: log in with a real session",
-		"export XDG_RUNTIME_DIR=/run/user/"+itoa(me))
+	want(t, lines, "runtime-dir", "ok", "XDG_RUNTIME_DIR is unset", login+"/urun, your login's runtime directory")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
-	rr := urunExactEnv(t, editEnv(nil, "XDG_RUNTIME_DIR"), "run", busybox(), "true")
-	if rr.code != 0 {
-		t.Errorf("urun run without XDG_RUNTIME_DIR: %s", rr)
+	urun(t, "rm", "-f", "rtdir")
+	noXDG := editEnv(nil, "XDG_RUNTIME_DIR")
+	if rr := urunExactEnv(t, noXDG, "run", "-d", "--name", "rtdir", busybox(), "sleep", "300"); rr.code != 0 || rr.stderr != "" {
+		t.Fatalf("urun run -d without XDG_RUNTIME_DIR: %s", rr)
+	}
+	defer urun(t, "rm", "-f", "rtdir")
+	if e := psAll(t)["rtdir"]; e.State != "running" {
+		t.Errorf("the login shell's ps does not see the container started without XDG_RUNTIME_DIR: %+v", e)
+	}
+	if rr := urun(t, "run", "-d", "--name", "rtdir", busybox(), "true"); rr.code != 125 || !strings.Contains(rr.stderr, "in use") {
+		t.Errorf("the name was taken twice: %s", rr)
+	}
+}
+
+// Without /run/user/UID either, state goes to $TMPDIR/urun-UID, and urun
+// says so once, when it makes that directory. The test hides /run/user
+// with a tmpfs in a mount namespace of its own (a user namespace as root
+// for the mount, then one mapping back to this uid).
+func TestRuntimeDirFallbackSaidOnce(t *testing.T) {
+	me := itoa(os.Getuid())
+	tmp := t.TempDir()
+	fallback := filepath.Join(tmp, "urun-"+me)
+	script := `mount -t tmpfs none /run/user &&
+exec unshare --user --map-user=` + me + ` --map-group=` + itoa(os.Getgid()) + ` sh -c '
+"$0" ps -a 2>&1; echo "--"; "$0" ps -a 2>&1; echo "--"; ls -d ` + fallback + `' "$0"`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, urunBin)
+	cmd.Env = editEnv([]string{"TMPDIR=" + tmp}, "XDG_RUNTIME_DIR")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	parts := strings.Split(string(out), "--\n")
+	if len(parts) != 3 {
+		t.Fatalf("output: %s", out)
+	}
+	if !strings.Contains(parts[0], "urun: note: XDG_RUNTIME_DIR is unset and /run/user/"+me+" does not exist: container state goes to "+fallback) {
+		t.Errorf("first command does not say where state goes: %q", parts[0])
+	}
+	if strings.Contains(parts[1], "note:") {
+		t.Errorf("the second command says it again: %q", parts[1])
+	}
+	if strings.TrimSpace(parts[2]) != fallback {
+		t.Errorf("state directory: %q", parts[2])
 	}
 }
 
@@ -304,8 +402,8 @@ func TestDoctorRuntimeDirOtherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines, r := runDoctor(t, []string{"XDG_RUNTIME_DIR=" + other})
-	want(t, lines, "runtime-dir", "warn", "XDG_RUNTIME_DIR="+other+" belongs to uid "+itoa(int(st.Uid))+", not to you (uid "+itoa(os.Getuid())+")",
-		"su", "fix:")
+	want(t, lines, "runtime-dir", "ok", "XDG_RUNTIME_DIR="+other+" belongs to uid "+itoa(int(st.Uid))+", not to you (uid "+itoa(os.Getuid())+")",
+		"/run/user/"+itoa(os.Getuid())+"/urun")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
@@ -345,43 +443,43 @@ func TestDoctorFuseDevice(t *testing.T) {
 	want(t, lines, "fuse", "warn", "/nonexistent/fuse does not exist", "fix: sudo modprobe fuse")
 }
 
-// restrictedPath is a PATH of links to the host helpers, without drop.
-func restrictedPath(t *testing.T, drop ...string) string {
-	dir := t.TempDir()
-	for _, h := range []string{"newuidmap", "newgidmap", "getsubids", "fuse-overlayfs", "pasta", "slirp4netns", "systemd-run"} {
-		if slices.Contains(drop, h) {
-			continue
-		}
-		if p, err := exec.LookPath(h); err == nil {
-			if err := os.Symlink(p, filepath.Join(dir, h)); err != nil {
-				t.Fatal(err)
-			}
+// doctorHiding runs urun doctor (and then script, if any) with the
+// given host programs hidden: /dev/null bind-mounted over each in the
+// test's own mount namespace, so they are not installed as far as urun
+// can see, wherever it looks.
+func doctorHiding(t *testing.T, script string, progs ...string) (map[string]doctorLine, string) {
+	t.Helper()
+	var setup []string
+	for _, p := range progs {
+		setup = append(setup, "mount --bind /dev/null /usr/bin/"+p)
+	}
+	out, _ := asMeWithMounts(t, os.Environ(), strings.Join(setup, " && "), `"$0" doctor; echo "--"; `+script)
+	doctor, rest, _ := strings.Cut(out, "--\n")
+	lines := map[string]doctorLine{}
+	for _, l := range strings.Split(doctor, "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && (f[0] == "ok" || f[0] == "warn" || f[0] == "fail") {
+			lines[f[1]] = doctorLine{status: f[0], id: f[1], text: strings.Join(f[2:], " ")}
 		}
 	}
-	return "PATH=" + dir
+	if len(lines) != 12 {
+		t.Fatalf("urun doctor: want 12 check lines:\n%s", out)
+	}
+	return lines, rest
 }
 
 func TestDoctorNoFuseOverlayfs(t *testing.T) {
-	path := restrictedPath(t, "fuse-overlayfs")
-	lines, r := runDoctor(t, []string{path})
+	lines, rest := doctorHiding(t, `"$0" run `+busybox()+` true && echo ran`, "fuse-overlayfs")
 	want(t, lines, "fuse", "warn", "fuse-overlayfs is not installed", "fix: sudo apt-get install fuse-overlayfs")
-	want(t, lines, "newuidmap", "ok")
-	if lines["storage"].status == "ok" && r.code != baseline(t) {
-		t.Errorf("exit %d, want %d", r.code, baseline(t))
-	}
-	if rr := urunEnv(t, []string{path}, "run", busybox(), "true"); rr.code != 0 {
-		t.Errorf("urun run without fuse-overlayfs: %s", rr)
+	if !strings.Contains(rest, "ran\n") {
+		t.Errorf("urun run without fuse-overlayfs: %s", rest)
 	}
 }
 
 func TestDoctorNoNetworkHelpers(t *testing.T) {
-	lines, r := runDoctor(t, []string{restrictedPath(t, "pasta", "slirp4netns")})
+	lines, _ := doctorHiding(t, "", "pasta", "slirp4netns")
 	want(t, lines, "network", "warn", "neither pasta nor slirp4netns is installed", "--network none or host", "fix: sudo apt-get install passt")
-	if r.code != degraded(t) {
-		t.Errorf("exit %d, want %d", r.code, degraded(t))
-	}
 	// With only slirp4netns, networking still works.
-	lines, _ = runDoctor(t, []string{restrictedPath(t, "pasta")})
+	lines, _ = doctorHiding(t, "", "pasta")
 	want(t, lines, "network", "ok", "slirp4netns works", "pasta is not installed")
 }
 
@@ -423,12 +521,49 @@ func TestDoctorNoSubIDs(t *testing.T) {
 	u, _ := user.Current()
 	before := myProcesses(t)
 	lines, r := runDoctor(t, nil)
-	want(t, lines, "subids", "warn", "has no entry for "+u.Username, "single-id",
-		"fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "+u.Username)
+	want(t, lines, "subids", "warn", "has no entry for "+u.Username, "single-id", "fix: sudo usermod --add-subuids ")
+	// The range suggested belongs to nobody yet (on Debian, 100000-165535
+	// is the first user's), and run suggests the same one.
+	rng := suggestedRange(t, r.stdout)
+	if r := mustRun(t, "run", busybox(), "true"); !strings.Contains(r.stderr, "--add-subuids "+rng+" --add-subgids "+rng+" "+u.Username) {
+		t.Errorf("run's warning does not suggest %s: %q", rng, r.stderr)
+	}
 	// newuidmap itself is fine: shadow lets a user map its own id.
 	want(t, lines, "newuidmap", "ok")
 	if r.code != degraded(t) {
 		t.Errorf("exit %d, want %d", r.code, degraded(t))
 	}
 	checkNoLeftovers(t, before)
+}
+
+// suggestedRange finds "--add-subuids A-B" in text and checks that A-B
+// overlaps no line of /etc/subuid or /etc/subgid.
+func suggestedRange(t *testing.T, text string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, "--add-subuids ")
+	if !ok {
+		t.Fatalf("no --add-subuids in %q", text)
+	}
+	rng, _, _ := strings.Cut(rest, " ")
+	var lo, hi uint64
+	if _, err := fmt.Sscanf(rng, "%d-%d", &lo, &hi); err != nil || hi-lo+1 != 65536 || lo < 100000 {
+		t.Fatalf("suggested range %q: want 65536 ids from 100000 up", rng)
+	}
+	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			var start, count uint64
+			if f := strings.Split(l, ":"); len(f) == 3 {
+				fmt.Sscan(f[1], &start)
+				fmt.Sscan(f[2], &count)
+				if count > 0 && lo < start+count && start <= hi {
+					t.Errorf("suggested range %s overlaps %s's line %q", rng, file, l)
+				}
+			}
+		}
+	}
+	return rng
 }

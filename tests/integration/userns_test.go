@@ -105,7 +105,7 @@ func TestFileOwnershipOnHost(t *testing.T) {
 }
 
 // newuidmap copied without its setuid bit, first on PATH: the error must
-// name that cause.
+// name that cause and the privileged copy.
 func TestNewuidmapNotSetuid(t *testing.T) {
 	dir := t.TempDir()
 	for _, h := range []string{"newuidmap", "newgidmap"} {
@@ -126,7 +126,10 @@ func TestNewuidmapNotSetuid(t *testing.T) {
 	if r.code != 125 {
 		t.Fatalf("want exit 125: %s", r)
 	}
-	if !strings.Contains(r.stderr, "neither setuid root nor has file capabilities") || !strings.Contains(r.stderr, "chmod u+s") {
+	// The fix is doctor's: the copy that works goes first (a setuid bit
+	// on the user's own copy would do nothing).
+	if !strings.Contains(r.stderr, "neither setuid root nor has file capabilities") ||
+		!strings.Contains(r.stderr, "fix: remove "+dir+"/newuidmap, or put /usr/bin before "+dir+" in PATH") {
 		t.Errorf("error does not name the cause and fix: %q", r.stderr)
 	}
 	checkNoLeftovers(t, before)
