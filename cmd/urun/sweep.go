@@ -36,9 +36,10 @@ func reclaim(root, id string) bool {
 	}
 	st, err := container.Load(root, id)
 	if err == nil && dying(st) {
-		// Its urun was just killed: the init follows within moments.
+		// Its urun was just killed: the init follows within moments
+		// (seconds on a loaded 2-core machine, with fuse-overlayfs to end too).
 		unlock()
-		container.WaitGone(st.Pid, st.InitStart, 2*time.Second)
+		container.WaitGone(st.Pid, st.InitStart, 5*time.Second)
 		if unlock, err = container.Lock(root, id); err != nil {
 			return false
 		}
