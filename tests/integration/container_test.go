@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/creack/pty"
 )
@@ -154,44 +153,8 @@ func TestSignalForwarding(t *testing.T) {
 
 // -t gives the container a terminal; the test is the terminal's other end.
 func TestTTY(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	cmd := exec.Command(urunBin, "run", "-t", busybox(), "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; stty size")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	pty.Setsize(ptmx, &pty.Winsize{Rows: 33, Cols: 77})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	outc := make(chan string)
-	go func() {
-		var b strings.Builder
-		buf := make([]byte, 256)
-		for {
-			n, err := ptmx.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		outc <- b.String()
-	}()
-	done := make(chan error)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatal("urun run -t did not exit")
-	}
-	if err != nil {
-		t.Fatalf("urun run -t: %v", err)
-	}
-	ptmx.Close()
-	out := <-outc
+	out := onPTYSized(t, &pty.Winsize{Rows: 33, Cols: 77},
+		"run", "-t", busybox(), "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; stty size")
 	if !strings.Contains(out, "is-a-tty") || !strings.Contains(out, "33 77") {
 		t.Errorf("output %q, want is-a-tty and size 33 77", out)
 	}

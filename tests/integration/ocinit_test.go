@@ -119,11 +119,20 @@ func idmapped(t *testing.T, spec map[string]any) {
 // what the container wrote to it.
 func onPTY(t *testing.T, args ...string) string {
 	t.Helper()
+	return onPTYSized(t, nil, args...)
+}
+
+// onPTYSized is onPTY with the terminal set to size first (nil: as opened).
+func onPTYSized(t *testing.T, size *pty.Winsize, args ...string) string {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
+	if size != nil {
+		pty.Setsize(ptmx, size)
+	}
 	cmd := exec.Command(urunBin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	if err := cmd.Start(); err != nil {
