@@ -82,7 +82,9 @@ func (f *Flags) Resources() (*specs.LinuxResources, error) {
 		}
 		mem.Reservation = &v
 	}
-	if f.MemorySwap != "" {
+	// "Unlimited" alone asks for no limit at all, as docker and podman
+	// take it: no cgroup is needed for it.
+	if f.MemorySwap != "" && !(f.MemorySwap == "-1" && mem.Limit == nil) {
 		var v int64 = -1
 		if f.MemorySwap != "-1" {
 			var err error
@@ -101,7 +103,7 @@ func (f *Flags) Resources() (*specs.LinuxResources, error) {
 	if mem.Limit != nil || mem.Reservation != nil || mem.Swap != nil {
 		r.Memory, any = mem, true
 	}
-	if f.PidsLimit != 0 {
+	if f.PidsLimit != 0 && f.PidsLimit != -1 {
 		if f.PidsLimit < -1 {
 			return nil, fmt.Errorf("--pids-limit %d: use a positive number, or -1 for unlimited", f.PidsLimit)
 		}

@@ -41,7 +41,9 @@ func TestPlanFromFlags(t *testing.T) {
 			},
 		},
 		{name: "pids", flags: Flags{PidsLimit: 20}, want: []Write{{"pids", "pids.max", "20", "--pids-limit"}}},
-		{name: "pids unlimited", flags: Flags{PidsLimit: -1}, want: []Write{{"pids", "pids.max", "max", "--pids-limit"}}},
+		// "Unlimited" is the default: it needs no cgroup (docker's -1).
+		{name: "pids unlimited", flags: Flags{PidsLimit: -1}, want: nil},
+		{name: "swap unlimited alone", flags: Flags{MemorySwap: "-1"}, want: nil},
 		{name: "half a cpu", flags: Flags{CPUs: 0.5}, want: []Write{{"cpu", "cpu.max", "50000 100000", "--cpus"}}},
 		{name: "two and a half cpus", flags: Flags{CPUs: 2.5}, want: []Write{{"cpu", "cpu.max", "250000 100000", "--cpus"}}},
 		{name: "default shares", flags: Flags{CPUShares: 1024}, want: []Write{{"cpu", "cpu.weight", "39", "--cpu-shares"}}},

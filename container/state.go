@@ -52,6 +52,9 @@ type State struct {
 	AutoRemove      bool      `json:"autoRemove,omitempty"`
 	Tty             bool      `json:"tty,omitempty"`
 	LogPath         string    `json:"logPath,omitempty"`
+	// Labels are the user's --label values (docker's and podman's
+	// labels: metadata for filters and inspect, not OCI annotations).
+	Labels map[string]string `json:"labels,omitempty"`
 	// RunArgs are urun's arguments that run the container: `start` and
 	// `restart` hand them to a new supervisor.
 	RunArgs []string    `json:"runArgs,omitempty"`

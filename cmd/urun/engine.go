@@ -300,7 +300,7 @@ func reserve(root string, f *runFlags, id, ref string, spec *specs.Spec) error {
 			Annotations: spec.Annotations},
 		Created: time.Now().UTC(), Rootless: true,
 		Name: name, Image: ref, Command: spec.Process.Args, Tty: spec.Process.Terminal,
-		LogPath: filepath.Join(dir, "ctr.log"),
+		LogPath: filepath.Join(dir, "ctr.log"), Labels: f.labels,
 		Creator: os.Getpid(), CreatorStart: creatorStart,
 	}
 	f.image.record(st)

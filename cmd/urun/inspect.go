@@ -1,86 +1,387 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/store"
 )
 
-// inspectEntry follows podman inspect's shape for the fields urun has.
+// inspectEntry follows podman inspect's shape (which keeps docker's
+// names), so that `inspect -f '{{.State.Running}}'` and the other
+// templates of CI scripts read the same fields.
 type inspectEntry struct {
-	ID      string    `json:"Id"`
-	Name    string    `json:"Name"`
-	Created time.Time `json:"Created"`
-	Path    string    `json:"Path"`
-	Args    []string  `json:"Args"`
-	State   struct {
-		Status     string    `json:"Status"`
-		Running    bool      `json:"Running"`
-		Pid        int       `json:"Pid"`
-		ExitCode   int       `json:"ExitCode"`
-		StartedAt  time.Time `json:"StartedAt"`
-		FinishedAt time.Time `json:"FinishedAt"`
-	} `json:"State"`
-	Image   string `json:"ImageName"`
-	LogPath string `json:"LogPath"`
-	Config  struct {
-		Hostname   string   `json:"Hostname"`
-		Env        []string `json:"Env"`
-		Cmd        []string `json:"Cmd"`
-		WorkingDir string   `json:"WorkingDir"`
-		Tty        bool     `json:"Tty"`
-		User       string   `json:"User"`
-	} `json:"Config"`
-	AutoRemove bool        `json:"AutoRemove"`
-	Spec       *specs.Spec `json:"OCIConfig,omitempty"`
+	ID              string            `json:"Id"`
+	Created         time.Time         `json:"Created"`
+	Path            string            `json:"Path"`
+	Args            []string          `json:"Args"`
+	State           inspectState      `json:"State"`
+	Image           string            `json:"Image"`
+	ImageName       string            `json:"ImageName"`
+	Rootfs          string            `json:"Rootfs"`
+	ResolvConfPath  string            `json:"ResolvConfPath"`
+	HostnamePath    string            `json:"HostnamePath"`
+	HostsPath       string            `json:"HostsPath"`
+	Name            string            `json:"Name"`
+	RestartCount    int               `json:"RestartCount"`
+	Driver          string            `json:"Driver"`
+	OCIRuntime      string            `json:"OCIRuntime"`
+	LogPath         string            `json:"LogPath"`
+	Mounts          []inspectMount    `json:"Mounts"`
+	NetworkSettings inspectNetwork    `json:"NetworkSettings"`
+	Config          inspectConfig     `json:"Config"`
+	HostConfig      inspectHostConfig `json:"HostConfig"`
+	AutoRemove      bool              `json:"AutoRemove"`
+	Spec            *specs.Spec       `json:"OCIConfig,omitempty"`
+}
+
+type inspectState struct {
+	Status     string        `json:"Status"`
+	Running    bool          `json:"Running"`
+	Paused     bool          `json:"Paused"`
+	Restarting bool          `json:"Restarting"`
+	OOMKilled  bool          `json:"OOMKilled"`
+	Dead       bool          `json:"Dead"`
+	Pid        int           `json:"Pid"`
+	ExitCode   int           `json:"ExitCode"`
+	Error      string        `json:"Error"`
+	StartedAt  time.Time     `json:"StartedAt"`
+	FinishedAt time.Time     `json:"FinishedAt"`
+	Health     inspectHealth `json:"Health"`
+}
+
+// inspectHealth is there even without a health check (Status ""), so
+// `{{.State.Health.Status}}` prints an empty line instead of failing.
+type inspectHealth struct {
+	Status        string `json:"Status"`
+	FailingStreak int    `json:"FailingStreak"`
+	Log           []any  `json:"Log"`
+}
+
+type inspectMount struct {
+	Type        string   `json:"Type"`
+	Name        string   `json:"Name,omitempty"`
+	Source      string   `json:"Source"`
+	Destination string   `json:"Destination"`
+	Driver      string   `json:"Driver"`
+	Mode        string   `json:"Mode"`
+	Options     []string `json:"Options"`
+	RW          bool     `json:"RW"`
+	Propagation string   `json:"Propagation"`
+}
+
+type inspectNetwork struct {
+	IPAddress string                   `json:"IPAddress"`
+	Gateway   string                   `json:"Gateway"`
+	Ports     map[string][]inspectPort `json:"Ports"`
+}
+
+type inspectPort struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+type inspectConfig struct {
+	Hostname    string            `json:"Hostname"`
+	User        string            `json:"User"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Image       string            `json:"Image"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Entrypoint  []string          `json:"Entrypoint"`
+	Labels      map[string]string `json:"Labels"`
+	Annotations map[string]string `json:"Annotations"`
+	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	StopSignal  string            `json:"StopSignal"`
+}
+
+type inspectHostConfig struct {
+	NetworkMode   string                   `json:"NetworkMode"`
+	PortBindings  map[string][]inspectPort `json:"PortBindings"`
+	RestartPolicy struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	AutoRemove     bool     `json:"AutoRemove"`
+	Binds          []string `json:"Binds"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	Privileged     bool     `json:"Privileged"`
+}
+
+// imageInspect follows podman image inspect's shape.
+type imageInspect struct {
+	ID           string    `json:"Id"`
+	Digest       string    `json:"Digest"`
+	RepoTags     []string  `json:"RepoTags"`
+	RepoDigests  []string  `json:"RepoDigests"`
+	Created      time.Time `json:"Created"`
+	Config       imageCfg  `json:"Config"`
+	Architecture string    `json:"Architecture"`
+	Os           string    `json:"Os"`
+	Size         int64     `json:"Size"`
+	VirtualSize  int64     `json:"VirtualSize"`
+	Author       string    `json:"Author"`
+	RootFS       struct {
+		Type   string   `json:"Type"`
+		Layers []string `json:"Layers"`
+	} `json:"RootFS"`
+	Labels       map[string]string `json:"Labels"`
+	ManifestType string            `json:"ManifestType"`
+	User         string            `json:"User"`
+}
+
+type imageCfg struct {
+	User         string              `json:"User"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+	Env          []string            `json:"Env"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	Cmd          []string            `json:"Cmd"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal"`
 }
 
 func init() {
 	register("inspect", func() *command {
 		fs := pflag.NewFlagSet("inspect", pflag.ContinueOnError)
+		format := fs.StringP("format", "f", "json", "json, or a Go template applied to each object (e.g. '{{.State.Running}}', '{{json .Config.Env}}')")
+		kind := fs.StringP("type", "t", "all", "what NAME is: container, image or all (a container first, then an image)")
+		size := fs.BoolP("size", "s", false, "accepted for docker compatibility (sizes are not computed)")
+		_ = size
 		return &command{
 			name:  "inspect",
-			short: "Show containers' configuration and state as JSON",
-			usage: "inspect CONTAINER...",
+			short: "Show containers' and images' configuration and state (JSON or a Go template)",
+			usage: "inspect [-f FORMAT] [--type container|image|all] NAME...",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if len(args) == 0 {
-					return argsError("inspect", "at least one container")
+					return argsError("inspect", "at least one container or image")
 				}
-				root, err := ociRoot(g)
-				if err != nil {
-					return err
+				switch *kind {
+				case "all", "container", "image":
+				default:
+					return fmt.Errorf("--type %q: use container, image or all", *kind)
 				}
-				out := []inspectEntry{}
-				for _, ref := range args {
-					id, st, err := findContainer(root, ref)
-					if err != nil {
-						return err
-					}
-					e := inspectEntry{ID: id, Name: st.Name, Created: st.Created, Image: st.Image, LogPath: st.LogPath, AutoRemove: st.AutoRemove}
-					if len(st.Command) > 0 {
-						e.Path, e.Args = st.Command[0], st.Command[1:]
-					}
-					pe := entryOf(st)
-					e.State.Status, e.State.Running, e.State.Pid, e.State.ExitCode = pe.State, pe.State == "running", pe.Pid, pe.ExitCode
-					e.State.StartedAt, e.State.FinishedAt = st.StartedAt, st.FinishedAt
-					if spec, err := container.LoadSpec(container.Dir(root, id)); err == nil && spec.Process != nil {
-						e.Spec = spec
-						e.Config.Hostname, e.Config.Env, e.Config.Cmd = spec.Hostname, spec.Process.Env, spec.Process.Args
-						e.Config.WorkingDir, e.Config.Tty = spec.Process.Cwd, spec.Process.Terminal
-						e.Config.User = fmtUser(spec.Process.User)
-					}
-					out = append(out, e)
-				}
-				return printJSON(os.Stdout, out)
+				return inspect(g, args, *kind, *format)
 			},
 		}
 	})
+}
+
+// inspect prints every object, then fails (125, as docker and podman)
+// when one of them was not found.
+func inspect(g *globals, refs []string, kind, format string) error {
+	root, err := ociRoot(g)
+	if err != nil {
+		return err
+	}
+	var out []any
+	var missing []string
+	for _, ref := range refs {
+		obj, err := inspectOne(root, ref, kind)
+		if err != nil {
+			if !errors.Is(err, errNoSuchObject) {
+				return err
+			}
+			missing = append(missing, ref)
+			continue
+		}
+		out = append(out, obj)
+	}
+	if format == "json" || format == "" {
+		if out == nil {
+			out = []any{}
+		}
+		if err := printJSON(os.Stdout, out); err != nil {
+			return err
+		}
+	} else {
+		t, err := parseTemplate(format)
+		if err != nil {
+			return err
+		}
+		t.table = false
+		if err := t.write(os.Stdout, out, ""); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no such object: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+var errNoSuchObject = errors.New("no such object")
+
+func inspectOne(root, ref, kind string) (any, error) {
+	if kind != "image" {
+		id, st, err := findContainer(root, ref)
+		if err == nil {
+			return containerInspect(root, id, st), nil
+		}
+		if !errors.Is(err, errNoSuchContainer) {
+			return nil, err
+		}
+		if kind == "container" {
+			return nil, errNoSuchObject
+		}
+	}
+	img, err := lookupImageForInspect(ref)
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func lookupImageForInspect(ref string) (*imageInspect, error) {
+	var img *store.Image
+	if dir, tag, ok := store.ParseOCIRef(ref); ok {
+		i, err := store.OpenOCILayout(ref, dir, tag)
+		if err != nil {
+			return nil, errNoSuchObject
+		}
+		img = i
+	} else {
+		s, err := openStore()
+		if err != nil {
+			return nil, err
+		}
+		if img, err = s.Lookup(ref); err != nil {
+			return nil, errNoSuchObject
+		}
+	}
+	defer img.Release()
+	return imageInspectOf(ref, img), nil
+}
+
+func imageInspectOf(ref string, img *store.Image) *imageInspect {
+	c := img.Config
+	e := &imageInspect{ID: img.Digest.Encoded(), Digest: img.Digest.String(), RepoTags: []string{ref},
+		RepoDigests: []string{}, Architecture: c.Architecture, Os: c.OS, Author: c.Author,
+		ManifestType: img.Manifest.MediaType, User: c.Config.User, Labels: c.Config.Labels}
+	if e.ManifestType == "" {
+		e.ManifestType = "application/vnd.oci.image.manifest.v1+json"
+	}
+	if c.Created != nil {
+		e.Created = *c.Created
+	}
+	e.Config = imageCfg{User: c.Config.User, ExposedPorts: c.Config.ExposedPorts, Env: c.Config.Env,
+		Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd, Volumes: c.Config.Volumes,
+		WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, StopSignal: c.Config.StopSignal}
+	e.RootFS.Type = "layers"
+	for _, d := range c.RootFS.DiffIDs {
+		e.RootFS.Layers = append(e.RootFS.Layers, d.String())
+	}
+	for _, l := range img.Layers {
+		e.Size += l.Size
+	}
+	e.VirtualSize = e.Size
+	return e
+}
+
+func containerInspect(root, id string, st *container.State) inspectEntry {
+	e := inspectEntry{ID: id, Name: st.Name, Created: st.Created, ImageName: st.Image, LogPath: st.LogPath,
+		AutoRemove: st.AutoRemove, Driver: "overlay", OCIRuntime: "urun", Mounts: []inspectMount{}}
+	e.Image = strings.TrimPrefix(st.ImageDigest, "sha256:")
+	if len(st.Command) > 0 {
+		e.Path, e.Args = st.Command[0], st.Command[1:]
+	}
+	pe := entryOf(st)
+	e.State = inspectState{Status: pe.State, Running: pe.State == "running", Paused: st.Status == container.StatusPaused,
+		Pid: pe.Pid, ExitCode: pe.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Health: inspectHealth{Log: []any{}}}
+	if e.State.ExitCode < 0 {
+		e.State.ExitCode = 0
+	}
+	dir := container.Dir(root, id)
+	e.Config = inspectConfig{Image: st.Image, Labels: st.Labels, Annotations: st.Annotations, StopSignal: "SIGTERM"}
+	if e.Config.Labels == nil {
+		e.Config.Labels = map[string]string{}
+	}
+	e.NetworkSettings.Ports = map[string][]inspectPort{}
+	e.HostConfig.PortBindings = map[string][]inspectPort{}
+	e.HostConfig.RestartPolicy.Name = "no"
+	e.HostConfig.AutoRemove = st.AutoRemove
+	e.HostConfig.Binds = []string{}
+	spec, err := container.LoadSpec(dir)
+	if err != nil || spec.Process == nil {
+		return e
+	}
+	e.Spec = spec
+	e.Rootfs = filepath.Join(dir, "rootfs")
+	e.Config.Hostname, e.Config.Env, e.Config.Cmd = spec.Hostname, spec.Process.Env, spec.Process.Args
+	e.Config.WorkingDir, e.Config.Tty = spec.Process.Cwd, spec.Process.Terminal
+	e.Config.User = fmtUser(spec.Process.User)
+	if spec.Root != nil {
+		e.HostConfig.ReadonlyRootfs = spec.Root.Readonly
+	}
+	e.HostConfig.NetworkMode = "pasta"
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
+			e.HostConfig.NetworkMode = "private"
+		}
+	}
+	for _, m := range spec.Mounts {
+		switch {
+		case m.Destination == "/etc/resolv.conf":
+			e.ResolvConfPath = m.Source
+			continue
+		case m.Destination == "/etc/hosts":
+			e.HostsPath = m.Source
+			continue
+		case m.Destination == "/etc/hostname":
+			e.HostnamePath = m.Source
+			continue
+		case m.Destination == container.TinyInitPath:
+			continue
+		}
+		if m.Type != "bind" && !(m.Type == "tmpfs" && !defaultMount(m.Destination)) {
+			continue
+		}
+		if m.Type == "bind" && (strings.HasPrefix(m.Source, dir+"/") || defaultMount(m.Destination)) {
+			continue
+		}
+		im := inspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, Options: m.Options, RW: true, Propagation: "rprivate"}
+		for _, o := range m.Options {
+			switch o {
+			case "ro":
+				im.RW = false
+			case "shared", "rshared", "slave", "rslave", "private", "rprivate":
+				im.Propagation = o
+			}
+		}
+		if !im.RW {
+			im.Mode = "ro"
+		}
+		e.Mounts = append(e.Mounts, im)
+		if m.Type == "bind" {
+			b := m.Source + ":" + m.Destination
+			if !im.RW {
+				b += ":ro"
+			}
+			e.HostConfig.Binds = append(e.HostConfig.Binds, b)
+		}
+	}
+	return e
+}
+
+// defaultMount tells whether a destination is one every container gets.
+func defaultMount(dst string) bool {
+	switch dst {
+	case "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/run/.containerenv":
+		return true
+	}
+	return strings.HasPrefix(dst, "/dev/")
 }
 
 func fmtUser(u specs.User) string {

@@ -99,15 +99,30 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	rest = dockerForms(rest)
+	if rest[0] == "help" {
+		// `urun help CMD` is `urun CMD --help`, as docker's.
+		if len(rest) == 1 {
+			printHelp(stdout, fs)
+			return 0
+		}
+		rest = []string{rest[1], "--help"}
+	}
 	newCmd, ok := commands[rest[0]]
 	if !ok {
-		return fail(stderr, fmt.Errorf("unknown command %q (see 'urun --help' for the list)", rest[0]))
+		return fail(stderr, fmt.Errorf("unknown command %q%s (see 'urun --help' for the list)", rest[0], didYouMean(rest[0], commandNames())))
 	}
 	cmd := newCmd()
 	cmd.flags.SetOutput(io.Discard)
-	cmdHelp := cmd.flags.BoolP("help", "h", false, "show this help")
+	// -h is --hostname for run and create, as docker's and podman's.
+	var cmdHelp *bool
+	if cmd.flags.ShorthandLookup("h") == nil {
+		cmdHelp = cmd.flags.BoolP("help", "h", false, "show this help")
+	} else {
+		cmdHelp = cmd.flags.Bool("help", false, "show this help")
+	}
 	if err := cmd.flags.Parse(rest[1:]); err != nil {
-		err = usageError(err, "urun "+cmd.name+" --help")
+		err = usageError(flagSuggestion(err, cmd.flags), "urun "+cmd.name+" --help")
 		g.logError(err)
 		return fail(stderr, err)
 	}
@@ -155,12 +170,7 @@ func argsError(cmd, want string) error {
 func printHelp(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprint(w, "Usage: urun [global flags] COMMAND [flags] [ARG...]\n\n")
 	fmt.Fprint(w, "Run OCI containers as an ordinary user: no daemon, no root.\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range commandNames() {
 		c := commands[n]()
 		if c.short == "" {
 			continue // hidden
@@ -168,6 +178,16 @@ func printHelp(w io.Writer, fs *pflag.FlagSet) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, c.short)
 	}
 	fmt.Fprintf(w, "\nGlobal flags:\n%s\nRun 'urun COMMAND --help' for a command's flags.\n", fs.FlagUsages())
+}
+
+// commandNames are the subcommands, sorted.
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func printCommandHelp(w io.Writer, c *command) {

@@ -25,6 +25,8 @@ type netFlags struct {
 
 func (n *netFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: pasta if installed, else slirp4netns, else none)")
+	// docker's older spelling.
+	fs.StringVar(&n.network, "net", "", "the same as --network")
 	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
 	fs.StringArrayVar(&n.dns, "dns", nil, "DNS server for the container's /etc/resolv.conf")
 	fs.StringArrayVar(&n.addHosts, "add-host", nil, "add NAME:IP to the container's /etc/hosts")
@@ -33,7 +35,9 @@ func (n *netFlags) register(fs *pflag.FlagSet) {
 // parse checks the flags (no I/O but the default mode's probe).
 func (n *netFlags) parse(opts *container.Options) error {
 	var err error
-	if n.network == "" {
+	// "bridge" is docker's default network: urun's default plays its role
+	// (outbound traffic, -p), as podman maps it rootless.
+	if n.network == "" || n.network == "bridge" || n.network == "default" {
 		n.mode = netns.Default()
 	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
 		return err

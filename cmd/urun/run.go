@@ -56,6 +56,11 @@ type runFlags struct {
 	image       imageUse
 	imageStore  string
 	storageRoot string
+	// labels: --label/-l and --label-file, recorded for ps --filter and
+	// inspect.
+	labelArgs  []string
+	labelFiles []string
+	labels     map[string]string
 }
 
 func init() {
@@ -78,7 +83,7 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file, one KEY=VALUE per line")
 		fs.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
 		fs.StringVarP(&o.User, "user", "u", "", "run as USER[:GROUP], by name or number")
-		fs.StringVar(&o.Hostname, "hostname", "", "container host name (default: the first 12 characters of its id)")
+		fs.StringVarP(&o.Hostname, "hostname", "h", "", "container host name (default: the first 12 characters of its id)")
 		fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (\"\" for none)")
 		fs.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind-mount a host path: SRC:DST[:ro|rw,...] (ro: read-only, every mount below SRC too)")
 		fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs: DST[:OPTIONS]")
@@ -103,6 +108,8 @@ func newRunCommand(name string) *command {
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
+		fs.StringArrayVarP(&f.labelArgs, "label", "l", nil, "set metadata on the container: KEY=VALUE (shown by inspect, matched by ps --filter label=)")
+		fs.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file, one KEY=VALUE per line")
 		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
@@ -331,6 +338,24 @@ func (f *runFlags) complete() error {
 		env = append(env, lines...)
 	}
 	f.opts.Env = append(env, f.opts.Env...)
+	var labels []string
+	for _, p := range f.labelFiles {
+		lines, err := readKVFile("--label-file", p)
+		if err != nil {
+			return err
+		}
+		labels = append(labels, lines...)
+	}
+	for _, l := range append(labels, f.labelArgs...) {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return fmt.Errorf("--label %q: use KEY=VALUE", l)
+		}
+		if f.labels == nil {
+			f.labels = map[string]string{}
+		}
+		f.labels[k] = v
+	}
 	for _, o := range f.securityOpt {
 		switch o {
 		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
@@ -359,10 +384,13 @@ func (f *runFlags) complete() error {
 }
 
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped.
-func readEnvFile(p string) ([]string, error) {
+func readEnvFile(p string) ([]string, error) { return readKVFile("--env-file", p) }
+
+// readKVFile reads the KEY=VALUE lines of the file that flag names.
+func readKVFile(flag, p string) ([]string, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("--env-file: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {

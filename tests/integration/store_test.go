@@ -169,7 +169,9 @@ func TestStorePullListRunRmi(t *testing.T) {
 		t.Errorf("pull printed %q, images says digest %s", got, list[0].Digest)
 	}
 	table := mustRunEnv(t, env, "images").stdout
-	if !strings.Contains(table, ref) || !strings.Contains(table, list[0].ID) {
+	// REPOSITORY and TAG columns, as podman's.
+	i := strings.LastIndex(ref, ":")
+	if !strings.Contains(table, ref[:i]) || !strings.Contains(table, ref[i+1:]) || !strings.Contains(table, list[0].ID) {
 		t.Errorf("images table lacks the image:\n%s", table)
 	}
 	before := myProcesses(t)
