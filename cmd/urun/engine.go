@@ -158,10 +158,9 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		return err
 	}
 	f.image.release()
+	// Kept until rm unless --rm, foreground or not, as docker's and
+	// podman's: logs, inspect, cp and rm work after it exited.
 	autoRemove := f.rm
-	if f.detach && !f.rmExplicit {
-		autoRemove = false
-	}
 	// (A podman store container already writes to its record's layer.)
 	tmpfsUpper := autoRemove && f.writableLayer == writableTmpfs
 	if !tmpfsUpper && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
@@ -224,6 +223,16 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 			}
 			defer devnull.Close()
 			cfg.Stdin = devnull
+		}
+		if !autoRemove && !cfg.Spec.Process.Terminal {
+			// A kept container's output also goes to its log (logs
+			// NAME after it exited), as podman's conmon does.
+			if logs, err = openLog(filepath.Join(dir, "ctr.log")); err != nil {
+				return err
+			}
+			if cfg.Stdout, cfg.Stderr, err = logs.tee(os.Stdout, os.Stderr); err != nil {
+				return err
+			}
 		}
 	}
 	cfg.Cloned = func(pid int) error {
@@ -507,6 +516,44 @@ func (l *logWriter) pipes() (stdout, stderr *os.File, err error) {
 		close(l.written)
 	}()
 	l.lines = lines
+	l.ws = ws[:]
+	return ws[0], ws[1], nil
+}
+
+// tee returns the write ends a foreground container's stdout and stderr
+// get: what it writes goes to out and errOut at once (no line buffering:
+// a prompt shows before its newline) and to the log.
+func (l *logWriter) tee(out, errOut io.Writer) (stdout, stderr *os.File, err error) {
+	logOut, logErr, err := l.pipes()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ws [2]*os.File
+	for i, dst := range [2]io.Writer{out, errOut} {
+		toLog := [2]*os.File{logOut, logErr}[i]
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		ws[i] = w
+		go func() {
+			defer r.Close()
+			defer toLog.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				if n > 0 {
+					// A closed terminal must not stop the log.
+					dst.Write(buf[:n])
+					toLog.Write(buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	// The container holds these; ours close once it started.
 	l.ws = ws[:]
 	return ws[0], ws[1], nil
 }

@@ -101,7 +101,7 @@ func newRunCommand(name string) *command {
 		f.net.register(fs)
 		fs.BoolVar(&f.rootfs, "rootfs", false, "the first argument is a root filesystem directory, not an image (it stays unchanged)")
 		fs.StringVar(&f.tier, "rootfs-tier", fuseoverlay.DefaultTier(), "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs), copy (a private copy in memory) or bind (--rootfs only: the directory itself, writable); default $URUN_TIER or auto")
-		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
+		fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits (without it the container is kept until rm, as docker's and podman's)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
 		fs.StringVar(&f.imageStore, "image-store", "", "where IMAGE is looked up: urun (urun's store) or podman (your podman store, used in place; docs/STORE.md) (default $URUN_IMAGE_STORE, else urun)")
@@ -420,7 +420,7 @@ func (f *runFlags) checkWritableLayer() error {
 	}
 	kept := f.createOnly || !f.rm || (f.detach && !f.rmExplicit)
 	if f.writableLayerExplicit && f.writableLayer == writableTmpfs && kept {
-		return errors.New("--writable-layer=tmpfs is for --rm containers only: a kept container (create, -d, --rm=false) keeps its writes on disk across stop and start; add --rm, or drop --writable-layer")
+		return errors.New("--writable-layer=tmpfs is for --rm containers only: a kept container (create, or run without --rm) keeps its writes on disk across stop and start; add --rm, or drop --writable-layer")
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ echo "hostname: $(hostname)"
 echo "id:       $(id)"
 echo "uid_map:"; cat /proc/self/uid_map
 echo "mounts:"; mount | head -3'
-show run "$ref" sh -c "$script"
+show run --rm "$ref" sh -c "$script"
 
 show run -d --name urun-demo "$ref" sh -c 'echo "hello from the detached container"; exec sleep 300'
 show ps

@@ -60,7 +60,7 @@ var dockerLines = []dockerLine{
 	{name: "labels", script: `docker run -d --name lb -l team=ci --label x=y $IMG sleep 300 >/dev/null && docker inspect -f '{{index .Config.Labels "team"}}' lb && docker ps --filter label=team=ci --format '{{.Names}}' && docker rm -f lb >/dev/null`, want: "ci\nlb"},
 	{name: "kill is SIGKILL", script: `docker run -d --name kt $IMG sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null && docker kill kt >/dev/null && docker wait kt; docker rm -f kt >/dev/null`, want: "137"},
 	{name: "rm -f missing", script: `docker rm -f nosuchcontainer >/dev/null 2>&1; echo $?`, want: "0"},
-	{name: "foreground kept", script: `docker run --name fg $IMG sh -c 'echo out; exit 3'; echo $?; docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' fg; docker logs fg; docker rm fg`, want: "out\n3\nexited 3\nout\nfg", todo: "a foreground run is still removed when it exits"},
+	{name: "foreground kept", script: `docker run --name fg $IMG sh -c 'echo out; exit 3'; echo $?; docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' fg; docker logs fg; docker rm fg`, want: "out\n3\nexited 3\nout\nfg"},
 	{name: "container ls", script: `docker run -d --name cl $IMG sleep 300 >/dev/null && docker container ls --format '{{.Names}}' && docker container rm -f cl`, want: "cl\ncl"},
 	{name: "images -q", script: `docker images -q | head -1`, match: `^[0-9a-f]{12}$`},
 	{name: "image ls format", script: `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -c test/docker-bb:1`, want: "1"},
@@ -70,7 +70,10 @@ var dockerLines = []dockerLine{
 	{name: "read-only tmp", script: `docker run --rm --read-only $IMG sh -c 'touch /tmp/x && ! touch /x 2>/dev/null' && echo ok`, want: "ok", todo: "--read-only gives no writable /tmp yet (podman's --read-only-tmpfs)"},
 	{name: "workdir missing 126", script: `docker run --rm -w /missing/dir $IMG true 2>/dev/null; echo $?`, want: "126", todo: "urun creates a missing -w directory"},
 	{name: "containerenv", script: `docker run --rm $IMG sh -c 'test -e /run/.containerenv && echo $container'`, match: `^(oci|podman)$`, todo: "no /run/.containerenv or container= yet"},
-	{name: "cp out", script: `docker run --name cpo $IMG sh -c 'echo inside > /f' && docker cp cpo:/f $W/f && cat $W/f; docker rm cpo >/dev/null`, want: "inside", todo: "cp is not implemented yet"},
+	{name: "cp out of stopped", script: `docker run --name cpo $IMG sh -c 'mkdir /d && echo inside > /d/f' && docker cp cpo:/d $W/out && cat $W/out/f; docker rm cpo >/dev/null`, want: "inside"},
+	{name: "cp into running", script: `echo host > $W/h && docker run -d --name cpi $IMG sleep 300 >/dev/null && docker cp $W/h cpi:/tmp/ && docker exec cpi cat /tmp/h; docker rm -f cpi >/dev/null`, want: "host"},
+	{name: "cp tar stream", script: `docker run -d --name cpt $IMG sleep 300 >/dev/null && docker cp cpt:/etc/hostname - | tar -t; docker rm -f cpt >/dev/null`, want: "hostname"},
+	{name: "cp symlink stays inside", script: `docker run --name cps $IMG sh -c 'ln -s /etc /e' && docker cp cps:/e/passwd $W/hn >/dev/null 2>&1; test -s $W/hn && ! cmp -s $W/hn /etc/passwd && echo inside; docker rm cps >/dev/null`, want: "inside"},
 	{name: "help -h hostname", script: `docker run --help | grep -c -- '--hostname'`, want: "1"},
 }
 

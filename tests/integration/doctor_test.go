@@ -67,7 +67,7 @@ func editEnv(set []string, unset ...string) []string {
 // urunExactEnv runs urun with exactly env.
 func urunExactEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -51,7 +51,7 @@ func urun(t *testing.T, args ...string) result {
 
 func urunEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Env = append(os.Environ(), env...)
 	// Files, not pipes: a created container (OCI create, run -d) keeps
 	// urun's stdio as its own, and a pipe would stay open until it exits.
@@ -88,6 +88,22 @@ func urunEnv(t *testing.T, env []string, args ...string) result {
 		t.Fatalf("urun %v: %v", args, err)
 	}
 	return r
+}
+
+// withRm adds --rm to a foreground `run` that says nothing about it: the
+// tests were written when that was the default (docker's and podman's is
+// to keep the container, issue 23), and a test of keeping says so with
+// --rm=false or -d.
+func withRm(args []string) []string {
+	if len(args) == 0 || args[0] != "run" {
+		return args
+	}
+	for _, a := range args[1:] {
+		if a == "--rm" || strings.HasPrefix(a, "--rm=") || a == "-d" || a == "--detach" || a == "--bundle" || a == "-b" || a == "--dry-run" {
+			return args
+		}
+	}
+	return append([]string{"run", "--rm"}, args[1:]...)
 }
 
 // mustRun runs urun and requires exit 0.
@@ -185,7 +201,7 @@ func readUntil(f *os.File, marker string, timeout time.Duration) (string, error)
 // "ready" on stdout; the rest of stdout stays readable from out.
 func startReady(t *testing.T, args ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -132,7 +132,7 @@ type container struct {
 
 func startContainer(t *testing.T, args ...string) *container {
 	t.Helper()
-	c := &container{cmd: exec.Command(urunBin, args...), stderr: &lockedBuilder{}, exited: make(chan struct{})}
+	c := &container{cmd: exec.Command(urunBin, withRm(args)...), stderr: &lockedBuilder{}, exited: make(chan struct{})}
 	var err error
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func TestPublishUDP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(urunBin, "run", "--network", d, "-p", fmt.Sprintf("127.0.0.1:%d:9999/udp", port),
+			cmd := exec.Command(urunBin, "run", "--rm", "--network", d, "-p", fmt.Sprintf("127.0.0.1:%d:9999/udp", port),
 				"-v", self+":/udpserver:ro", "-e", "URUN_TEST_UDP_SERVER=1", busybox(), "/udpserver")
 			var out, errb strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &errb

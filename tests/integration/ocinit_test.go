@@ -133,7 +133,7 @@ func onPTYSized(t *testing.T, size *pty.Winsize, args ...string) string {
 	if size != nil {
 		pty.Setsize(ptmx, size)
 	}
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func TestCreatedContainerKept(t *testing.T) {
 // delay up to max, and waits for it.
 func chaosKill(t *testing.T, max time.Duration, args ...string) {
 	t.Helper()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Env = os.Environ()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -199,7 +199,7 @@ func TestNoHostDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dirFD.Close()
-	cmd := exec.Command(urunBin, "run", busybox(), "sh", "-c", "ls -l /proc/self/fd/; echo cwd=$(readlink /proc/self/cwd); echo root=$(readlink /proc/1/root)")
+	cmd := exec.Command(urunBin, "run", "--rm", busybox(), "sh", "-c", "ls -l /proc/self/fd/; echo cwd=$(readlink /proc/self/cwd); echo root=$(readlink /proc/1/root)")
 	cmd.ExtraFiles = []*os.File{dirFD, dirFD, dirFD} // fds 3, 4, 5 in urun
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -439,7 +439,7 @@ func mustCreate(t *testing.T, env []string, args ...string) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {

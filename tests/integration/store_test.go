@@ -457,7 +457,7 @@ func stallHardPull(t *testing.T, reg *registry, name string) (*stallProxy, strin
 // the proxy holds a layer download, then lets the proxy go on.
 func killWhenStalled(t *testing.T, proxy *stallProxy, env []string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(urunBin, args...)
+	cmd := exec.Command(urunBin, withRm(args)...)
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

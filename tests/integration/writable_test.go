@@ -67,7 +67,7 @@ func writeThenWait(t *testing.T, env []string, mib int, args ...string) (*exec.C
 	argv := append([]string{"run", "--rm", "--network", "none"}, args...)
 	argv = append(argv, busybox(), "sh", "-c",
 		"dd if=/dev/zero of=/big bs=1M count="+strconv.Itoa(mib)+" 2>/dev/null && sync && echo ready && exec sleep 120")
-	cmd := exec.Command(urunBin, argv...)
+	cmd := exec.Command(urunBin, withRm(argv)...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
