@@ -109,7 +109,8 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 	}
 	if cwdErr != nil {
 		if err := unix.Chdir(cwd); err != nil {
-			return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+			// 126, as podman: the command cannot be run there.
+			return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
 		}
 		if err := checkCwd(cwd); err != nil {
 			return err

@@ -21,6 +21,10 @@ type Options struct {
 	ContainerID string
 	// ReadOnly is --read-only: the root filesystem is mounted read-only.
 	ReadOnly bool
+	// NoReadOnlyTmpfs is --read-only-tmpfs=false: a read-only root gets
+	// no writable tmpfs at /tmp, /var/tmp and /run (podman's default is
+	// to give them).
+	NoReadOnlyTmpfs bool
 	// Volumes are raw -v SRC:DST[:OPTIONS] values (see ParseVolume).
 	Volumes []string
 	// Tmpfs are raw --tmpfs DST[:OPTIONS] values (see ParseTmpfs).

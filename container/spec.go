@@ -76,6 +76,9 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 		home = "/"
 	}
 	env.setDefault("HOME", home)
+	// Tools detect a container by it (podman sets "podman"; systemd
+	// knows "oci" as a container of another engine).
+	env.setDefault("container", "oci")
 	caps, err := capabilitySets(opts, user.UID == 0)
 	if err != nil {
 		return nil, err
@@ -268,6 +271,12 @@ func defaultMounts(opts Options) []specs.Mount {
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	if opts.ReadOnly && !opts.NoReadOnlyTmpfs {
+		// podman's --read-only-tmpfs: programs need somewhere to write.
+		for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
+			m = append(m, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}})
+		}
 	}
 	if opts.NetworkHost {
 		return append(m, specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", access}})

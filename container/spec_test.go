@@ -114,40 +114,40 @@ func TestSpecEnv(t *testing.T) {
 			name:  "image order kept, overrides in place, new appended",
 			image: []string{"PATH=/bin", "A=1", "B=2"},
 			given: []string{"B=two", "C=3", "A=one"},
-			want:  []string{"PATH=/bin", "A=one", "B=two", "C=3", "HOSTNAME=0123456789ab", "HOME=/root"},
+			want:  []string{"PATH=/bin", "A=one", "B=two", "C=3", "HOSTNAME=0123456789ab", "HOME=/root", "container=oci"},
 		},
 		{
 			name:  "default PATH, TERM with a tty",
 			tty:   true,
-			want:  []string{"PATH=" + defaultPath, "TERM=xterm", "HOSTNAME=0123456789ab", "HOME=/root"},
+			want:  []string{"PATH=" + defaultPath, "TERM=xterm", "HOSTNAME=0123456789ab", "HOME=/root", "container=oci"},
 			image: nil,
 		},
 		{
 			name:  "TERM, HOSTNAME and HOME given are kept",
 			tty:   true,
 			given: []string{"TERM=vt100", "HOSTNAME=mine", "HOME=/h", "PATH=/p"},
-			want:  []string{"TERM=vt100", "HOSTNAME=mine", "HOME=/h", "PATH=/p"},
+			want:  []string{"TERM=vt100", "HOSTNAME=mine", "HOME=/h", "PATH=/p", "container=oci"},
 		},
 		{
 			name:     "--hostname in HOSTNAME",
 			hostname: "box",
-			want:     []string{"PATH=" + defaultPath, "HOSTNAME=box", "HOME=/root"},
+			want:     []string{"PATH=" + defaultPath, "HOSTNAME=box", "HOME=/root", "container=oci"},
 		},
 		{
 			name:  "-e KEY copies the host's value, or leaves the variable alone",
 			image: []string{"MISSING=image", "FROM_HOST=image"},
 			given: []string{"FROM_HOST", "MISSING", "EMPTY", "ALSO_MISSING"},
-			want:  []string{"MISSING=image", "FROM_HOST=host value", "EMPTY=", "PATH=" + defaultPath, "HOSTNAME=0123456789ab", "HOME=/root"},
+			want:  []string{"MISSING=image", "FROM_HOST=host value", "EMPTY=", "PATH=" + defaultPath, "HOSTNAME=0123456789ab", "HOME=/root", "container=oci"},
 		},
 		{
 			name:  "later -e wins, values may hold =, and may be empty",
 			given: []string{"X=1", "X=a=b", "Y="},
-			want:  []string{"X=a=b", "Y=", "PATH=" + defaultPath, "HOSTNAME=0123456789ab", "HOME=/root"},
+			want:  []string{"X=a=b", "Y=", "PATH=" + defaultPath, "HOSTNAME=0123456789ab", "HOME=/root", "container=oci"},
 		},
 		{
 			name:  "duplicate image variables collapse to the last",
 			image: []string{"A=1", "A=2", "PATH=/x"},
-			want:  []string{"A=2", "PATH=/x", "HOSTNAME=0123456789ab", "HOME=/root"},
+			want:  []string{"A=2", "PATH=/x", "HOSTNAME=0123456789ab", "HOME=/root", "container=oci"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -119,22 +119,81 @@ func openCtrFS(root, ref string) (*ctrFS, error) {
 	return v, nil
 }
 
-// resolve is where p is on the host in layer i: the parent resolved
-// inside the layer, the last component kept (a symlink is copied as one
-// unless follow).
+// resolve is where p is on the host in layer i. p is first resolved in
+// the container's merged view (realpath), so a symlink in the writable
+// layer may point into the image's tree, and no symlink ever leads out
+// of the root; the last component is kept as it is (a symlink is copied
+// as one) unless follow.
 func (v *ctrFS) resolve(i int, p string, follow bool) (string, error) {
-	if follow {
-		return securejoin.SecureJoin(v.layers[i], p)
+	clean, err := v.realpath(p, follow)
+	if err != nil {
+		return "", err
 	}
-	dir, base := path.Split(path.Clean(p))
+	// Resolved again inside the layer: a running container may change
+	// its files meanwhile.
+	dir, base := path.Split(clean)
 	d, err := securejoin.SecureJoin(v.layers[i], dir)
 	if err != nil {
 		return "", err
 	}
-	if base == "" || base == "/" {
-		return d, nil
-	}
 	return filepath.Join(d, base), nil
+}
+
+// realpath resolves every symlink of p (the last one only with
+// followLast) in the merged view, as the kernel would inside the
+// container with its root as /.
+func (v *ctrFS) realpath(p string, followLast bool) (string, error) {
+	parts := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	cur, links := "/", 0
+	for len(parts) > 0 {
+		name := parts[0]
+		parts = parts[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, name)
+		if len(parts) == 0 && !followLast {
+			return next, nil
+		}
+		full, fi := v.lookup(next)
+		if fi == nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", fmt.Errorf("cp: %s: too many levels of symbolic links", p)
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", fmt.Errorf("cp: %w", err)
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		parts = append(strings.Split(target, "/"), parts...)
+	}
+	return cur, nil
+}
+
+// lookup is the topmost layer's entry for a path without symlinks in
+// its directories, or nil when there is none (or a whiteout hides it).
+func (v *ctrFS) lookup(p string) (string, fs.FileInfo) {
+	for _, l := range v.layers {
+		full := filepath.Join(l, p)
+		fi, err := os.Lstat(full)
+		if err != nil {
+			continue
+		}
+		if !v.merged && isWhiteout(full, fi) {
+			return "", nil
+		}
+		return full, fi
+	}
+	return "", nil
 }
 
 // isWhiteout tells whether fi hides a lower layer's file (overlayfs: a

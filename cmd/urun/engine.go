@@ -154,6 +154,15 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		if err := reserve(root, f, id, ref, cfg.Spec); err != nil {
 			return err
 		}
+		if !f.rm {
+			// Kept: `start` runs it again, detached, as docker's.
+			if err := updateState(root, id, func(st *container.State) {
+				st.RunArgs = keepSquash(runArgsFromRun(os.Args[1:]), f.squashIDs)
+			}); err != nil {
+				discardContainer(root, id)
+				return err
+			}
+		}
 	} else if err := refreshForRestart(root, id, cfg.Spec, &f.image); err != nil {
 		return err
 	}
@@ -596,6 +605,21 @@ func (l *logWriter) closeWriters() {
 	for _, w := range l.ws {
 		w.Close()
 	}
+}
+
+// runArgsFromRun turns a foreground `urun [globals] run FLAGS IMAGE CMD`
+// into the arguments of the equivalent detached run.
+func runArgsFromRun(args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	done := false
+	for _, a := range args {
+		out = append(out, a)
+		if !done && a == "run" {
+			out = append(out, "-d")
+			done = true
+		}
+	}
+	return out
 }
 
 // runArgsFromCreate turns `urun [globals] create FLAGS IMAGE CMD` into the

@@ -15,6 +15,7 @@ import (
 type execFlags struct {
 	tty, interactive, detach bool
 	env                      []string
+	envFiles                 []string
 	user, workdir            string
 	process                  string
 	pidFile, consoleSocket   string
@@ -31,6 +32,7 @@ func init() {
 		fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background")
 		fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE")
+		fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file, one KEY=VALUE per line")
 		fs.StringVarP(&f.user, "user", "u", "", "run as USER[:GROUP], by name or number")
 		fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 		fs.StringVar(&f.workdir, "cwd", "", "same as --workdir (runc's name)")
@@ -96,6 +98,13 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	}
 	if f.workdir != "" {
 		p.Cwd = f.workdir
+	}
+	for _, file := range f.envFiles {
+		lines, err := readEnvFile(file)
+		if err != nil {
+			return err
+		}
+		p.Env = append(p.Env, lines...)
 	}
 	p.Env = append(p.Env, f.env...)
 	if f.noNewPrivs {

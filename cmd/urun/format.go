@@ -124,7 +124,7 @@ func firstField(action string) string {
 // columnNames are the header names docker and podman print.
 var columnNames = map[string]string{
 	"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
-	"CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Created": "CREATED",
+	"CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Created": "CREATED", "CreatedSince": "CREATED",
 	"Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Labels": "LABELS",
 	"Mounts": "MOUNTS", "Networks": "NETWORKS", "Size": "SIZE", "ExitCode": "EXIT CODE",
 	"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "Name": "NAME",

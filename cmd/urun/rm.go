@@ -15,18 +15,32 @@ func init() {
 	register("rm", func() *command {
 		fs := pflag.NewFlagSet("rm", pflag.ContinueOnError)
 		force := fs.BoolP("force", "f", false, "kill running containers first; no error for missing ones")
+		all := fs.BoolP("all", "a", false, "remove every container (running ones only with -f)")
+		fs.BoolP("volumes", "v", false, "also remove the container's anonymous volumes (urun makes none yet: accepted)")
 		return &command{
 			name:  "rm",
 			short: "Remove containers",
-			usage: "rm [-f] CONTAINER...",
+			usage: "rm [-f] [-v] CONTAINER...\n       urun rm -a [-f]",
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				if len(args) == 0 {
-					return argsError("rm", "at least one container")
+				if len(args) == 0 && !*all {
+					return argsError("rm", "at least one container (or -a)")
 				}
 				root, err := ociRoot(g)
 				if err != nil {
 					return err
+				}
+				if *all {
+					list, err := listEntries(root, true)
+					if err != nil {
+						return err
+					}
+					for _, e := range list {
+						if e.State == "running" && !*force {
+							continue // as podman: rm -a leaves running ones without -f
+						}
+						args = append(args, e.ID)
+					}
 				}
 				for _, ref := range args {
 					if err := rmContainer(root, ref, *force); err != nil {

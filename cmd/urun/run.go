@@ -94,7 +94,8 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (e.g. NET_ADMIN, or ALL)")
 		fs.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability (e.g. CHOWN, or ALL)")
 		fs.BoolVar(&o.Privileged, "privileged", false, "give every capability the user namespace allows; no masked paths")
-		fs.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+		fs.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only (with writable tmpfs at /tmp, /var/tmp and /run unless --read-only-tmpfs=false)")
+		readOnlyTmpfs := fs.Bool("read-only-tmpfs", true, "with --read-only: mount writable tmpfs at /tmp, /var/tmp and /run, as podman")
 		fs.StringArrayVar(&o.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)")
 		fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 		fs.StringVar(&f.userns, "userns", "", "user namespace mode: auto (subordinate ids), keep-id (your uid inside too), host-single (one id, no helpers)")
@@ -142,6 +143,7 @@ func newRunCommand(name string) *command {
 					return ociRun(g, &f.oci, args[0], f.detach)
 				}
 				f.rmExplicit = fs.Changed("rm")
+				f.opts.NoReadOnlyTmpfs = !*readOnlyTmpfs
 				f.writableLayerExplicit = fs.Changed("writable-layer")
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
@@ -161,6 +163,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err := f.complete(); err != nil {
 		return err
 	}
+	if f.opts.Volumes, f.opts.Mounts, err = resolveVolumeArgs(f.opts.Volumes, f.opts.Mounts); err != nil {
+		return err
+	}
 	if err := f.resolveImageStore(); err != nil {
 		return err
 	}
@@ -171,6 +176,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	maps, err := userns.ResolveMaps(mode, usernsExplicit)
 	if err != nil {
 		return err
+	}
+	if mode == idmap.ModeKeepID && f.opts.User == "" {
+		// As podman: keep-id runs the command as you (your uid is
+		// mapped to itself), with a passwd entry (userEntries).
+		f.opts.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 	}
 	if maps.Warning != "" && !f.dryRun {
 		fmt.Fprintln(os.Stderr, "urun: warning:", maps.Warning)
@@ -250,6 +260,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
+	f.net.etcFiles = userEntries(spec.Process.User, readFile, mode == idmap.ModeKeepID)
 	if f.init {
 		if err := checkInitBind(initPath, spec); err != nil {
 			return err
