@@ -3,7 +3,9 @@ package container
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -11,13 +13,20 @@ import (
 )
 
 // Kill sends sig to the container's init, or with all to every process
-// in its pid namespace. A stopped container is an error, as with runc.
+// in its pid namespace; signal 0 only checks. As runc 1.1.5: the init of
+// a stopped container is an error (ErrNotRunning), but --all on a stopped
+// container succeeds with nothing to signal (runc finds its cgroup
+// empty or gone).
 func Kill(root, id string, sig unix.Signal, all bool) error {
 	st, err := Load(root, id)
 	if err != nil {
 		return err
 	}
-	if st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0 {
+	gone := st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0
+	if gone && all && st.Status == specs.StateStopped {
+		return nil
+	}
+	if gone {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
@@ -26,18 +35,25 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		}
 		return nil
 	}
-	if err := unix.Kill(st.Pid, sig); err != nil {
+	if err := KillProcess(st.Pid, st.InitStart, sig); err != nil {
+		if err == unix.ESRCH {
+			return fmt.Errorf("%w: %s", ErrNotRunning, id)
+		}
 		return fmt.Errorf("signalling container %s: %w", id, err)
 	}
 	return nil
 }
 
 // PidsInContainer lists the host pids of the processes that share init's
-// pid namespace, init first.
+// pid namespace, init first. A container without a pid namespace of its
+// own shares urun's: then only init and its descendants are its own.
 func PidsInContainer(init int) []int {
 	want, err := os.Readlink("/proc/" + strconv.Itoa(init) + "/ns/pid")
 	if err != nil {
 		return nil
+	}
+	if ours, err := os.Readlink("/proc/self/ns/pid"); err == nil && ours == want {
+		return descendants(init)
 	}
 	pids := []int{init}
 	ents, _ := os.ReadDir("/proc")
@@ -111,4 +127,22 @@ func WaitGone(pid int, start uint64, timeout time.Duration) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return nil
+}
+
+// descendants is pid and every process below it, from
+// /proc/PID/task/*/children.
+func descendants(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(out[i]) + "/task/*/children")
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			for _, f := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(f); err == nil {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }
