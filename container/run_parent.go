@@ -252,6 +252,11 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		// container's pty the controlling terminal of this session.
 		Setsid: true,
 	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path != "" {
+			ucfg.PIDNamespace = ns.Path
+		}
+	}
 	if spec.Process.Terminal {
 		// The init opens the pty in the container's devpts and sends the
 		// master back; its stdio until then is /dev/null.
