@@ -33,11 +33,14 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 	return nil
 }
 
-// containerPids lists the container's processes, init first: those in
-// its pid namespace when it is the container's own; a namespace shared
+// containerPids lists the container's processes: those in its cgroup
+// when urun made one (as root), else, init first, those in its pid namespace when it is the container's own; a namespace shared
 // with a pod or the host holds other processes, so then only the init and
 // its descendants.
 func containerPids(root, id string, st *State) []int {
+	if pids := st.Cgroups.Pids(); pids != nil {
+		return pids
+	}
 	spec, err := LoadSpec(Dir(root, id))
 	if err == nil && spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
@@ -128,6 +131,9 @@ func Delete(root, id string, force bool) error {
 		if err := WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
 			return fmt.Errorf("deleting %s: %w", id, err)
 		}
+	}
+	if err := st.Cgroups.Remove(); err != nil {
+		return fmt.Errorf("deleting %s: %w", id, err)
 	}
 	// The config goes with the state: its poststop hooks are read first.
 	spec, _ := LoadSpec(Dir(root, id))

@@ -52,6 +52,9 @@ type RunConfig struct {
 	Started func(pid int) error
 	// NoNewUser: no user namespace of urun's own (see userns.Config).
 	NoNewUser bool
+	// Cgroups, when set, are the container's cgroup v1 directories (urun
+	// as root): the init joins them before it sets the container up.
+	Cgroups Cgroups
 	// SeccompCache is a directory for compiled seccomp programs ("" = compile every time).
 	SeccompCache string
 	// Attachments are host-side pieces bound to the container (network
@@ -115,6 +118,9 @@ func Run(cfg RunConfig) (int, error) {
 		if err := cfg.Cloned(child.Cmd.Process.Pid); err != nil {
 			return 0, killAndReap(child, err)
 		}
+	}
+	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+		return 0, killAndReap(child, err)
 	}
 	for i, a := range cfg.Attachments {
 		if err := a.Attach(child.Cmd.Process.Pid); err != nil {

@@ -22,6 +22,12 @@ chmod 0711 "$dir"
 began=$SECONDS
 # The CNI bridge: a name and an IPv4 range of the test's own.
 bridge=urun-cri0 subnet=10.213.21.0/24 prefix=10.213.21.
+# The runtimes make /k8s.io in each cgroup v1 hierarchy (containerd's
+# cgroupsPath) and leave it: removed at the end if the test made it.
+newcg=()
+for h in /sys/fs/cgroup/*/; do
+	[ -d "${h}k8s.io" ] || newcg+=("${h}k8s.io")
+done
 pid=
 cleanup() {
 	local rc=$?
@@ -40,6 +46,7 @@ cleanup() {
 	sleep 0.2
 	grep -o " $dir[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 	ip link del "$bridge" 2>/dev/null
+	for d in "${newcg[@]}"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	rm -rf "$dir"
 	echo "containerd: wall time $((SECONDS - began)) s" >&2
 	exit $rc
