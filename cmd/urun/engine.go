@@ -263,6 +263,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		logs.close()
 	}
 	recordExit(root, id, status, runErr, autoRemove)
+	cfg.Exit.Mark("cleaned up")
 	if runErr != nil {
 		return runErr
 	}

@@ -278,6 +278,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		UseHelpers:   maps.UseHelpers,
 		Debug:        g.debug,
 		SeccompCache: filepath.Join(data, "seccomp"),
+		Exit:         container.NewExitTrace(g.debug),
 	}
 	// The process that runs the container holds its cgroup: this one, or
 	// the supervisor of a detached one (not its front, nor create).
