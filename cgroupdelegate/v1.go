@@ -93,8 +93,10 @@ func V1Plan(spec *specs.Spec) ([]V1Write, error) {
 		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
 			w = append(w, V1Write{"memory", "memory.oom_control", "1", "linux.resources.memory.disableOOMKiller"})
 		}
-		if m.Kernel != nil || m.KernelTCP != nil {
-			return nil, errors.New("linux.resources.memory.kernel and kernelTCP are not supported (deprecated kernel memory limits)")
+		// memory.kernel is deprecated and "may be ignored by runtimes"
+		// (runtime-spec; runc ignores it too); kernelTCP is not.
+		if m.KernelTCP != nil {
+			return nil, errors.New("linux.resources.memory.kernelTCP is not supported")
 		}
 	}
 	if c := r.CPU; c != nil {
