@@ -259,11 +259,17 @@ func ociCreateConfig(g *globals, o *ociFlags, id string) (container.CreateConfig
 	if err != nil {
 		return container.CreateConfig{}, err
 	}
+	// As real root, the container's own cgroups (rootcgroup.go): the
+	// caller removes them when the container is not created.
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return container.CreateConfig{}, err
+	}
 	cc := container.CreateConfig{RunConfig: cfg, Root: root, ID: id, Bundle: bundle}
 	if o.consoleSocket != "" {
 		cc.Console = func(master *os.File) error { return sendConsole(o.consoleSocket, master) }
 	}
 	if cc.PreserveFDs, err = preservedFDs(o.preserveFDs); err != nil {
+		cc.Cgroups.Remove()
 		return cc, err
 	}
 	return cc, nil
@@ -276,10 +282,12 @@ func ociCreate(g *globals, o *ociFlags, id string) error {
 		return err
 	}
 	if cc.Spec.Process.Terminal && o.consoleSocket == "" {
+		cc.Cgroups.Remove()
 		return errors.New("process.terminal is true but no --console-socket was given")
 	}
 	st, err := container.Create(cc)
 	if err != nil {
+		cc.Cgroups.Remove()
 		return err
 	}
 	if o.pidFile != "" {
@@ -315,6 +323,8 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 	}
 	status, err := container.RunOCI(cc, o.keep, created)
 	if err != nil {
+		// Deleting the container removed them, if it got that far.
+		cc.Cgroups.Remove()
 		return err
 	}
 	return exitStatus(status)
