@@ -30,7 +30,7 @@ type netFlags struct {
 }
 
 func (n *netFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: pasta if installed, else slirp4netns, else none)")
+	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: slirp4netns, or pasta with -p; the one installed; else none); bridge: the default")
 	// docker's older spelling.
 	fs.StringVar(&n.network, "net", "", "the same as --network")
 	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
@@ -40,15 +40,6 @@ func (n *netFlags) register(fs *pflag.FlagSet) {
 
 // parse checks the flags (no I/O but the default mode's probe).
 func (n *netFlags) parse(opts *container.Options) error {
-	var err error
-	// "bridge" is docker's default network: urun's default plays its role
-	// (outbound traffic, -p), as podman maps it rootless.
-	if n.network == "" || n.network == "bridge" || n.network == "default" {
-		n.mode = netns.Default()
-	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
-		return err
-	}
-	opts.NetworkHost = n.mode.Driver == netns.Host
 	for _, s := range n.publish {
 		p, err := netns.ParsePort(s)
 		if err != nil {
@@ -56,6 +47,15 @@ func (n *netFlags) parse(opts *container.Options) error {
 		}
 		n.ports = append(n.ports, p)
 	}
+	var err error
+	// "bridge" is docker's default network: urun's default plays its role
+	// (outbound traffic, -p), as podman maps it rootless.
+	if n.network == "" || n.network == "bridge" || n.network == "default" {
+		n.mode = netns.Default(len(n.ports) > 0)
+	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
+		return err
+	}
+	opts.NetworkHost = n.mode.Driver == netns.Host
 	if err := netns.CheckPorts(n.ports); err != nil {
 		return err
 	}
