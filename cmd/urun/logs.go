@@ -115,10 +115,6 @@ func parseLogTime(flag, s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%s %q: use an RFC 3339 time, a Unix time or a duration such as 10m", flag, s)
 }
 
-func printLogs(root, id, path string, follow bool, tail int, stamps bool) error {
-	return printLogsIn(root, id, path, follow, tail, stamps, logWindow{})
-}
-
 func printLogsIn(root, id, path string, follow bool, tail int, stamps bool, w logWindow) error {
 	var lines []logLine
 	for _, p := range []string{path + ".1", path} {
