@@ -280,6 +280,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		SeccompCache: filepath.Join(data, "seccomp"),
 		Exit:         container.NewExitTrace(g.debug),
 	}
+	useStorageProbe(g, data, &cfg)
 	// The process that runs the container holds its cgroup: this one, or
 	// the supervisor of a detached one (not its front, nor create).
 	if f.createOnly || (f.detach && supervised == nil) {
