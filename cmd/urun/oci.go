@@ -223,6 +223,9 @@ func ociCreate(g *globals, o *ociFlags, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return err
+	}
 	cc := container.CreateConfig{RunConfig: cfg, Root: root, ID: id, Bundle: bundle}
 	if o.consoleSocket != "" {
 		cc.Console = func(master *os.File) error { return sendConsole(o.consoleSocket, master) }
@@ -232,6 +235,7 @@ func ociCreate(g *globals, o *ociFlags, id string) error {
 	}
 	st, err := container.Create(cc)
 	if err != nil {
+		cfg.Cgroups.Remove()
 		return err
 	}
 	if o.pidFile != "" {
@@ -338,6 +342,10 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
 		return err
 	}
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return err
+	}
+	defer cfg.Cgroups.Remove()
 	status, err := container.Run(cfg)
 	if err != nil {
 		return err
