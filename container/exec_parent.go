@@ -204,24 +204,13 @@ func Exec(cfg ExecConfig) (int, error) {
 	} else {
 		close(copied)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case s := <-sigs:
-			if target > 0 {
-				unix.Kill(target, s.(syscall.Signal))
-			}
-		case werr := <-done:
-			if console != nil && cfg.Console == nil {
-				<-copied
-			}
-			if restore != nil {
-				restore()
-			}
-			return exitStatus(cmd.ProcessState, werr)
+	deliver := func(s os.Signal) error {
+		if target > 0 {
+			return unix.Kill(target, s.(syscall.Signal))
 		}
+		return nil
 	}
+	return waitForwarding(cmd, sigs, deliver, copied, restore)
 }
 
 func socketPair(name string) (parent, child *os.File, err error) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
@@ -43,44 +44,6 @@ func (o *ociFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noPivot, "no-pivot", false, "accepted for runc compatibility; urun always uses pivot_root")
 	fs.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility; the container keeps the session keyring")
 	fs.IntVar(&o.preserveFDs, "preserve-fds", 0, "pass this many extra descriptors (from 3) to the container's process")
-}
-
-// ociRoot is the state root: --root, else $XDG_RUNTIME_DIR/urun (or the
-// private fallback) when rootless, /run/urun for real root.
-func ociRoot(g *globals) (string, error) {
-	if g.root != "" {
-		root, err := filepath.Abs(g.root)
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(root, 0o700); err != nil {
-			return "", fmt.Errorf("creating --root %s: %w", root, err)
-		}
-		sweep(root)
-		return root, nil
-	}
-	var root string
-	var err error
-	if os.Getuid() == 0 && !inUserNamespace() {
-		root, err = ensureDir("/run/urun")
-	} else {
-		root, err = runtimeDir()
-	}
-	if err != nil {
-		return "", err
-	}
-	sweep(root)
-	return root, nil
-}
-
-// inUserNamespace: this process is not in the initial user namespace.
-func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // loadBundle reads BUNDLE/config.json. A malformed file is reported with
@@ -328,7 +291,7 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 		}
 		os.RemoveAll(dir)
 	}()
-	hold, err := holdDir(dir)
+	hold, err := engine.HoldDir(dir)
 	unlock()
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ import (
 
 // upperDir is where container id's writable layer lives.
 func upperDir(id string) (string, error) {
-	data, err := dataDirPath()
+	data, err := DataDirPath()
 	if err != nil {
 		return "", err
 	}
@@ -54,11 +54,11 @@ func persistUpper(root, id string, plan *fuseoverlay.Plan) error {
 	return nil
 }
 
-// pruneOrphanUppers removes the writable layers of containers that are
+// PruneOrphanUppers removes the writable layers of containers that are
 // registered in root no more (the runtime directory does not survive a
 // reboot) and returns their ids.
-func pruneOrphanUppers(root string) ([]string, error) {
-	data, err := dataDirPath()
+func PruneOrphanUppers(root string) ([]string, error) {
+	data, err := DataDirPath()
 	if err != nil {
 		return nil, nil
 	}
