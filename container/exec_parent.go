@@ -210,7 +210,7 @@ func Exec(cfg ExecConfig) (int, error) {
 		}
 		return nil
 	}
-	return waitForwarding(cmd, sigs, deliver, copied, restore)
+	return waitForwarding(cmd, sigs, deliver, nil, copied, restore)
 }
 
 func socketPair(name string) (parent, child *os.File, err error) {

@@ -51,6 +51,9 @@ type Request struct {
 	AutoRemove bool
 	// Interactive keeps stdin open in the foreground (-i, or -t).
 	Interactive bool
+	// TmpfsUpper keeps a --rm container's writes in memory
+	// (--writable-layer=tmpfs) instead of a layer on disk.
+	TmpfsUpper bool
 	// Network writes the container's /etc files into its directory, adds
 	// their mounts to the spec and returns the network attachment.
 	Network func(spec *specs.Spec, dir string) ([]container.Attachment, error)
@@ -116,8 +119,9 @@ func Run(r Request) error {
 	use.Release()
 	autoRemove := r.AutoRemove
 	// (A podman store container already writes to its record's layer.)
-	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
-		if err := persistUpper(root, id, &cfg.Rootfs); err != nil {
+	tmpfsUpper := autoRemove && r.TmpfsUpper
+	if !tmpfsUpper && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
+		if err := persistUpper(root, id, autoRemove, &cfg.Rootfs); err != nil {
 			discardContainer(root, id)
 			return err
 		}
@@ -214,6 +218,7 @@ func Run(r Request) error {
 		logs.close()
 	}
 	recordExit(root, id, status, runErr, autoRemove)
+	cfg.Exit.Mark("cleaned up")
 	if runErr != nil {
 		return runErr
 	}

@@ -13,7 +13,7 @@ import (
 // gatherFacts runs hostcheck's probes with what the rest of urun would
 // use: the same directories, urun-init and --network default.
 func gatherFacts() hostcheck.Facts {
-	def := netns.Default()
+	def := netns.Default(false) // a run without -p
 	o := hostcheck.Options{
 		Urun: version, Commit: commit,
 		NetworkDefault: string(def.Driver),
