@@ -90,6 +90,9 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, err
 	}
 	defer child.Conn.Close()
+	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+		return nil, killAndReap(child, err)
+	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
 		HookState: hookState,
@@ -140,6 +143,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		InitStart: start,
 		Created:   time.Now().UTC(),
 		Rootless:  !cfg.NoNewUser,
+		Cgroups:   cfg.Cgroups,
 	}
 	creating := st.State
 	creating.Status = specs.StateCreating

@@ -139,7 +139,16 @@ func Exec(cfg ExecConfig) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	// As root the process joins the container's cgroup (its device
+	// rules above all): nsenter is born there, and its child with it.
+	back, err := st.Cgroups.Join()
+	if err != nil {
+		childEnd.Close()
+		return 0, fmt.Errorf("exec in %s: %w", st.ID, err)
+	}
+	err = cmd.Start()
+	back()
+	if err != nil {
 		childEnd.Close()
 		return 0, fmt.Errorf("starting nsenter: %w", err)
 	}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -21,7 +22,7 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
-		for _, pid := range PidsInContainer(st.Pid) {
+		for _, pid := range containerPids(root, id, st) {
 			unix.Kill(pid, sig)
 		}
 		return nil
@@ -30,6 +31,56 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("signalling container %s: %w", id, err)
 	}
 	return nil
+}
+
+// containerPids lists the container's processes: those in its cgroup
+// when urun made one (as root), else, init first, those in its pid namespace when it is the container's own; a namespace shared
+// with a pod or the host holds other processes, so then only the init and
+// its descendants.
+func containerPids(root, id string, st *State) []int {
+	if pids := st.Cgroups.Pids(); pids != nil {
+		return pids
+	}
+	spec, err := LoadSpec(Dir(root, id))
+	if err == nil && spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Type == specs.PIDNamespace && ns.Path == "" {
+				return PidsInContainer(st.Pid)
+			}
+		}
+	}
+	return descendants(st.Pid)
+}
+
+// descendants lists pid and every process below it, pid first.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		var state byte
+		var ppid int
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		if _, err := fmt.Sscanf(string(b[i+2:]), "%c %d", &state, &ppid); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
 }
 
 // PidsInContainer lists the host pids of the processes that share init's
@@ -80,6 +131,9 @@ func Delete(root, id string, force bool) error {
 		if err := WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
 			return fmt.Errorf("deleting %s: %w", id, err)
 		}
+	}
+	if err := st.Cgroups.Remove(); err != nil {
+		return fmt.Errorf("deleting %s: %w", id, err)
 	}
 	// The config goes with the state: its poststop hooks are read first.
 	spec, _ := LoadSpec(Dir(root, id))

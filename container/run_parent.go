@@ -53,6 +53,9 @@ type RunConfig struct {
 	Started func(pid int) error
 	// NoNewUser: no user namespace of urun's own (see userns.Config).
 	NoNewUser bool
+	// Cgroups, when set, are the container's cgroup v1 directories (urun
+	// as root): the init joins them before it sets the container up.
+	Cgroups Cgroups
 	// SeccompCache is a directory for compiled seccomp programs ("" = compile every time).
 	SeccompCache string
 	// Attachments are host-side pieces bound to the container (network
@@ -134,6 +137,9 @@ func Run(cfg RunConfig) (int, error) {
 		if err := cfg.Cloned(child.Cmd.Process.Pid); err != nil {
 			return 0, killAndReap(child, err)
 		}
+	}
+	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+		return 0, killAndReap(child, err)
 	}
 	var background []BackgroundAttachment
 	for i, a := range cfg.Attachments {
@@ -324,6 +330,11 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		// exits (runc and crun do the same). With -t the init makes the
 		// container's pty the controlling terminal of this session.
 		Setsid: true,
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path != "" {
+			ucfg.PIDNamespace = ns.Path
+		}
 	}
 	if spec.Process.Terminal {
 		// The init opens the pty in the container's devpts and sends the

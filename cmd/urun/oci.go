@@ -186,6 +186,9 @@ func ociCreate(g *globals, o *ociFlags, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return err
+	}
 	cc := container.CreateConfig{RunConfig: cfg, Root: root, ID: id, Bundle: bundle}
 	if o.consoleSocket != "" {
 		cc.Console = func(master *os.File) error { return sendConsole(o.consoleSocket, master) }
@@ -195,6 +198,7 @@ func ociCreate(g *globals, o *ociFlags, id string) error {
 	}
 	st, err := container.Create(cc)
 	if err != nil {
+		cfg.Cgroups.Remove()
 		return err
 	}
 	if o.pidFile != "" {
@@ -301,6 +305,10 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
 		return err
 	}
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return err
+	}
+	defer cfg.Cgroups.Remove()
 	status, err := container.Run(cfg)
 	if err != nil {
 		return err
