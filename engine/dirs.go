@@ -136,7 +136,7 @@ func StateRoot(flagRoot string) (string, error) {
 	}
 	var root string
 	var err error
-	if os.Getuid() == 0 && !inUserNamespace() {
+	if os.Getuid() == 0 && !InUserNamespace() {
 		root, err = ensureDir("/run/urun")
 	} else {
 		root, err = RuntimeDir()
@@ -148,8 +148,8 @@ func StateRoot(flagRoot string) (string, error) {
 	return root, nil
 }
 
-// inUserNamespace: this process is not in the initial user namespace.
-func inUserNamespace() bool {
+// InUserNamespace: this process is not in the initial user namespace.
+func InUserNamespace() bool {
 	b, err := os.ReadFile("/proc/self/uid_map")
 	if err != nil {
 		return false

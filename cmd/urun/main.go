@@ -193,3 +193,6 @@ func printHelp(w io.Writer, fs *pflag.FlagSet) {
 func printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "%s\n\nUsage: urun %s\n\nFlags:\n%s", c.short, c.usage, c.flags.FlagUsages())
 }
+
+// inUserNamespace: urun runs in a user namespace other than the initial one.
+func inUserNamespace() bool { return engine.InUserNamespace() }
