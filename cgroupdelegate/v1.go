@@ -77,6 +77,18 @@ func V1Plan(spec *specs.Spec) ([]V1Write, error) {
 	for _, rule := range defaultV1Devices {
 		w = append(w, V1Write{"devices", "devices.allow", rule, "(default devices)"})
 	}
+	limits, err := V1LimitPlan(&r)
+	if err != nil {
+		return nil, err
+	}
+	return append(w, limits...), nil
+}
+
+// V1LimitPlan converts the limits of resources (all but devices) to v1
+// files: what create writes after the device rules, and what `update
+// --resources` writes into a running container's cgroup. Pure.
+func V1LimitPlan(r *specs.LinuxResources) ([]V1Write, error) {
+	var w []V1Write
 	if m := r.Memory; m != nil {
 		if m.Limit != nil {
 			w = append(w, V1Write{"memory", "memory.limit_in_bytes", strconv.FormatInt(*m.Limit, 10), "linux.resources.memory.limit"})

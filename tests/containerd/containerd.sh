@@ -190,6 +190,32 @@ for rt in runc urun; do
 	check "ctr $rt: a host block device ($rootdev, $d) cannot be read through mknod" DENIED "$out"
 done
 
+# pause/resume (the cgroup freezer) and metrics (the shim reads the
+# init's cgroup) with each runtime; the counter (renamed into place, so
+# never seen half-written) is read from the host.
+for rt in runc urun; do
+	bin=$runc; [ $rt = urun ] && bin=$urun
+	t=pz-$rt
+	$C run -d --runc-binary "$bin" localhost/busybox:latest $t sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null
+	n=$dir/root/io.containerd.runtime.v2.task/default/$t/rootfs/tmp/n
+	[ -d "$(dirname "$n")" ] || n=$dir/state/io.containerd.runtime.v2.task/default/$t/rootfs/tmp/n
+	sleep 0.3
+	out=$($C task pause $t 2>&1 && $C task ls | awk -v t=$t '$1==t{print $3}')
+	a=$(cat "$n" 2>&1); sleep 0.3; b=$(cat "$n" 2>&1)
+	[ -n "$a" ] && [ "$a" = "$b" ] && out="$out still" || out="$out counting $a..$b"
+	check "ctr $rt: task pause freezes the container" "PAUSED still" "$out"
+	out=$($C task resume $t 2>&1 && $C task ls | awk -v t=$t '$1==t{print $3}')
+	sleep 0.3; c=$(cat "$n" 2>&1)
+	[ -n "$c" ] && [ "$c" != "$b" ] && out="$out counting" || out="$out still $b..$c"
+	check "ctr $rt: task resume thaws it" "RUNNING counting" "$out"
+	out=$($C task metrics $t 2>&1 | awk '$1=="memory.usage_in_bytes" && $2>0{print "usage"}')
+	check "ctr $rt: task metrics reads the container's cgroup" usage "$out"
+	$C task kill -s KILL $t >/dev/null 2>&1
+	for _ in $(seq 50); do [ "$($C task ls | awk -v t=$t '$1==t{print $3}')" = STOPPED ] && break; sleep 0.1; done
+	$C task rm $t >/dev/null 2>&1
+	$C container rm $t >/dev/null 2>&1
+done
+
 . "$repo/tests/containerd/cri.bash"
 echo "containerd: CRI lifecycle took $((SECONDS - began)) s so far" >&2
 exit $fail

@@ -75,6 +75,11 @@ JSON
 		;;
 	esac
 	step "$t a host block device cannot be read through mknod" DENIED "$(crictl exec -s "$c1" sh -c "$hostdisk" 2>&1)"
+	# crictl update: containerd's shim runs `RUNTIME update --resources -`.
+	crictl update --memory 67108864 "$c1" >/dev/null 2>"$dir/$n.err" || sed "s/^/    /" "$dir/$n.err"
+	step "$t update --memory" 67108864 "$(cat "/sys/fs/cgroup/memory/k8s.io/$c1/memory.limit_in_bytes" 2>&1)"
+	out=$(crictl stats -o json --id "$c1" 2>&1 | grep -c '"workingSetBytes"')
+	step "$t stats" 1 "$out"
 	out=ok
 	for _ in $(seq 50); do
 		out=$(crictl logs "$c1" 2>&1)

@@ -77,3 +77,26 @@ func setNamespacePath(spec map[string]any, typ, path string) {
 	}
 	linux["namespaces"] = append(linux["namespaces"].([]any), map[string]any{"type": typ, "path": path})
 }
+
+// Rootless, the OCI face keeps no cgroup for a container that outlives
+// urun: pause, resume, update and events say so in one line and change
+// nothing (as root on cgroup v1 they work: tests/containerd).
+func TestOCIPauseUpdateEventsWithoutCgroup(t *testing.T) {
+	b := bundle(t, false, "sleep", "60")
+	root := t.TempDir()
+	mustRun(t, "--root", root, "run", "--detach", "--bundle", b, "nocg")
+	defer urun(t, "--root", root, "delete", "--force", "nocg")
+	for _, args := range [][]string{{"pause", "nocg"}, {"resume", "nocg"}, {"update", "--memory", "1000000", "nocg"}, {"events", "--stats", "nocg"}} {
+		r := urun(t, append([]string{"--root", root}, args...)...)
+		want := "has no cgroup of its own"
+		if args[0] == "resume" {
+			want = "is running, not paused"
+		}
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("urun %v: want one line with %q and exit 125: %s", args, want, r)
+		}
+	}
+	if st := stateOf(t, root, "nocg"); st["status"] != "running" {
+		t.Errorf("after the refusals: %v", st)
+	}
+}
