@@ -36,6 +36,8 @@ type ExecConfig struct {
 	Console func(master *os.File) error
 	// SeccompCache is a directory for compiled seccomp programs.
 	SeccompCache string
+	// PreserveFDs are passed to the process at 3, 4, … (--preserve-fds).
+	PreserveFDs []*os.File
 }
 
 // joinable are the namespaces exec enters, with nsenter's flag for each.
@@ -54,8 +56,13 @@ func Exec(cfg ExecConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if st.Status != specs.StateRunning {
-		return 0, fmt.Errorf("container %s is %s: exec needs a running container", cfg.ID, st.Status)
+	// A created container's init waits before its exec with every
+	// namespace and mount in place: runc lets a process join it too.
+	if st.Status != specs.StateRunning && st.Status != specs.StateCreated {
+		if st.Status == specs.StateStopped {
+			return 0, fmt.Errorf("%w: %s is stopped, exec needs a running or created container", ErrNotRunning, cfg.ID)
+		}
+		return 0, fmt.Errorf("container %s is %s: exec needs a running or created container", cfg.ID, st.Status)
 	}
 	// The process gets the container's seccomp filter too: it is not
 	// a descendant of the container's process, so it inherits none.
@@ -115,10 +122,11 @@ func Exec(cfg ExecConfig) (int, error) {
 	p := cfg.Process
 	cmd := &exec.Cmd{
 		// fd 5: nsenter's sealed copy (OpenSealed says why).
-		Path:       "/proc/self/fd/5",
-		Args:       args,
-		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExtraFiles: []*os.File{childEnd, initBin, nsenterBin},
+		Path: "/proc/self/fd/5",
+		Args: args,
+		Env:  []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		// The preserved descriptors follow, from 6 (execRequest.Preserve).
+		ExtraFiles: append([]*os.File{childEnd, initBin, nsenterBin}, cfg.PreserveFDs...),
 		// A new session without the caller's controlling terminal, as
 		// the init's (initUsernsConfig says why: TIOCSTI).
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
@@ -167,7 +175,7 @@ func Exec(cfg ExecConfig) (int, error) {
 		return 0, killAndReap(child, err)
 	}
 	defer child.Conn.Close()
-	if err := child.Conn.Send(MsgExec, execRequest{Process: p, Seccomp: filter}); err != nil {
+	if err := child.Conn.Send(MsgExec, execRequest{Process: p, Seccomp: filter, Preserve: Preserved{From: 6, Count: len(cfg.PreserveFDs)}}); err != nil {
 		return 0, killAndReap(child, err)
 	}
 	var console *os.File

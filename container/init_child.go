@@ -245,7 +245,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		}
 		tr.mark("network")
 	}
-	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready, cfg.Preserve)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.

@@ -80,7 +80,7 @@ func reclaimName(root, name string) {
 // 'container prune', which names them.
 // A directory being made is locked by its maker (reserve,
 // container.Create hold the container's lock until the state is saved;
-// a foreground `run --bundle` holds a flock on the directory itself).
+// a directory held with a flock is in use).
 // It costs a directory listing and a state read per container.
 func Sweep(root string) {
 	ents, err := os.ReadDir(root)
@@ -194,18 +194,4 @@ func removeStateless(root, id string) bool {
 		return false
 	}
 	return os.RemoveAll(dir) == nil
-}
-
-// HoldDir marks directory dir as in use for as long as the returned file
-// is open (see sweep).
-func HoldDir(dir string) (*os.File, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(d.Fd()), unix.LOCK_SH); err != nil {
-		d.Close()
-		return nil, err
-	}
-	return d, nil
 }

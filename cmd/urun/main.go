@@ -38,6 +38,9 @@ type globals struct {
 	logFormat     string
 	systemdCgroup bool
 	rootless      string
+	// oci: this call gets the OCI runtime face (runc's semantics), by
+	// the rule in ociFace.
+	oci bool
 }
 
 var commands = map[string]func() *command{}
@@ -89,6 +92,7 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fail(stderr, fmt.Errorf("--log-format %q: use text or json", g.logFormat))
 	}
+	g.oci = ociFace(os.Args[0], fs.Changed("root"))
 	rest := fs.Args()
 	switch {
 	case *version:

@@ -120,12 +120,9 @@ func newRunCommand(name string) *command {
 			usage: usage,
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				if f.oci.bundle != "" {
-					if len(args) != 1 {
-						return argsError(name, "exactly one container ID with --bundle")
-					}
-					if f.oci.preserveFDs != 0 {
-						return errors.New("--preserve-fds is not supported yet")
+				if f.oci.bundle != "" || g.oci {
+					if err := ociRunArgs(name, fs, args); err != nil {
+						return err
 					}
 					if f.createOnly {
 						return ociCreate(g, &f.oci, args[0])
