@@ -100,3 +100,22 @@ func TestOCIPauseUpdateEventsWithoutCgroup(t *testing.T) {
 		t.Errorf("after the refusals: %v", st)
 	}
 }
+
+// A namespace path naming the namespace urun already runs in is not
+// re-entered (setns would need privilege over a namespace a user
+// namespace does not own, for no change): a hostNetwork pod under
+// rootless containerd joins "the pod's" uts, which is urun's own.
+func TestOCIJoinOwnNamespaceByPath(t *testing.T) {
+	b := bundle(t, false, "hostname")
+	editSpec(t, b, func(s map[string]any) {
+		delete(s, "hostname")
+		// The init opens the path: /proc/self is the init itself, in
+		// the host's uts namespace (owned by the host's user namespace).
+		setNamespacePath(s, "uts", "/proc/self/ns/uts")
+	})
+	r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "ownuts")
+	host, _ := os.Hostname()
+	if strings.TrimSpace(r.stdout) != host {
+		t.Errorf("want the host's hostname %q: %s", host, r)
+	}
+}
