@@ -234,6 +234,18 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		tr.mark("ready to exec")
 		return nil
 	}
+	if cfg.WaitNetwork {
+		// As late as can be, so the network helper's set-up overlaps
+		// everything above; before the seccomp filter, which need not
+		// allow this exchange.
+		if err := conn.Send(MsgNetWait, nil); err != nil {
+			return err
+		}
+		if err := conn.WaitFor(MsgNetReady, initTimeout, nil); err != nil {
+			return err
+		}
+		tr.mark("network")
+	}
 	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
 }
 

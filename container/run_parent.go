@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -57,6 +56,8 @@ type RunConfig struct {
 	// Attachments are host-side pieces bound to the container (network
 	// helpers, port forwarders…), attached once its namespaces exist.
 	Attachments []Attachment
+	// Exit, when set, times the exit path for --debug.
+	Exit *ExitTrace
 }
 
 // Attachment is host-side set-up bound to a container's namespaces. Attach
@@ -66,6 +67,19 @@ type RunConfig struct {
 type Attachment interface {
 	Attach(pid int) error
 	Close() error
+}
+
+// BackgroundAttachment is an Attachment whose set-up overlaps the
+// container's: Start runs where Attach would and returns at once, while
+// the init mounts the container's filesystems; Ready waits for the set-up
+// to finish and runs when the init is about to exec the process (it asks
+// with MsgNetWait), so the process never sees it half done. The network
+// helpers are such: pasta takes ~10-30 ms to configure a namespace, about
+// as long as the init's mounts.
+type BackgroundAttachment interface {
+	Attachment
+	Start(pid int) error
+	Ready() error
 }
 
 // forwarded are the signals urun passes on to the container's process.
@@ -103,6 +117,9 @@ func Run(cfg RunConfig) (int, error) {
 	defer signal.Stop(sigs)
 
 	start := time.Now()
+	if cfg.Exit != nil {
+		cfg.Exit.start = start
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return 0, err
@@ -116,15 +133,27 @@ func Run(cfg RunConfig) (int, error) {
 			return 0, killAndReap(child, err)
 		}
 	}
+	var background []BackgroundAttachment
 	for i, a := range cfg.Attachments {
-		if err := a.Attach(child.Cmd.Process.Pid); err != nil {
+		var err error
+		if b, ok := a.(BackgroundAttachment); ok {
+			err = b.Start(child.Cmd.Process.Pid)
+			background = append(background, b)
+		} else {
+			err = a.Attach(child.Cmd.Process.Pid)
+		}
+		if err != nil {
 			closeAttachments(cfg.Attachments[:i])
 			return 0, killAndReap(child, err)
 		}
 	}
-	defer closeAttachments(cfg.Attachments)
+	defer func() {
+		closeAttachments(cfg.Attachments)
+		cfg.Exit.Mark("helpers stopped")
+	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
+		WaitNetwork: len(background) > 0,
 	}); err != nil {
 		return 0, killAndReap(child, err)
 	}
@@ -134,6 +163,11 @@ func Run(cfg RunConfig) (int, error) {
 			return 0, err
 		}
 		defer console.Close()
+	}
+	if len(background) > 0 {
+		if err := waitBackground(child, background, cfg.Debug, start); err != nil {
+			return 0, err
+		}
 	}
 	agent := newSeccompAgent(spec, filter, specs.State{Version: specs.Version, Status: specs.StateCreating, Annotations: spec.Annotations})
 	if err := waitExec(child, agent, func() int { return child.Cmd.Process.Pid }); err != nil {
@@ -169,6 +203,7 @@ func Run(cfg RunConfig) (int, error) {
 		case s := <-sigs:
 			child.Cmd.Process.Signal(s)
 		case werr := <-done:
+			cfg.Exit.Exited()
 			if console != nil {
 				<-copied
 			}
@@ -206,6 +241,34 @@ func initFailed(child *userns.Child, m userns.Message) error {
 		code = ExitRuntime
 	}
 	return &CodedError{Code: code, Err: errors.New(m.Error)}
+}
+
+// waitBackground answers the init's MsgNetWait once every background
+// attachment is ready. The init sends it after its mounts, right before
+// it execs; a set-up error it reports instead ends the run.
+func waitBackground(child *userns.Child, bg []BackgroundAttachment, debug bool, start time.Time) error {
+	m, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return killAndReap(child, fmt.Errorf("waiting for the container to be set up: %w", err))
+	case m.Type == userns.MsgError:
+		return initFailed(child, m)
+	case m.Type != MsgNetWait:
+		return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+	}
+	asked := time.Now()
+	for _, b := range bg {
+		if err := b.Ready(); err != nil {
+			return killAndReap(child, err)
+		}
+	}
+	if debug {
+		fmt.Fprintf(os.Stderr, "urun: network      %6.2f ms (the init waited %.2f ms for it)\n", msSince(start), msSince(asked))
+	}
+	if err := child.Conn.Send(MsgNetReady, nil); err != nil {
+		return killAndReap(child, err)
+	}
+	return nil
 }
 
 // waitExec waits until the init has executed the user's process. The sync
@@ -258,30 +321,6 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = nil, nil, nil
 	}
 	return ucfg
-}
-
-// closeAttachments closes in reverse order of attaching.
-func closeAttachments(as []Attachment) {
-	for i := len(as) - 1; i >= 0; i-- {
-		as[i].Close()
-	}
-}
-
-func killAndReap(child *userns.Child, err error) error {
-	child.Cmd.Process.Kill()
-	child.Cmd.Wait()
-	return err
-}
-
-// exitStatus is the shell's view of how the process ended.
-func exitStatus(ps *os.ProcessState, werr error) (int, error) {
-	if ps == nil {
-		return 0, fmt.Errorf("waiting for the container: %w", werr)
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ps.ExitCode(), nil
 }
 
 // relayTerminal copies between the user's terminal and the container's

@@ -163,8 +163,9 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		autoRemove = false
 	}
 	// (A podman store container already writes to its record's layer.)
-	if !autoRemove && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
-		if err := persistUpper(root, id, &cfg.Rootfs); err != nil {
+	tmpfsUpper := autoRemove && f.writableLayer == writableTmpfs
+	if !tmpfsUpper && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
+		if err := persistUpper(root, id, autoRemove, &cfg.Rootfs); err != nil {
 			discardContainer(root, id)
 			return err
 		}
@@ -262,6 +263,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		logs.close()
 	}
 	recordExit(root, id, status, runErr, autoRemove)
+	cfg.Exit.Mark("cleaned up")
 	if runErr != nil {
 		return runErr
 	}

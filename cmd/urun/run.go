@@ -51,6 +51,9 @@ type runFlags struct {
 	tlsVerify   bool
 	// squashIDs: --squash-ids / URUN_SQUASH_IDS=1 (docs/STORE.md).
 	squashIDs bool
+	// writableLayer: --writable-layer / URUN_WRITABLE_LAYER, disk or tmpfs.
+	writableLayer         string
+	writableLayerExplicit bool
 	// image is the image the container runs, pinned until the container
 	// is registered (imagepin.go).
 	image       imageUse
@@ -100,6 +103,7 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.storageRoot, "storage-root", "", "with --image-store=podman: the containers/storage root to use (podman's --root; default: graphroot from storage.conf)")
 		fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling (false for a local registry on plain HTTP)")
 		fs.BoolVar(&f.squashIDs, "squash-ids", os.Getenv("URUN_SQUASH_IDS") == "1", "give image files owned by ids outside the user namespace to root instead of failing (default from URUN_SQUASH_IDS=1)")
+		fs.StringVar(&f.writableLayer, "writable-layer", defaultWritableLayer(), "where a --rm container's writes go: disk (a directory in the data directory, removed at exit) or tmpfs (memory: everything the container writes costs RAM until it exits, up to half the RAM); default $URUN_WRITABLE_LAYER or disk")
 		fs.BoolVar(&f.dryRun, "dry-run", false, "print the OCI runtime config the container would get, and exit")
 		fs.StringVar(&f.format, "format", "json", "output format for --dry-run: json")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container's id")
@@ -131,6 +135,7 @@ func newRunCommand(name string) *command {
 					return ociRun(g, &f.oci, args[0], f.detach)
 				}
 				f.rmExplicit = fs.Changed("rm")
+				f.writableLayerExplicit = fs.Changed("writable-layer")
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
 				}
@@ -273,6 +278,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		UseHelpers:   maps.UseHelpers,
 		Debug:        g.debug,
 		SeccompCache: filepath.Join(data, "seccomp"),
+		Exit:         container.NewExitTrace(g.debug),
 	}
 	// The process that runs the container holds its cgroup: this one, or
 	// the supervisor of a detached one (not its front, nor create).
@@ -354,6 +360,43 @@ func (f *runFlags) complete() error {
 	}
 	if f.format != "json" {
 		return fmt.Errorf("--format %q: only json is supported", f.format)
+	}
+	return f.checkWritableLayer()
+}
+
+// The --writable-layer values.
+const (
+	writableDisk  = "disk"
+	writableTmpfs = "tmpfs"
+)
+
+// writableLayerEnv sets --writable-layer's default.
+const writableLayerEnv = "URUN_WRITABLE_LAYER"
+
+func defaultWritableLayer() string {
+	if v := os.Getenv(writableLayerEnv); v != "" {
+		return v
+	}
+	return writableDisk
+}
+
+// checkWritableLayer refuses a value urun does not know, and a tmpfs
+// asked for on the command line by a container that is kept (its writes
+// must survive stop and start); from the environment, tmpfs applies to
+// --rm containers only.
+func (f *runFlags) checkWritableLayer() error {
+	switch f.writableLayer {
+	case writableDisk, writableTmpfs:
+	default:
+		src := "--writable-layer"
+		if !f.writableLayerExplicit {
+			src = writableLayerEnv
+		}
+		return fmt.Errorf("%s %q: want disk or tmpfs", src, f.writableLayer)
+	}
+	kept := f.createOnly || !f.rm || (f.detach && !f.rmExplicit)
+	if f.writableLayerExplicit && f.writableLayer == writableTmpfs && kept {
+		return errors.New("--writable-layer=tmpfs is for --rm containers only: a kept container (create, -d, --rm=false) keeps its writes on disk across stop and start; add --rm, or drop --writable-layer")
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func sweep(root string) {
 		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
 		if err == nil {
 			var st container.State
-			if json.Unmarshal(b, &st) == nil && st.Creator != 0 && st.Unfinished() {
+			if json.Unmarshal(b, &st) == nil && (st.Creator != 0 && st.Unfinished() || orphanedRm(&st)) {
 				reclaim(root, name)
 			}
 			continue
@@ -120,6 +120,54 @@ func sweep(root string) {
 		}
 	}
 	container.SweepNames(root)
+	sweepUppers(root)
+}
+
+// orphanedRm: a --rm container whose urun (or supervisor) is dead; its
+// init dies with it, and its writable layer on disk must go (reclaim
+// waits for the init).
+func orphanedRm(st *container.State) bool {
+	return st.AutoRemove && st.Supervisor != 0 && !container.ProcessAlive(st.Supervisor, st.SupervisorStart)
+}
+
+// sweepUppers removes the writable layers of --rm containers of root
+// whose state is gone (a reboot emptied the runtime directory, or a
+// removal was cut short between the layer and the state). Kept
+// containers' layers hold the user's data: `container prune` names and
+// removes those.
+func sweepUppers(root string) {
+	data, err := dataDirPath()
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(data, "containers")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		id := e.Name()
+		if container.ValidID(id) != nil {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(dir, id, autoRemoveMark)); err != nil {
+			continue
+		}
+		if owner, err := os.ReadFile(filepath.Join(dir, id, "root")); err != nil || string(owner) != root {
+			continue
+		}
+		if _, err := os.Lstat(container.Dir(root, id)); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		// Under the container's lock: a start between its reserve and
+		// its layer holds it.
+		if unlock, ok := container.TryLock(root, id); ok {
+			if _, err := os.Lstat(container.Dir(root, id)); errors.Is(err, os.ErrNotExist) {
+				removeUpper(id)
+			}
+			unlock()
+		}
+	}
 }
 
 // removeStateless removes container directory id if it has no state and

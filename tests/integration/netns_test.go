@@ -443,3 +443,45 @@ func TestNetworkFlagErrors(t *testing.T) {
 		t.Fatalf("/dev/net/tun: %v (the harness must provide it)", err)
 	}
 }
+
+// The default network is set up while the container is built (issue 25):
+// the process must still find it complete at its first instruction, every
+// time, and --debug must time the network wait and the exit path.
+func TestDefaultNetworkReadyAtExec(t *testing.T) {
+	// The container's program is ip itself (no shell first, which would
+	// give the helper time): without the wait it finds eth0 bare.
+	for i := 0; i < 5; i++ {
+		if r := mustRun(t, "run", "--rm", busybox(), "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(r.stdout, "inet 10.0.2.100/") {
+			t.Fatalf("run %d: eth0 had no address when the process started:\n%s", i, r)
+		}
+		if r := mustRun(t, "run", "--rm", busybox(), "ip", "route"); !strings.Contains(r.stdout, "default via 10.0.2.2") {
+			t.Fatalf("run %d: no default route when the process started:\n%s", i, r)
+		}
+	}
+	r := mustRun(t, "--debug", "run", "--rm", busybox(), "true")
+	for _, mark := range []string{"urun: network ", "urun-init: network ", "urun: exited ", "urun: cleaned up "} {
+		if !strings.Contains(r.stderr, mark) {
+			t.Errorf("--debug has no %q mark:\n%s", mark, r.stderr)
+		}
+	}
+}
+
+// urun does not wait for an unpublished helper's exit, but a published
+// port must be free the moment urun exits: a script may publish it again.
+func TestPublishedPortFreeAtExit(t *testing.T) {
+	for _, d := range userModeDrivers {
+		t.Run(d, func(t *testing.T) {
+			before := myProcesses(t)
+			for i := 0; i < 3; i++ {
+				port := freePort(t)
+				mustRun(t, "run", "--rm", "--network", d, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), busybox(), "true")
+				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+				if err != nil {
+					t.Fatalf("port %d still taken after urun exited: %v", port, err)
+				}
+				l.Close()
+			}
+			checkNoLeftovers(t, before)
+		})
+	}
+}
