@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -438,7 +439,9 @@ func openImage(ref string, f *runFlags) (*store.Image, error) {
 	})
 }
 
-// findInit locates urun-init: $URUN_INIT, else beside the urun binary.
+// findInit locates urun-init: $URUN_INIT, else beside the urun binary,
+// else on PATH (a copy of urun elsewhere, as podman's test of a
+// --runtime path makes, still finds the installed one).
 func findInit() (string, error) {
 	if p := os.Getenv("URUN_INIT"); p != "" {
 		return p, nil
@@ -448,10 +451,13 @@ func findInit() (string, error) {
 		return "", fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "urun-init")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-init is missing (looked for %s): install it beside urun (make install)", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
-	return p, nil
+	if onPath, err := exec.LookPath("urun-init"); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("urun-init is missing (looked for %s and on PATH): install it beside urun (make install)", p)
 }
 
 func newID() string {

@@ -158,7 +158,9 @@ done
 run_files() { # runtime
 	local rt=$1 f
 	for f in $FILES; do
-		as_user "$TEST_USER" env PODMAN="$stage/$rt/podman" \
+		# urun-init on PATH, as an installed urun has it: 030-run
+		# runs a copy of the runtime from /var/tmp.
+		as_user "$TEST_USER" env PODMAN="$stage/$rt/podman" PATH="$stage/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
 			bats --tap "$stage/system/$f.bats" >"$stage/$rt/$f.tap" 2>&1 || true
 	done
 }
