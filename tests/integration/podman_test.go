@@ -217,3 +217,32 @@ func TestPodmanTimeout(t *testing.T) {
 		t.Errorf("state after the timeout: %s\nwant exited -1", r)
 	}
 }
+
+// A copy of urun away from urun-init (podman's "full path to --runtime
+// is preserved" test copies the runtime to /var/tmp) finds the
+// urun-init on PATH, and without one says where it looked.
+func TestInitFoundOnPath(t *testing.T) {
+	dir := t.TempDir()
+	cp := filepath.Join(dir, "urun-copy")
+	if out, err := exec.Command("cp", urunBin, cp).CombinedOutput(); err != nil {
+		t.Fatalf("copying urun: %v %s", err, out)
+	}
+	run := func(path string) result {
+		cmd := exec.Command(cp, "run", "--rm", busybox(), "echo", "from-copy")
+		cmd.Env = append(os.Environ(), "PATH="+path)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := result{stdout: out.String(), stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+		return r
+	}
+	if r := run(filepath.Dir(urunBin) + ":" + os.Getenv("PATH")); r.code != 0 || r.stdout != "from-copy\n" {
+		t.Errorf("copy of urun with urun-init on PATH: %s", r)
+	}
+	if r := run("/usr/bin:/bin"); r.code == 0 || !strings.Contains(r.stderr, "urun-init is missing") || !strings.Contains(r.stderr, "on PATH") {
+		t.Errorf("copy of urun without urun-init anywhere: %s", r)
+	}
+}
