@@ -57,7 +57,7 @@ var rlimitResources = map[string]int{
 // as its process user, as with runc.
 //
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
+func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error, preserve Preserved) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -147,8 +147,60 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 			return err
 		}
 	}
+	restore, err := placePreserved(conn, preserve)
+	if err != nil {
+		return err
+	}
 	err = unix.Exec(prog, p.Args, p.Env)
+	restore()
 	return execFailure(p.Args[0], err)
+}
+
+// Preserved are the descriptors --preserve-fds passes on: Count of them,
+// which arrive in the init at From, From+1, … and which the process gets
+// at 3, 4, … (as runc's).
+type Preserved struct {
+	From  int `json:"from,omitempty"`
+	Count int `json:"count,omitempty"`
+}
+
+// placePreserved puts the preserved descriptors at 3… without the
+// close-on-exec flag, as the very last step before execve: the sync
+// socket may sit in that range, so it is first duplicated above it
+// (close-on-exec, so its end of file still tells the parent the exec
+// happened). The returned function puts the socket back when the exec
+// failed, so the failure can still be reported.
+//
+// Preconditions: OS thread locked; nothing talks over conn in between.
+func placePreserved(conn *userns.Conn, p Preserved) (func(), error) {
+	if p.Count == 0 {
+		return func() {}, nil
+	}
+	top := 3 + p.Count
+	if p.From+p.Count > top {
+		top = p.From + p.Count
+	}
+	sock, err := conn.Fd()
+	if err != nil {
+		return nil, err
+	}
+	saved, err := unix.FcntlInt(uintptr(sock), unix.F_DUPFD_CLOEXEC, top)
+	if err != nil {
+		return nil, fmt.Errorf("moving the sync socket: %w", err)
+	}
+	high := make([]int, p.Count)
+	for i := range high {
+		if high[i], err = unix.FcntlInt(uintptr(p.From+i), unix.F_DUPFD_CLOEXEC, top); err != nil {
+			return nil, fmt.Errorf("preserved descriptor %d: %w", 3+i, err)
+		}
+	}
+	for i, fd := range high {
+		if err := unix.Dup3(fd, 3+i, 0); err != nil {
+			return nil, fmt.Errorf("preserved descriptor %d: %w", 3+i, err)
+		}
+		unix.Close(fd)
+	}
+	return func() { unix.Dup3(saved, sock, unix.O_CLOEXEC) }, nil
 }
 
 // installSeccomp installs the filter; a user-notification listener goes

@@ -38,6 +38,8 @@ type ExecConfig struct {
 	Console func(master *os.File) error
 	// SeccompCache is a directory for compiled seccomp programs.
 	SeccompCache string
+	// PreserveFDs are passed to the process at 3, 4, … (--preserve-fds).
+	PreserveFDs []*os.File
 }
 
 // joinable are the namespaces exec enters, with nsenter's flag for each.
@@ -56,8 +58,13 @@ func Exec(cfg ExecConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if st.Status != specs.StateRunning {
-		return 0, fmt.Errorf("container %s is %s: exec needs a running container", cfg.ID, st.Status)
+	// A created container's init waits before its exec with every
+	// namespace and mount in place: runc lets a process join it too.
+	if st.Status != specs.StateRunning && st.Status != specs.StateCreated {
+		if st.Status == specs.StateStopped {
+			return 0, fmt.Errorf("%w: %s is stopped, exec needs a running or created container", ErrNotRunning, cfg.ID)
+		}
+		return 0, fmt.Errorf("container %s is %s: exec needs a running or created container", cfg.ID, st.Status)
 	}
 	// The process gets the container's seccomp filter too: it is not
 	// a descendant of the container's process, so it inherits none.
@@ -126,10 +133,11 @@ func Exec(cfg ExecConfig) (int, error) {
 	p := cfg.Process
 	cmd := &exec.Cmd{
 		// fd 5: nsenter's sealed copy (OpenSealed says why).
-		Path:       "/proc/self/fd/5",
-		Args:       args,
-		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExtraFiles: []*os.File{childEnd, initBin, nsenterBin},
+		Path: "/proc/self/fd/5",
+		Args: args,
+		Env:  []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		// The preserved descriptors follow, from 6 (execRequest.Preserve).
+		ExtraFiles: append([]*os.File{childEnd, initBin, nsenterBin}, cfg.PreserveFDs...),
 		// A new session without the caller's controlling terminal, as
 		// the init's (initUsernsConfig says why: TIOCSTI).
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
@@ -150,7 +158,16 @@ func Exec(cfg ExecConfig) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	// As root the process joins the container's cgroup (its device
+	// rules above all): nsenter is born there, and its child with it.
+	back, err := st.Cgroups.Join()
+	if err != nil {
+		childEnd.Close()
+		return 0, fmt.Errorf("exec in %s: %w", st.ID, err)
+	}
+	err = cmd.Start()
+	back()
+	if err != nil {
 		childEnd.Close()
 		return 0, fmt.Errorf("starting nsenter: %w", err)
 	}
@@ -169,7 +186,7 @@ func Exec(cfg ExecConfig) (int, error) {
 		return 0, killAndReap(child, err)
 	}
 	defer child.Conn.Close()
-	if err := child.Conn.Send(MsgExec, execRequest{Process: p, Seccomp: filter}); err != nil {
+	if err := child.Conn.Send(MsgExec, execRequest{Process: p, Seccomp: filter, Preserve: Preserved{From: 6, Count: len(cfg.PreserveFDs)}}); err != nil {
 		return 0, killAndReap(child, err)
 	}
 	var console *os.File
@@ -215,24 +232,13 @@ func Exec(cfg ExecConfig) (int, error) {
 	} else {
 		close(copied)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case s := <-sigs:
-			if target > 0 {
-				unix.Kill(target, s.(syscall.Signal))
-			}
-		case werr := <-done:
-			if console != nil && cfg.Console == nil {
-				<-copied
-			}
-			if restore != nil {
-				restore()
-			}
-			return exitStatus(cmd.ProcessState, werr)
+	deliver := func(s os.Signal) error {
+		if target > 0 {
+			return unix.Kill(target, s.(syscall.Signal))
 		}
+		return nil
 	}
+	return waitForwarding(cmd, sigs, deliver, nil, copied, restore)
 }
 
 func socketPair(name string) (parent, child *os.File, err error) {

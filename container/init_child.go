@@ -205,6 +205,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 			return fmt.Errorf("setting hostname %q: %w", spec.Hostname, err)
 		}
 	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setting domainname %q: %w", spec.Domainname, err)
+		}
+	}
 	if spec.Process.Terminal {
 		if err := setupConsole(conn, spec.Process.ConsoleSize); err != nil {
 			return err
@@ -246,7 +251,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		}
 		tr.mark("network")
 	}
-	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready, cfg.Preserve)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.
@@ -312,8 +317,10 @@ func (t *tracer) mark(phase string) {
 }
 
 // joinNamespaces enters the namespaces the spec gives by path (network,
-// ipc, uts: the ones a thread may switch alone). The OS thread is locked,
-// and execve carries this thread's namespaces into the process.
+// ipc, uts, cgroup: the ones a thread may switch alone; the parent cloned
+// the init into a pid namespace given by path, and ParseOCIConfig refused
+// mount and user ones, saying why). The OS thread is locked, and execve
+// carries this thread's namespaces into the process.
 func joinNamespaces(spec *specs.Spec) error {
 	if spec.Linux == nil {
 		return nil
@@ -330,6 +337,10 @@ func joinNamespaces(spec *specs.Spec) error {
 			flag = unix.CLONE_NEWIPC
 		case specs.UTSNamespace:
 			flag = unix.CLONE_NEWUTS
+		case specs.CgroupNamespace:
+			flag = unix.CLONE_NEWCGROUP
+		case specs.PIDNamespace:
+			continue
 		default:
 			return fmt.Errorf("joining a %s namespace by path is not supported", ns.Type)
 		}
