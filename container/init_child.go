@@ -55,7 +55,13 @@ func InitMain() int {
 		// found" (127): name the cause, as urun's failure (125).
 		err = fmt.Errorf("the container's root filesystem is gone (its fuse-overlayfs exited): %v", err)
 	}
-	conn.SendError(err)
+	if conn.SendError(err) != nil {
+		// Nobody listens any more: `urun create` has returned and
+		// start let the init go on, so execve failed after start.
+		// The container's stderr (conmon's log, the caller's
+		// terminal) is where the reason can still go.
+		fmt.Fprintln(os.Stderr, "urun:", err)
+	}
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
@@ -245,7 +251,7 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		}
 		tr.mark("network")
 	}
-	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready, cfg.Preserve)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.

@@ -27,6 +27,8 @@ type InitConfig struct {
 	// HookState, when the spec has createContainer or startContainer
 	// hooks, is the state the init passes them (it adds its host pid).
 	HookState *specs.State `json:"hookState,omitempty"`
+	// Preserve: the descriptors --preserve-fds passes to the process.
+	Preserve Preserved `json:"preserve,omitzero"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
 	// WaitNetwork: the network is set up from the host while the init

@@ -12,13 +12,20 @@ import (
 )
 
 // Kill sends sig to the container's init, or with all to every process
-// in its pid namespace. A stopped container is an error, as with runc.
+// in its pid namespace; signal 0 only checks. As runc 1.1.5: the init of
+// a stopped container is an error (ErrNotRunning), but --all on a stopped
+// container succeeds with nothing to signal (runc finds its cgroup
+// empty or gone).
 func Kill(root, id string, sig unix.Signal, all bool) error {
 	st, err := Load(root, id)
 	if err != nil {
 		return err
 	}
-	if st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0 {
+	gone := st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0
+	if gone && all && st.Status == specs.StateStopped {
+		return nil
+	}
+	if gone {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
@@ -27,7 +34,10 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		}
 		return nil
 	}
-	if err := unix.Kill(st.Pid, sig); err != nil {
+	if err := KillProcess(st.Pid, st.InitStart, sig); err != nil {
+		if err == unix.ESRCH {
+			return fmt.Errorf("%w: %s", ErrNotRunning, id)
+		}
 		return fmt.Errorf("signalling container %s: %w", id, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 // psEntry is one container as ps shows it; the field names are podman's,
@@ -100,19 +101,12 @@ func init() {
 
 // listEntries is every container (running only, unless all), newest first.
 func listEntries(root string, all bool) ([]psEntry, error) {
-	ids, err := container.List(root)
+	states, err := engine.List(root)
 	if err != nil {
 		return nil, err
 	}
 	list := []psEntry{}
-	for _, id := range ids {
-		st, err := container.Load(root, id)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if abandoned(st) && reclaim(root, id) {
-			continue
-		}
+	for _, st := range states {
 		e := entryOf(st)
 		if !all && e.State != "running" {
 			continue
