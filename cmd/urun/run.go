@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -404,7 +405,9 @@ func openImage(ref string, f *runFlags) (*store.Image, error) {
 	})
 }
 
-// findInit locates urun-init: $URUN_INIT, else beside the urun binary.
+// findInit locates urun-init: $URUN_INIT, else beside the urun binary,
+// else on PATH (a copy of urun elsewhere, as podman's test of a
+// --runtime path makes, still finds the installed one).
 func findInit() (string, error) {
 	if p := os.Getenv("URUN_INIT"); p != "" {
 		return p, nil
@@ -414,10 +417,13 @@ func findInit() (string, error) {
 		return "", fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "urun-init")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-init is missing (looked for %s): install it beside urun (make install)", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
-	return p, nil
+	if onPath, err := exec.LookPath("urun-init"); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("urun-init is missing (looked for %s and on PATH): install it beside urun (make install)", p)
 }
 
 // runEngine hands the container to the engine with what the flags say
