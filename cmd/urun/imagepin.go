@@ -56,7 +56,7 @@ func imageUsers(root, data string, d store.Digest) ([]imageUser, error) {
 		if abandoned(st) && reclaim(root, id) {
 			continue
 		}
-		if strings.HasPrefix(st.ImageRootfs, prefix) {
+		if strings.HasPrefix(st.ImageRootfs, prefix) || st.ImageRootfs == layerStoreUse(data, d) {
 			users = append(users, imageUser{id: id, name: st.Name})
 		}
 	}

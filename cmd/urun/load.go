@@ -24,6 +24,11 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if s, err := openStore(); err == nil {
+					if img, err := s.Lookup(full); err == nil {
+						unpackAtPull(s, img, *quiet)
+					}
+				}
 				fmt.Println("Loaded image:", full)
 				return nil
 			},

@@ -56,6 +56,7 @@ func init() {
 				if err != nil {
 					return err
 				}
+				unpackAtPull(s, img, *quiet)
 				fmt.Println(img.Digest)
 				return nil
 			},

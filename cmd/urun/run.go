@@ -222,16 +222,26 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding urun's own executable: %w", err)
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace {
+			if s, err := openStore(); err == nil {
+				if dirs, ok := imageLayers(s, img, data, maps, g.debug); ok {
+					plan.Lower, readFile = dirs, layeredReader(dirs)
+					f.image.rootfs = layerStoreUse(data, img.Digest)
+				}
+			}
 		}
-		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
-			fmt.Fprintln(os.Stderr, "urun: warning:", w)
-		}}); err != nil {
-			return err
+		if readFile == nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding urun's own executable: %w", err)
+			}
+			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+				fmt.Fprintln(os.Stderr, "urun: warning:", w)
+			}}); err != nil {
+				return err
+			}
+			f.image.rootfs = rootDir
 		}
-		f.image.rootfs = rootDir
 	}
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
