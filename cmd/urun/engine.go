@@ -417,12 +417,30 @@ func removeContainer(root, id string) error {
 	if err := removeUpper(id); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
-	if err := os.RemoveAll(container.Dir(root, id)); err != nil {
+	if err := removeStateLast(container.Dir(root, id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	// The lock file goes when its holder unlocks (container.Lock), or
 	// with the next sweep.
 	return nil
+}
+
+// removeStateLast deletes a container directory with its state.json
+// last: a container that `ps` no longer lists has no directory left
+// (but for the final rmdir).
+func removeStateLast(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() != "state.json" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 // discardContainer removes a container its command failed to set up,

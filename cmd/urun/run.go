@@ -222,7 +222,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace {
+		// The copy tier copies one tree; the layer store's is a stack.
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
 			if s, err := openStore(); err == nil {
 				if dirs, ok := imageLayers(s, img, data, maps, g.debug); ok {
 					plan.Lower, readFile = dirs, layeredReader(dirs)
