@@ -172,6 +172,14 @@ want B1 && hf B1-net "${FAST[@]}" \
 want B2 && hf B2 "${FAST[@]}" \
 	-n "urun run IMG" "$URUN run --rm --network none oci:$IMG true" \
 	-n "podman run IMG" "podman --runtime runc run --rm --network none $PIMG true"
+# B2-net: what most users run, no --network: urun's default (pasta) against
+# the same run without a network and with slirp4netns, and podman's own
+# default (slirp4netns, for rootless podman 4.3).
+want B2-net && hf B2-net "${FAST[@]}" \
+	-n "urun run IMG (default network)" "$URUN run --rm oci:$IMG true" \
+	-n "urun run IMG --network none" "$URUN run --rm --network none oci:$IMG true" \
+	-n "urun run IMG --network slirp4netns" "$URUN run --rm --network slirp4netns oci:$IMG true" \
+	-n "podman run IMG (default network)" "podman --runtime runc run --rm $PIMG true"
 
 # --- start-up profile: urun's phases ----------------------------------------
 # dry-run = binary start + flags + idmap (getsubids) + store lookup + spec,

@@ -22,6 +22,8 @@ type CreateConfig struct {
 	// Console receives the pty master when the process has a terminal
 	// (the OCI --console-socket); Create closes it afterwards.
 	Console func(master *os.File) error
+	// PreserveFDs are passed to the process at 3, 4, … (--preserve-fds).
+	PreserveFDs []*os.File
 }
 
 // Create builds the container up to the exec of its process and returns
@@ -85,14 +87,21 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, err
 	}
 	defer initBin.Close()
-	child, err := userns.Start(initUsernsConfig(cfg.RunConfig, initBin))
+	ucfg := initUsernsConfig(cfg.RunConfig, initBin)
+	// The preserved descriptors follow the init's own (sync, program).
+	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
+	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
+	child, err := userns.Start(ucfg)
 	if err != nil {
 		return nil, err
 	}
 	defer child.Conn.Close()
+	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+		return nil, killAndReap(child, err)
+	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
-		HookState: hookState,
+		HookState: hookState, Preserve: preserve,
 	}); err != nil {
 		return nil, killAndReap(child, err)
 	}
@@ -140,6 +149,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		InitStart: start,
 		Created:   time.Now().UTC(),
 		Rootless:  !cfg.NoNewUser,
+		Cgroups:   cfg.Cgroups,
 	}
 	creating := st.State
 	creating.Status = specs.StateCreating

@@ -57,7 +57,7 @@ var rlimitResources = map[string]int{
 // as its process user, as with runc.
 //
 // Preconditions: OS thread locked; after pivot_root.
-func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error) error {
+func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter *seccomp.Program, ready func() error, preserve Preserved) error {
 	p := spec.Process
 	if len(p.Args) == 0 {
 		return errors.New("the process has no arguments")
@@ -75,6 +75,13 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 	cwdErr := unix.Chdir(cwd)
 	if cwdErr == nil {
 		if err := checkCwd(cwd); err != nil {
+			return err
+		}
+		// A path (not a name looked up in PATH) is checked here, in
+		// create, as runc does: `podman start` of a container whose
+		// program is missing fails with the reason, not later with
+		// a bare exit status.
+		if err := checkProgram(prog); err != nil {
 			return err
 		}
 	}
@@ -140,8 +147,60 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 			return err
 		}
 	}
+	restore, err := placePreserved(conn, preserve)
+	if err != nil {
+		return err
+	}
 	err = unix.Exec(prog, p.Args, p.Env)
+	restore()
 	return execFailure(p.Args[0], err)
+}
+
+// Preserved are the descriptors --preserve-fds passes on: Count of them,
+// which arrive in the init at From, From+1, … and which the process gets
+// at 3, 4, … (as runc's).
+type Preserved struct {
+	From  int `json:"from,omitempty"`
+	Count int `json:"count,omitempty"`
+}
+
+// placePreserved puts the preserved descriptors at 3… without the
+// close-on-exec flag, as the very last step before execve: the sync
+// socket may sit in that range, so it is first duplicated above it
+// (close-on-exec, so its end of file still tells the parent the exec
+// happened). The returned function puts the socket back when the exec
+// failed, so the failure can still be reported.
+//
+// Preconditions: OS thread locked; nothing talks over conn in between.
+func placePreserved(conn *userns.Conn, p Preserved) (func(), error) {
+	if p.Count == 0 {
+		return func() {}, nil
+	}
+	top := 3 + p.Count
+	if p.From+p.Count > top {
+		top = p.From + p.Count
+	}
+	sock, err := conn.Fd()
+	if err != nil {
+		return nil, err
+	}
+	saved, err := unix.FcntlInt(uintptr(sock), unix.F_DUPFD_CLOEXEC, top)
+	if err != nil {
+		return nil, fmt.Errorf("moving the sync socket: %w", err)
+	}
+	high := make([]int, p.Count)
+	for i := range high {
+		if high[i], err = unix.FcntlInt(uintptr(p.From+i), unix.F_DUPFD_CLOEXEC, top); err != nil {
+			return nil, fmt.Errorf("preserved descriptor %d: %w", 3+i, err)
+		}
+	}
+	for i, fd := range high {
+		if err := unix.Dup3(fd, 3+i, 0); err != nil {
+			return nil, fmt.Errorf("preserved descriptor %d: %w", 3+i, err)
+		}
+		unix.Close(fd)
+	}
+	return func() { unix.Dup3(saved, sock, unix.O_CLOEXEC) }, nil
 }
 
 // installSeccomp installs the filter; a user-notification listener goes
@@ -185,6 +244,25 @@ func execFailure(name string, err error) error {
 		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
 	}
 	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
+}
+
+// checkProgram refuses a program path that execve would: missing (127),
+// a directory or without any execute bit (126). The words match runc's,
+// which podman turns into its exit statuses ("no such file or
+// directory", "permission denied").
+func checkProgram(prog string) error {
+	st, err := os.Stat(prog)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", prog)}
+	case err != nil:
+		return nil // let execve say what is wrong
+	case st.IsDir():
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (it is a directory)", prog)}
+	case st.Mode()&0o111 == 0:
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (no execute permission)", prog)}
+	}
+	return nil
 }
 
 // lookPath finds name in the container's PATH, as a shell would.

@@ -55,7 +55,13 @@ func InitMain() int {
 		// found" (127): name the cause, as urun's failure (125).
 		err = fmt.Errorf("the container's root filesystem is gone (its fuse-overlayfs exited): %v", err)
 	}
-	conn.SendError(err)
+	if conn.SendError(err) != nil {
+		// Nobody listens any more: `urun create` has returned and
+		// start let the init go on, so execve failed after start.
+		// The container's stderr (conmon's log, the caller's
+		// terminal) is where the reason can still go.
+		fmt.Fprintln(os.Stderr, "urun:", err)
+	}
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
@@ -199,6 +205,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 			return fmt.Errorf("setting hostname %q: %w", spec.Hostname, err)
 		}
 	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setting domainname %q: %w", spec.Domainname, err)
+		}
+	}
 	if spec.Process.Terminal {
 		if err := setupConsole(conn, spec.Process.ConsoleSize); err != nil {
 			return err
@@ -228,7 +239,19 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 		tr.mark("ready to exec")
 		return nil
 	}
-	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready)
+	if cfg.WaitNetwork {
+		// As late as can be, so the network helper's set-up overlaps
+		// everything above; before the seccomp filter, which need not
+		// allow this exchange.
+		if err := conn.Send(MsgNetWait, nil); err != nil {
+			return err
+		}
+		if err := conn.WaitFor(MsgNetReady, initTimeout, nil); err != nil {
+			return err
+		}
+		tr.mark("network")
+	}
+	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready, cfg.Preserve)
 }
 
 // MsgCreated tells the parent a waiting container is ready to start.
@@ -294,8 +317,10 @@ func (t *tracer) mark(phase string) {
 }
 
 // joinNamespaces enters the namespaces the spec gives by path (network,
-// ipc, uts: the ones a thread may switch alone). The OS thread is locked,
-// and execve carries this thread's namespaces into the process.
+// ipc, uts, cgroup: the ones a thread may switch alone; the parent cloned
+// the init into a pid namespace given by path, and ParseOCIConfig refused
+// mount and user ones, saying why). The OS thread is locked, and execve
+// carries this thread's namespaces into the process.
 func joinNamespaces(spec *specs.Spec) error {
 	if spec.Linux == nil {
 		return nil
@@ -305,19 +330,32 @@ func joinNamespaces(spec *specs.Spec) error {
 			continue
 		}
 		var flag int
+		var name string
 		switch ns.Type {
 		case specs.NetworkNamespace:
-			flag = unix.CLONE_NEWNET
+			flag, name = unix.CLONE_NEWNET, "net"
 		case specs.IPCNamespace:
-			flag = unix.CLONE_NEWIPC
+			flag, name = unix.CLONE_NEWIPC, "ipc"
 		case specs.UTSNamespace:
-			flag = unix.CLONE_NEWUTS
+			flag, name = unix.CLONE_NEWUTS, "uts"
+		case specs.CgroupNamespace:
+			flag, name = unix.CLONE_NEWCGROUP, "cgroup"
+		case specs.PIDNamespace:
+			continue
 		default:
 			return fmt.Errorf("joining a %s namespace by path is not supported", ns.Type)
 		}
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("opening %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		if sameNamespace(fd, "/proc/thread-self/ns/"+name) {
+			// Already in it (a hostNetwork pod's uts under rootless
+			// containerd is the one urun runs in): setns would need
+			// CAP_SYS_ADMIN over a namespace a user namespace may not
+			// own, for no change.
+			unix.Close(fd)
+			continue
 		}
 		err = unix.Setns(fd, flag)
 		unix.Close(fd)
@@ -346,4 +384,11 @@ func rootCgroupNamespace(spec *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// sameNamespace: the namespace file fd and the one at path are the same
+// namespace (nsfs inodes compare by device and inode number).
+func sameNamespace(fd int, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(fd, &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }

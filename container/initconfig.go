@@ -27,9 +27,22 @@ type InitConfig struct {
 	// HookState, when the spec has createContainer or startContainer
 	// hooks, is the state the init passes them (it adds its host pid).
 	HookState *specs.State `json:"hookState,omitempty"`
+	// Preserve: the descriptors --preserve-fds passes to the process.
+	Preserve Preserved `json:"preserve,omitzero"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
+	// WaitNetwork: the network is set up from the host while the init
+	// builds the container; before it execs, the init sends MsgNetWait
+	// and waits for MsgNetReady.
+	WaitNetwork bool `json:"waitNetwork,omitempty"`
 }
 
-// MsgInit carries InitConfig from the parent to the init.
-const MsgInit = "init"
+// Messages between the parent and the init (userns.Conn).
+const (
+	// MsgInit carries InitConfig from the parent to the init.
+	MsgInit = "init"
+	// MsgNetWait: the init is ready to exec and waits for the network.
+	MsgNetWait = "net-wait"
+	// MsgNetReady: the network is up (and the ports published).
+	MsgNetReady = "net-ready"
+)

@@ -47,7 +47,7 @@ func JoinMain() int {
 		err = errors.New("exec request has no process")
 	}
 	if err == nil {
-		err = joinExec(conn, req.Process, req.Seccomp)
+		err = joinExec(conn, req.Process, req.Seccomp, req.Preserve)
 	}
 	if errors.Is(err, io.EOF) {
 		return ExitRuntime
@@ -80,9 +80,11 @@ func receiveSync(boot *userns.Conn) (*userns.Conn, error) {
 type execRequest struct {
 	Process *specs.Process   `json:"process"`
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// Preserve: --preserve-fds.
+	Preserve Preserved `json:"preserve,omitzero"`
 }
 
-func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program) error {
+func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program, preserve Preserved) error {
 	if p.Terminal {
 		if err := setupConsole(conn, p.ConsoleSize); err != nil {
 			return err
@@ -91,5 +93,5 @@ func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program) erro
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	return execProcess(conn, &specs.Spec{Process: p}, false, filter, nil)
+	return execProcess(conn, &specs.Spec{Process: p}, false, filter, nil, preserve)
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,25 +12,85 @@ import (
 )
 
 // Kill sends sig to the container's init, or with all to every process
-// in its pid namespace. A stopped container is an error, as with runc.
+// in its pid namespace; signal 0 only checks. As runc 1.1.5: the init of
+// a stopped container is an error (ErrNotRunning), but --all on a stopped
+// container succeeds with nothing to signal (runc finds its cgroup
+// empty or gone).
 func Kill(root, id string, sig unix.Signal, all bool) error {
 	st, err := Load(root, id)
 	if err != nil {
 		return err
 	}
-	if st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0 {
+	gone := st.Status == specs.StateStopped || st.Status == StatusConfigured || st.Pid <= 0
+	if gone && all && st.Status == specs.StateStopped {
+		return nil
+	}
+	if gone {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
-		for _, pid := range PidsInContainer(st.Pid) {
+		for _, pid := range ContainerPids(root, id, st) {
 			unix.Kill(pid, sig)
 		}
 		return nil
 	}
-	if err := unix.Kill(st.Pid, sig); err != nil {
+	if err := KillProcess(st.Pid, st.InitStart, sig); err != nil {
+		if err == unix.ESRCH {
+			return fmt.Errorf("%w: %s", ErrNotRunning, id)
+		}
 		return fmt.Errorf("signalling container %s: %w", id, err)
 	}
 	return nil
+}
+
+// ContainerPids lists the container's processes: those in its cgroup
+// when urun made one (as root), else, init first, those in its pid namespace when it is the container's own; a namespace shared
+// with a pod or the host holds other processes, so then only the init and
+// its descendants.
+func ContainerPids(root, id string, st *State) []int {
+	if pids := st.Cgroups.Pids(); pids != nil {
+		return pids
+	}
+	spec, err := LoadSpec(Dir(root, id))
+	if err == nil && spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Type == specs.PIDNamespace && ns.Path == "" {
+				return PidsInContainer(st.Pid)
+			}
+		}
+	}
+	return descendants(st.Pid)
+}
+
+// descendants lists pid and every process below it, pid first.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		var state byte
+		var ppid int
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		if _, err := fmt.Sscanf(string(b[i+2:]), "%c %d", &state, &ppid); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
 }
 
 // PidsInContainer lists the host pids of the processes that share init's
@@ -80,6 +141,9 @@ func Delete(root, id string, force bool) error {
 		if err := WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
 			return fmt.Errorf("deleting %s: %w", id, err)
 		}
+	}
+	if err := st.Cgroups.Remove(); err != nil {
+		return fmt.Errorf("deleting %s: %w", id, err)
 	}
 	// The config goes with the state: its poststop hooks are read first.
 	spec, _ := LoadSpec(Dir(root, id))

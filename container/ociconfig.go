@@ -102,12 +102,13 @@ func checkOCIConfig(s *specs.Spec) error {
 			return fmt.Errorf("config.json: linux.namespaces[%d].type %q is not a namespace type", i, ns.Type)
 		}
 		if ns.Path != "" {
-			switch ns.Type {
-			case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace:
-			default:
-				return fmt.Errorf("config.json: linux.namespaces[%d]: joining a %s namespace by path is not supported (only network, ipc, uts)", i, ns.Type)
+			if why, ok := unjoinable[ns.Type]; ok {
+				return fmt.Errorf("config.json: linux.namespaces[%d]: joining a %s namespace by path (%s) is not supported: %s", i, ns.Type, ns.Path, why)
 			}
 		}
+	}
+	if err := checkNamespaceNeeds(s); err != nil {
+		return fmt.Errorf("config.json: %w", err)
 	}
 	for _, maps := range []struct {
 		field string
@@ -154,4 +155,65 @@ func checkOCIConfig(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// unjoinable says why a namespace type cannot be joined by path; the
+// others (network, ipc, uts, cgroup: the init's thread enters them;
+// pid: the init is cloned into it) can.
+var unjoinable = map[specs.LinuxNamespaceType]string{
+	specs.MountNamespace: "urun builds the container's root filesystem in a mount namespace of its own, and pivot_root in a joined one would move the root of every process already in it; " +
+		"fix: leave the path out (the container gets a new mount namespace) and share directories with bind mounts",
+	specs.UserNamespace: "entering a user namespace needs a single-threaded process (setns(2)), and urun-init is a Go program; " +
+		"fix: run urun inside that user namespace (podman does: urun then keeps the namespace it runs in), or leave the path out for a new one",
+}
+
+// checkNamespaceNeeds refuses settings that change a namespace the
+// container does not have of its own, which would change the host's
+// (runc refuses the same configs, and callers match its words).
+func checkNamespaceNeeds(s *specs.Spec) error {
+	has := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		has[ns.Type] = true
+	}
+	if s.Hostname != "" && !has[specs.UTSNamespace] {
+		return fmt.Errorf("hostname %q: unable to set hostname without a private UTS namespace; fix: add {\"type\": \"uts\"} to linux.namespaces, or remove hostname", s.Hostname)
+	}
+	if s.Domainname != "" && !has[specs.UTSNamespace] {
+		return fmt.Errorf("domainname %q: unable to set domainname without a private UTS namespace; fix: add {\"type\": \"uts\"} to linux.namespaces, or remove domainname", s.Domainname)
+	}
+	for key := range s.Linux.Sysctl {
+		if err := sysctlNamespace(key, has); err != nil {
+			return fmt.Errorf("linux.sysctl %q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// ipcSysctls are the kernel.* keys the IPC namespace holds (with fs.mqueue.*).
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// sysctlNamespace tells whether sysctl key lives in a namespace the
+// container has (has: the types in linux.namespaces); a key no namespace
+// holds would set the host's value.
+func sysctlNamespace(key string, has map[specs.LinuxNamespaceType]bool) error {
+	need := func(t specs.LinuxNamespaceType, what string) error {
+		if has[t] {
+			return nil
+		}
+		return fmt.Errorf("sysctl is not allowed in the host's %s namespace; fix: add {\"type\": \"%s\"} to linux.namespaces, or remove the sysctl", what, t)
+	}
+	switch {
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		return need(specs.IPCNamespace, "ipc")
+	case strings.HasPrefix(key, "net."):
+		return need(specs.NetworkNamespace, "network")
+	case key == "kernel.domainname":
+		return need(specs.UTSNamespace, "uts")
+	case key == "kernel.hostname":
+		return errors.New("sysctl is not allowed: set hostname in config.json instead")
+	}
+	return errors.New("sysctl is not in a separate kernel namespace: setting it in a container would set the host's; fix: remove it from linux.sysctl")
 }

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	xterm "golang.org/x/term"
 
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
@@ -52,11 +53,16 @@ type RunConfig struct {
 	Started func(pid int) error
 	// NoNewUser: no user namespace of urun's own (see userns.Config).
 	NoNewUser bool
+	// Cgroups, when set, are the container's cgroup v1 directories (urun
+	// as root): the init joins them before it sets the container up.
+	Cgroups Cgroups
 	// SeccompCache is a directory for compiled seccomp programs ("" = compile every time).
 	SeccompCache string
 	// Attachments are host-side pieces bound to the container (network
 	// helpers, port forwarders…), attached once its namespaces exist.
 	Attachments []Attachment
+	// Exit, when set, times the exit path for --debug.
+	Exit *ExitTrace
 }
 
 // Attachment is host-side set-up bound to a container's namespaces. Attach
@@ -66,6 +72,19 @@ type RunConfig struct {
 type Attachment interface {
 	Attach(pid int) error
 	Close() error
+}
+
+// BackgroundAttachment is an Attachment whose set-up overlaps the
+// container's: Start runs where Attach would and returns at once, while
+// the init mounts the container's filesystems; Ready waits for the set-up
+// to finish and runs when the init is about to exec the process (it asks
+// with MsgNetWait), so the process never sees it half done. The network
+// helpers are such: pasta takes ~10-30 ms to configure a namespace, about
+// as long as the init's mounts.
+type BackgroundAttachment interface {
+	Attachment
+	Start(pid int) error
+	Ready() error
 }
 
 // forwarded are the signals urun passes on to the container's process.
@@ -103,6 +122,9 @@ func Run(cfg RunConfig) (int, error) {
 	defer signal.Stop(sigs)
 
 	start := time.Now()
+	if cfg.Exit != nil {
+		cfg.Exit.start = start
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return 0, err
@@ -116,15 +138,30 @@ func Run(cfg RunConfig) (int, error) {
 			return 0, killAndReap(child, err)
 		}
 	}
+	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+		return 0, killAndReap(child, err)
+	}
+	var background []BackgroundAttachment
 	for i, a := range cfg.Attachments {
-		if err := a.Attach(child.Cmd.Process.Pid); err != nil {
+		var err error
+		if b, ok := a.(BackgroundAttachment); ok {
+			err = b.Start(child.Cmd.Process.Pid)
+			background = append(background, b)
+		} else {
+			err = a.Attach(child.Cmd.Process.Pid)
+		}
+		if err != nil {
 			closeAttachments(cfg.Attachments[:i])
 			return 0, killAndReap(child, err)
 		}
 	}
-	defer closeAttachments(cfg.Attachments)
+	defer func() {
+		closeAttachments(cfg.Attachments)
+		cfg.Exit.Mark("helpers stopped")
+	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
+		WaitNetwork: len(background) > 0,
 	}); err != nil {
 		return 0, killAndReap(child, err)
 	}
@@ -134,6 +171,11 @@ func Run(cfg RunConfig) (int, error) {
 			return 0, err
 		}
 		defer console.Close()
+	}
+	if len(background) > 0 {
+		if err := waitBackground(child, background, cfg.Debug, start); err != nil {
+			return 0, err
+		}
 	}
 	agent := newSeccompAgent(spec, filter, specs.State{Version: specs.Version, Status: specs.StateCreating, Annotations: spec.Annotations})
 	if err := waitExec(child, agent, func() int { return child.Cmd.Process.Pid }); err != nil {
@@ -162,20 +204,29 @@ func Run(cfg RunConfig) (int, error) {
 	} else {
 		close(copied)
 	}
+	return waitForwarding(child.Cmd, sigs, child.Cmd.Process.Signal, cfg.Exit.Exited, copied, restore)
+}
+
+// waitForwarding waits for cmd, passing the signals that arrive on sigs
+// to deliver; when it exits it calls exited (if set), waits for the
+// terminal relay to finish (copied), restores the user's terminal, and
+// returns how cmd ended. run and exec share it.
+func waitForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, deliver func(os.Signal) error, exited func(), copied <-chan struct{}, restore func()) (int, error) {
 	done := make(chan error, 1)
-	go func() { done <- child.Cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
-			child.Cmd.Process.Signal(s)
+			deliver(s)
 		case werr := <-done:
-			if console != nil {
-				<-copied
+			if exited != nil {
+				exited()
 			}
+			<-copied
 			if restore != nil {
 				restore()
 			}
-			return exitStatus(child.Cmd.ProcessState, werr)
+			return exitStatus(cmd.ProcessState, werr)
 		}
 	}
 }
@@ -206,6 +257,34 @@ func initFailed(child *userns.Child, m userns.Message) error {
 		code = ExitRuntime
 	}
 	return &CodedError{Code: code, Err: errors.New(m.Error)}
+}
+
+// waitBackground answers the init's MsgNetWait once every background
+// attachment is ready. The init sends it after its mounts, right before
+// it execs; a set-up error it reports instead ends the run.
+func waitBackground(child *userns.Child, bg []BackgroundAttachment, debug bool, start time.Time) error {
+	m, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return killAndReap(child, fmt.Errorf("waiting for the container to be set up: %w", err))
+	case m.Type == userns.MsgError:
+		return initFailed(child, m)
+	case m.Type != MsgNetWait:
+		return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
+	}
+	asked := time.Now()
+	for _, b := range bg {
+		if err := b.Ready(); err != nil {
+			return killAndReap(child, err)
+		}
+	}
+	if debug {
+		fmt.Fprintf(os.Stderr, "urun: network      %6.2f ms (the init waited %.2f ms for it)\n", msSince(start), msSince(asked))
+	}
+	if err := child.Conn.Send(MsgNetReady, nil); err != nil {
+		return killAndReap(child, err)
+	}
+	return nil
 }
 
 // waitExec waits until the init has executed the user's process. The sync
@@ -252,36 +331,17 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		// container's pty the controlling terminal of this session.
 		Setsid: true,
 	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path != "" {
+			ucfg.PIDNamespace = ns.Path
+		}
+	}
 	if spec.Process.Terminal {
 		// The init opens the pty in the container's devpts and sends the
 		// master back; its stdio until then is /dev/null.
 		ucfg.Stdin, ucfg.Stdout, ucfg.Stderr = nil, nil, nil
 	}
 	return ucfg
-}
-
-// closeAttachments closes in reverse order of attaching.
-func closeAttachments(as []Attachment) {
-	for i := len(as) - 1; i >= 0; i-- {
-		as[i].Close()
-	}
-}
-
-func killAndReap(child *userns.Child, err error) error {
-	child.Cmd.Process.Kill()
-	child.Cmd.Wait()
-	return err
-}
-
-// exitStatus is the shell's view of how the process ended.
-func exitStatus(ps *os.ProcessState, werr error) (int, error) {
-	if ps == nil {
-		return 0, fmt.Errorf("waiting for the container: %w", werr)
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ps.ExitCode(), nil
 }
 
 // relayTerminal copies between the user's terminal and the container's
@@ -305,22 +365,13 @@ func relayTerminal(ptmx *os.File, cfg RunConfig, copied chan struct{}) func() {
 			pty.InheritSize(term, ptmx)
 		}
 	}()
-	old, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	old, err := xterm.MakeRaw(int(term.Fd()))
 	if err != nil {
 		return func() { signal.Stop(winch) }
 	}
-	raw := *old
-	// cfmakeraw(3)
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, &raw)
 	return func() {
 		signal.Stop(winch)
-		unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, old)
+		xterm.Restore(int(term.Fd()), old)
 	}
 }
 

@@ -29,6 +29,9 @@ type State struct {
 	Created   time.Time `json:"created"`
 	// Rootless: the container has a user namespace urun created.
 	Rootless bool `json:"rootless,omitempty"`
+	// Cgroups: the container's cgroup v1 directories, made by urun as
+	// real root (see Cgroups).
+	Cgroups Cgroups `json:"cgroups,omitempty"`
 	// Engine (urun run -d / create) fields.
 	Name  string `json:"name,omitempty"`
 	Image string `json:"image,omitempty"`

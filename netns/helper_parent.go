@@ -41,6 +41,11 @@ func startHelper(name string, args []string, extra []*os.File) (*helper, error) 
 	}
 	h := &helper{name: name, done: make(chan struct{})}
 	h.cmd = exec.Command(name, args...)
+	if name == "pasta" && h.cmd.Err == nil {
+		if avx2, ok := pastaAVX2(h.cmd.Path); ok {
+			h.cmd.Path = avx2
+		}
+	}
 	h.cmd.Stdout = &h.stderr
 	h.cmd.Stderr = &h.stderr
 	h.cmd.ExtraFiles = extra
@@ -87,6 +92,25 @@ func filterSyslog(s string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// release ends a helper whose container has exited. With ports published
+// it waits until the helper is gone, so they are free when urun exits (a
+// script may publish the same port next). Without, it only sends SIGKILL:
+// the helper's exit costs 20-50 ms here, the kernel removing its tap
+// device (RCU grace periods), and nothing waits for that but urun's own
+// exit; the process dies on its own, reaped by urun's goroutine or, once
+// urun is gone, by pid 1 (docs/BENCHMARKS.md, the exit path).
+func (h *helper) release(ports []Port) {
+	if len(ports) > 0 {
+		h.stop()
+		return
+	}
+	select {
+	case <-h.done:
+	default:
+		h.cmd.Process.Kill()
+	}
 }
 
 // stop kills the helper and reaps it.

@@ -1,12 +1,15 @@
 package netns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"golang.org/x/sys/cpu"
+	"golang.org/x/sys/unix"
 )
 
 // pasta is attached by running the program directly, not through
@@ -24,6 +27,8 @@ type pastaNet struct {
 	ports []Port
 	dir   string
 	h     *helper
+	fifo  *os.File
+	ready chan error
 }
 
 func (p *pastaNet) args(pid int, pidFile string) []string {
@@ -75,44 +80,119 @@ func (p *pastaNet) args(pid int, pidFile string) []string {
 // Attach starts the helper on the init's namespaces and waits until the
 // network is up and the ports are published; on failure nothing is left.
 func (p *pastaNet) Attach(pid int) error {
-	err := p.attach(pid)
+	if err := p.Start(pid); err != nil {
+		return err
+	}
+	return p.Ready()
+}
+
+// Start starts pasta on the init's namespaces and returns without waiting:
+// pasta configures the namespace while the init builds the container,
+// and Ready waits for it before the init execs. On failure nothing is
+// left.
+//
+// pasta's pid file is a FIFO here: pasta opens it at start and writes its
+// pid once the namespace is configured and the ports are bound, so the
+// read returns at that moment, with no polling of a regular file (which
+// cost up to a poll interval after pasta was done).
+func (p *pastaNet) Start(pid int) error {
+	err := p.start(pid)
 	if err != nil {
 		p.Close()
 	}
 	return err
 }
 
-func (p *pastaNet) attach(pid int) error {
+func (p *pastaNet) start(pid int) error {
 	for _, pt := range p.ports {
 		if pt.HostIP != nil && pt.HostIP.To4() == nil {
 			return fmt.Errorf("-p %s: IPv6 host addresses are not supported with pasta yet", pt)
 		}
 	}
 	pidFile := filepath.Join(p.dir, "pasta.pid")
+	os.Remove(pidFile)
+	if err := unix.Mkfifo(pidFile, 0o600); err != nil {
+		return fmt.Errorf("creating pasta's pid FIFO: %w", err)
+	}
+	// Read and write: our own writer end means the read never sees end
+	// of file before pasta opened it (pasta's exit is seen through
+	// h.done instead), and pasta's open for writing never blocks.
+	fifo, err := os.OpenFile(pidFile, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening pasta's pid FIFO: %w", err)
+	}
+	p.fifo = fifo
 	h, err := startHelper("pasta", p.args(pid, pidFile), nil)
 	if err != nil {
 		return err
 	}
 	p.h = h
-	deadline := time.After(readyTimeout)
-	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
-		if b, err := os.ReadFile(pidFile); err == nil && strings.TrimSpace(string(b)) != "" {
-			return nil
+	p.ready = make(chan error, 1)
+	go func() {
+		b := make([]byte, 16)
+		_, err := fifo.Read(b)
+		p.ready <- err
+	}()
+	return nil
+}
+
+// Ready waits until pasta has set the network up and published the
+// ports. On failure nothing is left.
+func (p *pastaNet) Ready() error {
+	err := p.wait()
+	if err != nil {
+		p.Close()
+	}
+	return err
+}
+
+func (p *pastaNet) wait() error {
+	if p.h == nil {
+		return errors.New("pasta was not started")
+	}
+	select {
+	case err := <-p.ready:
+		if err != nil {
+			return fmt.Errorf("reading pasta's pid FIFO: %w", err)
 		}
-		select {
-		case <-h.done:
-			return portError(p.ports, h.failed())
-		case <-deadline:
-			h.stop()
-			return fmt.Errorf("pasta did not set the network up within %v: %s", readyTimeout, filterSyslog(h.stderr.String()))
-		case <-time.After(wait):
-		}
+		return nil
+	case <-p.h.done:
+		return portError(p.ports, p.h.failed())
+	case <-time.After(readyTimeout):
+		p.h.stop()
+		return fmt.Errorf("pasta did not set the network up within %v: %s", readyTimeout, filterSyslog(p.h.stderr.String()))
 	}
 }
 
 func (p *pastaNet) Close() error {
 	if p.h != nil {
-		p.h.stop()
+		p.h.release(p.ports)
+	}
+	if p.fifo != nil {
+		p.fifo.Close() // ends the reader
+		os.Remove(p.fifo.Name())
+		p.fifo = nil
 	}
 	return nil
+}
+
+// pastaAVX2 is the AVX2 build of the pasta found at path, when this CPU
+// has AVX2 and the package ships one (Debian's passt does, as
+// passt.avx2). passt checks the same at start and re-executes itself as
+// that file (arch_avx2_exec): starting it directly saves one execve and
+// the dynamic loader's work, ~1-2 ms per container here. argv[0] stays
+// "pasta", which is what selects pasta's mode.
+func pastaAVX2(path string) (string, bool) {
+	if !cpu.X86.HasAVX2 {
+		return "", false
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil || filepath.Ext(real) == ".avx2" {
+		return "", false
+	}
+	avx2 := real + ".avx2"
+	if unix.Access(avx2, unix.X_OK) != nil {
+		return "", false
+	}
+	return avx2, true
 }

@@ -2,6 +2,7 @@ package netns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,19 +33,39 @@ type slirpNet struct {
 	sock  string
 	tmp   string
 	quit  chan struct{}
+	ready chan error
 }
 
 // Attach starts the helper on the init's namespaces and waits until the
 // network is up and the ports are published; on failure nothing is left.
 func (s *slirpNet) Attach(pid int) error {
-	err := s.attach(pid)
+	if err := s.Start(pid); err != nil {
+		return err
+	}
+	return s.Ready()
+}
+
+// Start starts slirp4netns on the init's namespaces without waiting for
+// it (Ready does); on failure nothing is left.
+func (s *slirpNet) Start(pid int) error {
+	err := s.start(pid)
 	if err != nil {
 		s.Close()
 	}
 	return err
 }
 
-func (s *slirpNet) attach(pid int) error {
+// Ready waits until the network is up and the ports are published; on
+// failure nothing is left.
+func (s *slirpNet) Ready() error {
+	err := s.wait()
+	if err != nil {
+		s.Close()
+	}
+	return err
+}
+
+func (s *slirpNet) start(pid int) error {
 	// A unix socket path must fit in 108 bytes; a long runtime
 	// directory gets a short temporary one instead.
 	s.sock = filepath.Join(s.dir, "slirp.sock")
@@ -71,7 +92,6 @@ func (s *slirpNet) attach(pid int) error {
 		exitW.Close()
 		return err
 	}
-	defer readyR.Close()
 	args := []string{"--configure", "--mtu", strconv.Itoa(mtu),
 		"--exit-fd", "3", "--ready-fd", "4", "--api-socket", sock}
 	if !s.mode.AllowHostLoopback {
@@ -89,27 +109,36 @@ func (s *slirpNet) attach(pid int) error {
 	readyW.Close()
 	if err != nil {
 		exitW.Close()
+		readyR.Close()
 		return err
 	}
 	s.h, s.exitW = h, exitW
-	ready := make(chan error, 1)
+	s.ready = make(chan error, 1)
 	go func() {
+		defer readyR.Close()
 		b := make([]byte, 1)
 		_, err := readyR.Read(b)
-		ready <- err
+		s.ready <- err
 	}()
+	return nil
+}
+
+func (s *slirpNet) wait() error {
+	if s.h == nil {
+		return errors.New("slirp4netns was not started")
+	}
 	select {
-	case err := <-ready:
+	case err := <-s.ready:
 		if err != nil {
-			<-h.done
-			return h.failed()
+			<-s.h.done
+			return s.h.failed()
 		}
-	case <-h.done:
-		return h.failed()
+	case <-s.h.done:
+		return s.h.failed()
 	case <-time.After(readyTimeout):
 		return fmt.Errorf("slirp4netns did not set the network up within %v", readyTimeout)
 	}
-	return s.publish(sock)
+	return s.publish(s.sock)
 }
 
 // publish adds the -p forwards through slirp4netns's API socket.
@@ -154,7 +183,7 @@ func (s *slirpNet) Close() error {
 		s.exitW = nil
 	}
 	if s.h != nil {
-		s.h.stop()
+		s.h.release(s.ports)
 	}
 	if s.sock != "" {
 		os.Remove(s.sock)

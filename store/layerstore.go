@@ -24,6 +24,12 @@ import (
 // LayerStoreDir is the layer store's graph root in data directory data.
 func LayerStoreDir(data string) string { return filepath.Join(data, "storage") }
 
+// LayerStoreUse is what a container records as its image's files
+// (State.ImageRootfs) when it runs from the layer store.
+func LayerStoreUse(data string, d Digest) string {
+	return filepath.Join(LayerStoreDir(data), "urun-image", d.Encoded())
+}
+
 // ErrNotInLayerStore: the layer store has no complete copy of the image.
 var ErrNotInLayerStore = errors.New("image not in the layer store")
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -146,6 +147,25 @@ func (c *Conn) SendError(err error) error {
 		m.Code = ec.ExitCode()
 	}
 	return c.SendMessage(m)
+}
+
+// Fd is the socket's descriptor number in this process: a child that
+// moves descriptors into place before an exec must know which one not to
+// overwrite while it still talks.
+func (c *Conn) Fd() (int, error) {
+	sc, ok := c.c.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("sync socket has no descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
 }
 
 // Close closes this end.

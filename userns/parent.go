@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,6 +70,9 @@ type Config struct {
 	// urun already runs as root of a namespace its caller made (podman
 	// sets _CONTAINERS_USERNS_CONFIGURED). No maps are written.
 	NoNewUser bool
+	// PIDNamespace, when set, is the path of a pid namespace the child
+	// is born in (a pod's shared one) instead of a new one.
+	PIDNamespace string
 }
 
 // Child is a started child process and the parent's end of its socket.
@@ -143,7 +147,14 @@ func Start(cfg Config) (*Child, error) {
 		cmd.SysProcAttr.GidMappings = toSysMap(cfg.GIDMap)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	if err := cmd.Start(); err != nil {
+	if cfg.PIDNamespace != "" {
+		// Go's fork checks Pdeathsig by comparing getppid() with the
+		// parent's pid, and in a joined pid namespace getppid() is 0
+		// (the parent is outside it): the child would kill itself. The
+		// child exits when this end of the sync socket closes anyway.
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
+	if err := startIn(cmd, cfg.PIDNamespace); err != nil {
 		return nil, fmt.Errorf("starting %s in a new user namespace: %w", cfg.Path, err)
 	}
 	childEnd.Close()
@@ -285,4 +296,54 @@ func toSysMap(m idmap.Mapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(r.ContainerID), HostID: int(r.HostID), Size: int(r.Size)}
 	}
 	return out
+}
+
+// startIn starts cmd with its pid in the pid namespace at path ("": the
+// caller's, or the new one Cloneflags ask for). setns(CLONE_NEWPID)
+// changes only which namespace the calling thread's children are born
+// in, and Go forks on the calling thread: so a goroutine locks a thread,
+// joins, forks, and takes the thread back to urun's namespace before
+// unlocking it. If it cannot go back, the thread ends with the goroutine
+// (Go ends a thread whose locked goroutine exits); the child is killed
+// and Start fails.
+func startIn(cmd *exec.Cmd, path string) error {
+	if path == "" {
+		return cmd.Start()
+	}
+	own, err := os.Open("/proc/self/ns/pid")
+	if err != nil {
+		return fmt.Errorf("opening urun's pid namespace: %w", err)
+	}
+	defer own.Close()
+	target, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening the pid namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	var a, b unix.Stat_t
+	if unix.Fstat(int(own.Fd()), &a) == nil && unix.Fstat(int(target.Fd()), &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino {
+		// urun's own: joining needs privilege over it and changes nothing.
+		return cmd.Start()
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWPID); err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("joining the pid namespace %s: %w", path, err)
+			return
+		}
+		startErr := cmd.Start()
+		if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWPID); err != nil {
+			if startErr == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			done <- fmt.Errorf("returning to urun's pid namespace after joining %s: %w", path, err)
+			return // still locked: the thread ends here
+		}
+		runtime.UnlockOSThread()
+		done <- startErr
+	}()
+	return <-done
 }

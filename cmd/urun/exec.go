@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 type execFlags struct {
@@ -20,6 +21,8 @@ type execFlags struct {
 	pidFile, consoleSocket   string
 	caps                     []string
 	noNewPrivs               bool
+	preserveFDs              int
+	additionalGids           []int
 }
 
 func init() {
@@ -39,6 +42,8 @@ func init() {
 		fs.StringVar(&f.consoleSocket, "console-socket", "", "unix socket to send the pty master to (OCI face)")
 		fs.StringArrayVarP(&f.caps, "cap", "c", nil, "add a capability to the process (OCI face)")
 		fs.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
+		fs.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra descriptors (from 3) to the process")
+		fs.IntSliceVarP(&f.additionalGids, "additional-gids", "g", nil, "further groups of the process (OCI face)")
 		return &command{
 			name:  "exec",
 			short: "Run a further process in a running container",
@@ -84,7 +89,7 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 		p.Terminal = f.tty
 		p.ConsoleSize = nil
 		if f.user != "" {
-			u, err := container.ResolveUser(f.user, rootReader("/proc/"+strconv.Itoa(st.Pid)+"/root"))
+			u, err := container.ResolveUser(f.user, engine.RootReader("/proc/"+strconv.Itoa(st.Pid)+"/root"))
 			if err != nil {
 				return err
 			}
@@ -100,6 +105,13 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	p.Env = append(p.Env, f.env...)
 	if f.noNewPrivs {
 		p.NoNewPrivileges = true
+	}
+	for _, gid := range f.additionalGids {
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
+	}
+	preserved, err := preservedFDs(f.preserveFDs)
+	if err != nil {
+		return err
 	}
 	for _, c := range f.caps {
 		if p.Capabilities == nil {
@@ -126,7 +138,7 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	cfg := container.ExecConfig{
 		Root: root, ID: id, Process: p, InitPath: initPath,
 		Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Detach: f.detach,
+		Detach: f.detach, PreserveFDs: preserved,
 	}
 	if f.pidFile != "" {
 		cfg.Started = func(pid int) error { return writePidFile(f.pidFile, pid) }

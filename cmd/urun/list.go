@@ -3,8 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spf13/pflag"
 
@@ -36,27 +41,15 @@ func init() {
 				if err != nil {
 					return err
 				}
-				type entry struct {
-					ID          string            `json:"id"`
-					Pid         int               `json:"pid"`
-					Status      string            `json:"status"`
-					Bundle      string            `json:"bundle"`
-					Rootfs      string            `json:"rootfs"`
-					Created     time.Time         `json:"created"`
-					Annotations map[string]string `json:"annotations,omitempty"`
-					Owner       string            `json:"owner"`
-				}
-				list := []entry{}
+				list := []runcState{}
 				for _, id := range ids {
 					st, err := container.Load(root, id)
 					if err != nil {
 						continue // removed meanwhile
 					}
-					pid := st.Pid
-					if st.Status == "stopped" {
-						pid = 0
-					}
-					list = append(list, entry{ID: id, Pid: pid, Status: string(st.Status), Bundle: st.Bundle, Created: st.Created, Annotations: st.Annotations, Owner: fmt.Sprint(os.Getuid())})
+					e := newRuncState(root, st)
+					e.Owner = stateOwner(root, id)
+					list = append(list, e)
 				}
 				switch {
 				case *quiet:
@@ -77,4 +70,58 @@ func init() {
 			},
 		}
 	})
+}
+
+// runcState is a container as runc's state and list print it (runc
+// 1.1.5's containerState): what containerd's go-runc, CRI-O and runc's
+// tests read.
+type runcState struct {
+	Version     string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// newRuncState fills runcState from urun's state and the saved config;
+// a stopped container has pid 0, an engine's configured one is created.
+func newRuncState(root string, st *container.State) runcState {
+	e := runcState{Version: st.Version, ID: st.ID, Pid: st.Pid, Status: string(st.Status), Bundle: st.Bundle,
+		Created: st.Created, Annotations: st.Annotations}
+	if st.Status == container.StatusConfigured {
+		e.Status = "created"
+	}
+	if st.Status == "stopped" {
+		e.Pid = 0
+	}
+	if spec, err := container.LoadSpec(container.Dir(root, st.ID)); err == nil {
+		if spec.Version != "" {
+			e.Version = spec.Version
+		}
+		if spec.Root != nil {
+			e.Rootfs = spec.Root.Path
+			if !filepath.IsAbs(e.Rootfs) && st.Bundle != "" {
+				e.Rootfs = filepath.Join(st.Bundle, e.Rootfs)
+			}
+		}
+	}
+	return e
+}
+
+// stateOwner is the user name owning the container's state directory,
+// or #UID when the name is unknown (as runc).
+func stateOwner(root, id string) string {
+	var s unix.Stat_t
+	if err := unix.Stat(container.Dir(root, id), &s); err != nil {
+		return ""
+	}
+	uid := strconv.Itoa(int(s.Uid))
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
 }

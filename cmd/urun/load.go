@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -26,7 +28,7 @@ func init() {
 				}
 				if s, err := openStore(); err == nil {
 					if img, err := s.Lookup(full); err == nil {
-						unpackAtPull(s, img, *quiet)
+						engine.UnpackAtPull(s, img, *quiet)
 					}
 				}
 				fmt.Println("Loaded image:", full)

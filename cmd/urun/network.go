@@ -24,7 +24,7 @@ type netFlags struct {
 }
 
 func (n *netFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: pasta if installed, else slirp4netns, else none)")
+	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: slirp4netns, or pasta with -p; the one installed; else none)")
 	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")
 	fs.StringArrayVar(&n.dns, "dns", nil, "DNS server for the container's /etc/resolv.conf")
 	fs.StringArrayVar(&n.addHosts, "add-host", nil, "add NAME:IP to the container's /etc/hosts")
@@ -32,13 +32,6 @@ func (n *netFlags) register(fs *pflag.FlagSet) {
 
 // parse checks the flags (no I/O but the default mode's probe).
 func (n *netFlags) parse(opts *container.Options) error {
-	var err error
-	if n.network == "" {
-		n.mode = netns.Default()
-	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
-		return err
-	}
-	opts.NetworkHost = n.mode.Driver == netns.Host
 	for _, s := range n.publish {
 		p, err := netns.ParsePort(s)
 		if err != nil {
@@ -46,6 +39,13 @@ func (n *netFlags) parse(opts *container.Options) error {
 		}
 		n.ports = append(n.ports, p)
 	}
+	var err error
+	if n.network == "" {
+		n.mode = netns.Default(len(n.ports) > 0)
+	} else if n.mode, err = netns.ParseMode(n.network); err != nil {
+		return err
+	}
+	opts.NetworkHost = n.mode.Driver == netns.Host
 	if err := netns.CheckPorts(n.ports); err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type ociFlags struct {
 	noPivot       bool
 	noNewKeyring  bool
 	preserveFDs   int
+	keep          bool
+	noSubreaper   bool
 }
 
 func (o *ociFlags) add(fs *pflag.FlagSet) {
@@ -43,44 +45,39 @@ func (o *ociFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noPivot, "no-pivot", false, "accepted for runc compatibility; urun always uses pivot_root")
 	fs.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility; the container keeps the session keyring")
 	fs.IntVar(&o.preserveFDs, "preserve-fds", 0, "pass this many extra descriptors (from 3) to the container's process")
+	fs.BoolVar(&o.keep, "keep", false, "OCI foreground run: keep the stopped container (delete it with 'urun delete')")
+	fs.BoolVar(&o.noSubreaper, "no-subreaper", false, "accepted for runc compatibility; urun reaps its foreground container itself")
 }
 
-// ociRoot is the state root: --root, else $XDG_RUNTIME_DIR/urun (or the
-// private fallback) when rootless, /run/urun for real root.
-func ociRoot(g *globals) (string, error) {
-	if g.root != "" {
-		root, err := filepath.Abs(g.root)
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(root, 0o700); err != nil {
-			return "", fmt.Errorf("creating --root %s: %w", root, err)
-		}
-		sweep(root)
-		return root, nil
-	}
-	var root string
-	var err error
-	if os.Getuid() == 0 && !inUserNamespace() {
-		root, err = ensureDir("/run/urun")
-	} else {
-		root, err = runtimeDir()
-	}
-	if err != nil {
-		return "", err
-	}
-	sweep(root)
-	return root, nil
+// ociFace is the rule that tells which face a call gets (docs/RUNTIME.md):
+// runc's semantics when the global --root is given (every runtime client
+// gives it: conmon, containerd's shim, CRI-O, runc's own tests) or when
+// urun runs under the name runc (a link); run and create take the OCI
+// face with --bundle too. People's `urun run IMAGE` has none of these, so
+// an OCI container id is never read as an image name and never sent to a
+// registry.
+func ociFace(argv0 string, rootGiven bool) bool {
+	return rootGiven || filepath.Base(argv0) == "runc"
 }
 
-// inUserNamespace: this process is not in the initial user namespace.
-func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
+// ociRunArgs checks run/create in the OCI face: one container id, and
+// none of the flags that only mean something for an image.
+func ociRunArgs(name string, fs *pflag.FlagSet, args []string) error {
+	ociOnly := map[string]bool{"bundle": true, "pid-file": true, "console-socket": true, "no-pivot": true,
+		"no-new-keyring": true, "preserve-fds": true, "detach": true, "keep": true, "no-subreaper": true, "help": true}
+	var bad string
+	fs.Visit(func(f *pflag.Flag) {
+		if !ociOnly[f.Name] && bad == "" {
+			bad = f.Name
+		}
+	})
+	if bad != "" {
+		return fmt.Errorf("--%s is a flag for running an image, but this %s is the OCI runtime face (--root, --bundle or the name runc select it): drop --%s, or run the image without --root and --bundle", bad, name, bad)
 	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+	if len(args) != 1 {
+		return fmt.Errorf("%s in the OCI runtime face (--root, --bundle or the name runc select it) takes exactly one container ID, the bundle being --bundle or the current directory; to run an image, call urun without --root and --bundle", name)
+	}
+	return nil
 }
 
 // loadBundle reads BUNDLE/config.json. A malformed file is reported with
@@ -209,38 +206,107 @@ func hasOption(opts []string, o string) bool {
 	return false
 }
 
-// ociCreate is runc's create: the container waits for start.
-func ociCreate(g *globals, o *ociFlags, id string) error {
+// ociCreateConfig reads the bundle (--bundle, else the current
+// directory, as runc) into the engine's create config.
+func ociCreateConfig(g *globals, o *ociFlags, id string) (container.CreateConfig, error) {
 	root, err := ociRoot(g)
 	if err != nil {
-		return err
+		return container.CreateConfig{}, err
 	}
 	spec, bundle, err := loadBundle(o.bundle)
 	if err != nil {
-		return err
+		return container.CreateConfig{}, err
 	}
 	cfg, err := bundleRunConfig(g, spec, bundle, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
-		return err
+		return container.CreateConfig{}, err
+	}
+	// As real root, the container's own cgroups (rootcgroup.go): the
+	// caller removes them when the container is not created.
+	if err := rootCgroups(id, spec, &cfg); err != nil {
+		return container.CreateConfig{}, err
 	}
 	cc := container.CreateConfig{RunConfig: cfg, Root: root, ID: id, Bundle: bundle}
 	if o.consoleSocket != "" {
 		cc.Console = func(master *os.File) error { return sendConsole(o.consoleSocket, master) }
 	}
-	if spec.Process.Terminal && o.consoleSocket == "" {
+	if cc.PreserveFDs, err = preservedFDs(o.preserveFDs); err != nil {
+		cc.Cgroups.Remove()
+		return cc, err
+	}
+	return cc, nil
+}
+
+// ociCreate is runc's create: the container waits for start.
+func ociCreate(g *globals, o *ociFlags, id string) error {
+	cc, err := ociCreateConfig(g, o, id)
+	if err != nil {
+		return err
+	}
+	if cc.Spec.Process.Terminal && o.consoleSocket == "" {
+		cc.Cgroups.Remove()
 		return errors.New("process.terminal is true but no --console-socket was given")
 	}
 	st, err := container.Create(cc)
 	if err != nil {
+		cc.Cgroups.Remove()
 		return err
 	}
 	if o.pidFile != "" {
 		if err := writePidFile(o.pidFile, st.Pid); err != nil {
-			container.Delete(root, id, true)
+			container.Delete(cc.Root, id, true)
 			return err
 		}
 	}
 	return nil
+}
+
+// ociRun is runc's run: with -d create and start; in the foreground the
+// container is registered in the state root while it runs, urun waits
+// and exits with its status, and deletes it unless --keep.
+func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
+	if detach {
+		if err := ociCreate(g, o, id); err != nil {
+			return err
+		}
+		root, err := ociRoot(g)
+		if err != nil {
+			return err
+		}
+		return container.Start(root, id)
+	}
+	cc, err := ociCreateConfig(g, o, id)
+	if err != nil {
+		return err
+	}
+	var created func(int) error
+	if o.pidFile != "" {
+		created = func(pid int) error { return writePidFile(o.pidFile, pid) }
+	}
+	status, err := container.RunOCI(cc, o.keep, created)
+	if err != nil {
+		// Deleting the container removed them, if it got that far.
+		cc.Cgroups.Remove()
+		return err
+	}
+	return exitStatus(status)
+}
+
+// preservedFDs are --preserve-fds N's descriptors: 3 … 3+N-1 of urun,
+// which the container's process gets at the same numbers.
+func preservedFDs(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: give a count of descriptors, 0 or more", n)
+	}
+	var fds []*os.File
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", n, fd)
+		}
+		fds = append(fds, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
+	}
+	return fds, nil
 }
 
 // sendConsole sends the pty master over the unix socket at path as one
@@ -279,77 +345,12 @@ func writePidFile(path string, pid int) error {
 	return nil
 }
 
-// ociRunForeground is `run --bundle` without -d: the engine's foreground
-// run on the bundle's config, urun waiting and exiting with the status.
-func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
-	if detach {
-		if err := ociCreate(g, o, id); err != nil {
-			return err
-		}
-		root, err := ociRoot(g)
-		if err != nil {
-			return err
-		}
-		return container.Start(root, id)
-	}
-	if err := container.ValidID(id); err != nil {
-		return err
-	}
-	spec, bundle, err := loadBundle(o.bundle)
-	if err != nil {
-		return err
-	}
-	cfg, err := bundleRunConfig(g, spec, bundle, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
-	if err != nil {
-		return err
-	}
-	root, err := ociRoot(g)
-	if err != nil {
-		return err
-	}
-	dir := container.Dir(root, id)
-	// It has no state: the sweep of other commands must see it is ours,
-	// from its creation (under the container's lock) on.
-	unlock, err := container.Lock(root, id)
-	if err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		unlock()
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", id, id)
-		}
-		return err
-	}
-	defer func() {
-		// Under the lock, whose file then goes with the directory.
-		if u, err := container.Lock(root, id); err == nil {
-			defer u()
-		}
-		os.RemoveAll(dir)
-	}()
-	hold, err := holdDir(dir)
-	unlock()
-	if err != nil {
-		return err
-	}
-	defer hold.Close()
-	cfg.RootfsDir = filepath.Join(dir, "rootfs")
-	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil {
-		return err
-	}
-	status, err := container.Run(cfg)
-	if err != nil {
-		return err
-	}
-	return exitStatus(status)
-}
-
-// parseSignal accepts 9, KILL, SIGKILL, kill.
+// parseSignal accepts 9, KILL, SIGKILL, kill (and 0).
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("signal %d is out of range (1-64)", n)
+		// 0 checks that the container runs, as kill(2) and runc.
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d is out of range (0-64)", n)
 		}
 		return unix.Signal(n), nil
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/userns"
@@ -49,7 +50,7 @@ func init() {
 						// Trees of images whose name moved on (pull, tag,
 						// load of a newer one) go once no container uses them.
 						Unlisted: func(d store.Digest) error {
-							if users, err := imageUsers(root, data, d); err != nil || len(users) > 0 {
+							if users, err := engine.ImageUsers(root, data, d); err != nil || len(users) > 0 {
 								return err
 							}
 							if err := removeRootfs(root, d); err != nil {
@@ -78,7 +79,7 @@ func init() {
 // removes them (killing running ones), as podman rmi does. It runs while
 // rmi holds the image's pin, so no new container of it can register.
 func freeImage(root, data, name string, d store.Digest, force bool) error {
-	users, err := imageUsers(root, data, d)
+	users, err := engine.ImageUsers(root, data, d)
 	if err != nil {
 		return err
 	}
@@ -86,13 +87,13 @@ func freeImage(root, data, name string, d store.Digest, force bool) error {
 		return nil
 	}
 	if !force {
-		return inUseError(name, users)
+		return engine.InUseError(name, users)
 	}
 	for _, u := range users {
-		if err := rmContainer(root, u.id, true); err != nil && !errors.Is(err, errNoSuchContainer) {
-			return fmt.Errorf("removing container %s that uses image %s: %w", u.id[:12], name, err)
+		if err := engine.Remove(root, u.ID, true); err != nil && !errors.Is(err, errNoSuchContainer) {
+			return fmt.Errorf("removing container %s that uses image %s: %w", u.ID[:12], name, err)
 		}
-		fmt.Println("Removed container:", u.id)
+		fmt.Println("Removed container:", u.ID)
 	}
 	return nil
 }
@@ -115,8 +116,8 @@ func removeRootfs(root string, d store.Digest) error {
 		return err
 	}
 	var layersErr error
-	if layerStoreMaps(maps) {
-		layersErr = forgetLayers(root, data, d, maps)
+	if engine.LayerStoreMaps(maps) {
+		layersErr = engine.ForgetLayers(root, data, d, maps)
 	}
 	return errors.Join(store.RemoveRootfs(d, maps, data, exe), layersErr)
 }

@@ -28,14 +28,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				out := st.State
-				if out.Status == container.StatusConfigured {
-					out.Status = "created"
-				}
-				if out.Status == "stopped" {
-					out.Pid = 0
-				}
-				return printJSON(os.Stdout, out)
+				return printJSON(os.Stdout, newRuncState(root, st))
 			},
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
@@ -47,10 +48,10 @@ func systemCheck(repair bool) error {
 	if err != nil {
 		return err
 	}
-	if !layerStoreMaps(maps) {
+	if !engine.LayerStoreMaps(maps) {
 		return errors.New("checking the layer store needs your subordinate ids (the mapping its files were stored with): see 'urun doctor'")
 	}
-	reply, err := callLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpCheck, Repair: repair})
+	reply, err := engine.CallLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpCheck, Repair: repair})
 	if err != nil {
 		return err
 	}

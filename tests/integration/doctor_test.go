@@ -208,7 +208,7 @@ func TestInfoJSON(t *testing.T) {
 		"storage.tier":              f.Storage.Tier == "native" && f.Storage.TierWhy != "",
 		"cgroup.layout":             f.Cgroup.Layout != "",
 		"systemd.init":              f.Systemd.Init != "",
-		"network.default":           f.Network.Default == "pasta" && f.Network.DefaultWhy != "", // the harness installs passt
+		"network.default":           f.Network.Default == "slirp4netns" && f.Network.DefaultWhy != "", // the harness installs both; no -p
 		"directories.state":         strings.HasPrefix(f.Dirs.State, os.Getenv("XDG_RUNTIME_DIR")),
 		"directories.data":          f.Dirs.Data == filepath.Join(defaultDataDir(), "urun"),
 		"sysctl.max_user_namespace": f.Sysctl.MaxUserNamespaces != nil,

@@ -407,18 +407,29 @@ func writesSurviveRestart(t *testing.T, tier string) {
 // A writable layer whose container is gone (its state lived in the
 // runtime directory, which a reboot empties) is removed by container prune.
 func TestPruneOrphanLayers(t *testing.T) {
+	// The state root is XDG_RUNTIME_DIR's: --root would select the OCI
+	// face, where create takes a bundle (docs/RUNTIME.md).
 	var env []string
-	root := t.TempDir()
 	layersBefore := containerLayers(t, env)
-	r := urunEnv(t, env, "--root", root, "create", "--name", "orphan", busybox(), "sh", "-c", "echo x > /f")
+	// A runtime directory must be private to count (runtimeDir).
+	privateDir := func() string {
+		d := t.TempDir()
+		if err := os.Chmod(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	root := privateDir()
+	renv := []string{"XDG_RUNTIME_DIR=" + root}
+	r := urunEnv(t, renv, "create", "--name", "orphan", busybox(), "sh", "-c", "echo x > /f")
 	if r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
 	id := strings.TrimSpace(r.stdout)
-	if r := urunEnv(t, env, "--root", root, "start", "orphan"); r.code != 0 {
+	if r := urunEnv(t, renv, "start", "orphan"); r.code != 0 {
 		t.Fatalf("start: %s", r)
 	}
-	waitFor(t, func() bool { return urunEnv(t, env, "--root", root, "wait", "orphan").code == 0 })
+	waitFor(t, func() bool { return urunEnv(t, renv, "wait", "orphan").code == 0 })
 	if got := containerLayers(t, env); len(got) != len(layersBefore)+1 || !slices.Contains(got, id) {
 		t.Fatalf("writable layers: %v, want %s added to %v", got, id, layersBefore)
 	}
@@ -429,11 +440,14 @@ func TestPruneOrphanLayers(t *testing.T) {
 	if err := os.Mkdir(root, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(root, "urun"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	// Another state root's prune leaves the layer alone.
-	if r := urunEnv(t, env, "--root", t.TempDir(), "container", "prune"); r.code != 0 || !slices.Contains(containerLayers(t, env), id) {
+	if r := urunEnv(t, []string{"XDG_RUNTIME_DIR=" + privateDir()}, "container", "prune"); r.code != 0 || !slices.Contains(containerLayers(t, env), id) {
 		t.Errorf("prune of another root: %s; layers %v", r, containerLayers(t, env))
 	}
-	r = urunEnv(t, env, "--root", root, "container", "prune")
+	r = urunEnv(t, renv, "container", "prune")
 	if r.code != 0 || !strings.Contains(r.stdout, id) {
 		t.Errorf("prune: %s; want the orphan's id", r)
 	}

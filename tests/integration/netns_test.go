@@ -443,3 +443,84 @@ func TestNetworkFlagErrors(t *testing.T) {
 		t.Fatalf("/dev/net/tun: %v (the harness must provide it)", err)
 	}
 }
+
+// The default network is set up while the container is built (issue 25):
+// the process must still find it complete at its first instruction, every
+// time, and --debug must time the network wait and the exit path.
+func TestDefaultNetworkReadyAtExec(t *testing.T) {
+	// The container's program is ip itself (no shell first, which would
+	// give the helper time): without the wait it finds eth0 bare.
+	// pasta (~30 ms to start here) is the case that fails without the wait.
+	for _, net := range [][]string{nil, {"--network", "pasta"}} {
+		for i := 0; i < 5; i++ {
+			run := append(append([]string{"run", "--rm"}, net...), busybox())
+			if r := mustRun(t, append(run, "ip", "-o", "-4", "addr", "show", "eth0")...); !strings.Contains(r.stdout, "inet 10.0.2.100/") {
+				t.Fatalf("%v, run %d: eth0 had no address when the process started:\n%s", net, i, r)
+			}
+			if r := mustRun(t, append(run, "ip", "route")...); !strings.Contains(r.stdout, "default via 10.0.2.2") {
+				t.Fatalf("%v, run %d: no default route when the process started:\n%s", net, i, r)
+			}
+		}
+	}
+	r := mustRun(t, "--debug", "run", "--rm", busybox(), "true")
+	for _, mark := range []string{"urun: network ", "urun-init: network ", "urun: exited ", "urun: cleaned up "} {
+		if !strings.Contains(r.stderr, mark) {
+			t.Errorf("--debug has no %q mark:\n%s", mark, r.stderr)
+		}
+	}
+}
+
+// urun does not wait for an unpublished helper's exit, but a published
+// port must be free the moment urun exits: a script may publish it again.
+func TestPublishedPortFreeAtExit(t *testing.T) {
+	for _, d := range userModeDrivers {
+		t.Run(d, func(t *testing.T) {
+			before := myProcesses(t)
+			for i := 0; i < 3; i++ {
+				port := freePort(t)
+				mustRun(t, "run", "--rm", "--network", d, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), busybox(), "true")
+				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+				if err != nil {
+					t.Fatalf("port %d still taken after urun exited: %v", port, err)
+				}
+				l.Close()
+			}
+			checkNoLeftovers(t, before)
+		})
+	}
+}
+
+// Without --network, a run without -p gets slirp4netns (the faster start)
+// and one with -p gets pasta (the faster forwarder); docs/NETWORK.md.
+func TestDefaultNetworkDriver(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "slirp4netns "},
+		{[]string{"-p", fmt.Sprintf("127.0.0.1:%d:8080", freePort(t))}, "pasta "},
+	} {
+		before := myProcesses(t)
+		args := append(append([]string{"run", "--rm", "-i"}, tc.args...), busybox(), "cat")
+		c := startContainer(t, args...)
+		deadline := time.Now().Add(30 * time.Second)
+		var got []string
+		for {
+			got = nil
+			for pid, cmd := range myProcesses(t) {
+				if _, old := before[pid]; !old && (strings.HasPrefix(cmd, "pasta ") || strings.HasPrefix(cmd, "slirp4netns ")) {
+					got = append(got, cmd)
+				}
+			}
+			if len(got) > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.stop(t)
+		if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+			t.Errorf("urun run %v: network helpers %q, want one %q", tc.args, got, tc.want)
+		}
+		checkNoLeftovers(t, before)
+	}
+}

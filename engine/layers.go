@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -22,8 +22,8 @@ import (
 // one podman uses; another mapping (keep-id, the single-id fallback)
 // uses the per-mapping unpacked tree (store.RootfsWith) instead.
 
-// layerStoreMaps: the layer store holds files for this mapping.
-func layerStoreMaps(maps userns.Maps) bool { return podmanstore.CheckMaps(maps) == nil }
+// LayerStoreMaps: the layer store holds files for this mapping.
+func LayerStoreMaps(maps userns.Maps) bool { return podmanstore.CheckMaps(maps) == nil }
 
 // layerRequest fills in where urun's layer store is. Its run root
 // (containers/storage's lock and mount bookkeeping; urun never mounts
@@ -34,10 +34,10 @@ func layerRequest(data string, req podmanstore.Request) (podmanstore.Request, er
 	return req, nil
 }
 
-// callLayerStore runs one layer store operation in urun-image, in a user
+// CallLayerStore runs one layer store operation in urun-image, in a user
 // namespace with maps.
-func callLayerStore(data string, maps userns.Maps, req podmanstore.Request) (*podmanstore.Reply, error) {
-	helper, err := findImageHelper()
+func CallLayerStore(data string, maps userns.Maps, req podmanstore.Request) (*podmanstore.Reply, error) {
+	helper, err := ImageHelper()
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func importLayers(s *store.Store, data string, d store.Digest, maps userns.Maps,
 	if err != nil {
 		return err
 	}
-	_, err = callLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpImport, Image: name,
+	_, err = CallLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpImport, Image: name,
 		Pull: &podmanstore.PullRequest{Source: "oci:" + s.Dir + ":" + name, Quiet: quiet}})
 	if err != nil && os.MkdirAll(filepath.Dir(mark), 0o700) == nil {
 		os.WriteFile(mark, []byte(err.Error()), 0o600)
@@ -74,14 +74,14 @@ func unstorableMark(data string, d store.Digest) string {
 	return filepath.Join(store.LayerStoreDir(data), "urun-unstorable", d.Encoded())
 }
 
-// imageLayers returns img's layer directories in the layer store,
+// ImageLayers returns img's layer directories in the layer store,
 // topmost first, importing it there on its first use (an image pulled
 // before the layer store existed, or by a pull whose import failed). ok
 // is false where the layer store cannot serve this run: another mapping,
 // or an image containers/storage cannot store (the caller then unpacks a
 // tree of its own, as before the layer store).
-func imageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps, debug bool) (dirs []string, ok bool) {
-	if !layerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
+func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps, debug bool) (dirs []string, ok bool) {
+	if !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
 		return nil, false
 	}
 	t0 := time.Now()
@@ -100,21 +100,15 @@ func imageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps
 		return nil, false
 	}
 	if debug {
-		fmt.Fprintf(os.Stderr, "urun: layer store %.2f ms, %d layers\n", ms(time.Since(t0)), len(dirs))
+		fmt.Fprintf(os.Stderr, "urun: layer store %.2f ms, %d layers\n", float64(time.Since(t0).Microseconds())/1000, len(dirs))
 	}
 	return dirs, true
 }
 
-// layerStoreUse is what a container records as its image's files
-// (State.ImageRootfs) when it runs from the layer store.
-func layerStoreUse(data string, d store.Digest) string {
-	return filepath.Join(store.LayerStoreDir(data), "urun-image", d.Encoded())
-}
-
-// forgetLayers removes the image with manifest digest d from the layer
+// ForgetLayers removes the image with manifest digest d from the layer
 // store, and the images neither urun's index nor a container of root
 // refers to, with the layers no other image uses.
-func forgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
+func ForgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 	if _, err := os.Stat(store.LayerStoreDir(data)); err != nil {
 		return nil
 	}
@@ -142,19 +136,19 @@ func forgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 			live = append(live, st.ImageDigest)
 		}
 	}
-	_, err = callLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpForget, Image: d.String(), Live: live})
+	_, err = CallLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpForget, Image: d.String(), Live: live})
 	return err
 }
 
-// unpackAtPull unpacks a pulled or loaded image into the layer store, as
+// UnpackAtPull unpacks a pulled or loaded image into the layer store, as
 // podman pull does, so that its first run starts as fast as the next. A
 // failure is not the pull's: the first run unpacks the image then (or a
 // tree of its own when containers/storage cannot store it).
-func unpackAtPull(s *store.Store, img *store.Image, quiet bool) {
+func UnpackAtPull(s *store.Store, img *store.Image, quiet bool) {
 	defer img.Release()
 	data := filepath.Dir(s.Dir)
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
-	if err != nil || !layerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
+	if err != nil || !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
 		return
 	}
 	if _, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
