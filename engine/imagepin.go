@@ -48,7 +48,7 @@ func ImageUsers(root, data string, d store.Digest) ([]ImageUser, error) {
 		if Abandoned(st) && Reclaim(root, id) {
 			continue
 		}
-		if strings.HasPrefix(st.ImageRootfs, prefix) {
+		if strings.HasPrefix(st.ImageRootfs, prefix) || st.ImageRootfs == store.LayerStoreUse(data, d) {
 			users = append(users, ImageUser{ID: id, Name: st.Name})
 		}
 	}

@@ -433,7 +433,7 @@ func removeContainer(root, id string) error {
 	if err := removeUpper(id); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
-	if err := os.RemoveAll(container.Dir(root, id)); err != nil {
+	if err := removeStateLast(container.Dir(root, id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	// The lock file goes when its holder unlocks (container.Lock), or
@@ -456,4 +456,22 @@ func GeneratedName(id string) string {
 	nouns := []string{"otter", "lynx", "heron", "badger", "finch", "ibis", "koala", "marten", "newt", "panda", "raven", "wren"}
 	n, _ := strconv.ParseUint(id[:8], 16, 64)
 	return adjectives[n%12] + "_" + nouns[(n/12)%12] + "_" + id[8:12]
+}
+
+// removeStateLast deletes a container directory with its state.json
+// last: a container that ps no longer lists has no directory left (but
+// for the final rmdir).
+func removeStateLast(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() != "state.json" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(dir)
 }

@@ -225,16 +225,27 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding urun's own executable: %w", err)
+		// The copy tier copies one tree; the layer store's is a stack.
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
+			if s, err := openStore(); err == nil {
+				if dirs, ok := engine.ImageLayers(s, img, data, maps, g.debug); ok {
+					plan.Lower, readFile = dirs, engine.LayeredReader(dirs)
+					f.image.Rootfs = store.LayerStoreUse(data, img.Digest)
+				}
+			}
 		}
-		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
-			fmt.Fprintln(os.Stderr, "urun: warning:", w)
-		}}); err != nil {
-			return err
+		if readFile == nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding urun's own executable: %w", err)
+			}
+			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+				fmt.Fprintln(os.Stderr, "urun: warning:", w)
+			}}); err != nil {
+				return err
+			}
+			f.image.Rootfs = rootDir
 		}
-		f.image.Rootfs = rootDir
 	}
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
