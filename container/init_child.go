@@ -55,7 +55,12 @@ func InitMain() int {
 		// found" (127): name the cause, as urun's failure (125).
 		err = fmt.Errorf("the container's root filesystem is gone (its fuse-overlayfs exited): %v", err)
 	}
-	conn.SendError(err)
+	if conn.SendError(err) != nil {
+		// A created container's creator is gone once it was started:
+		// a failure after start (a startContainer hook) goes to the
+		// container's stderr, which is its runtime's (runc's way).
+		fmt.Fprintln(os.Stderr, "urun:", err)
+	}
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
