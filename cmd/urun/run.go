@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
@@ -55,8 +54,8 @@ type runFlags struct {
 	writableLayer         string
 	writableLayerExplicit bool
 	// image is the image the container runs, pinned until the container
-	// is registered (imagepin.go).
-	image       imageUse
+	// is registered (engine/imagepin.go).
+	image       engine.ImageUse
 	imageStore  string
 	storageRoot string
 }
@@ -181,8 +180,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		return err
 	}
 	id := newID()
-	if supervised != nil {
-		id = supervised.id
+	if sup := engine.Supervised(); sup != "" {
+		id = sup
 	}
 	var rootDir string
 	var readFile container.ReadFile
@@ -198,8 +197,14 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
+			root, rerr := ociRoot(g)
+			if rerr != nil {
+				return rerr
+			}
+			q := engine.PodmanQuery{Root: root, Ref: ref, ID: id, Name: f.name, Pull: f.pull, TLSVerify: f.tlsVerify,
+				DryRun: f.dryRun, StorageRoot: f.storageRoot, Debug: g.debug}
 			var release func(error)
-			if imgConfig, readFile, release, err = podmanImage(g, f, ref, id, maps, &plan); err != nil {
+			if imgConfig, readFile, release, err = engine.PodmanImage(q, maps, &plan); err != nil {
 				return err
 			}
 			defer func() { release(err) }()
@@ -211,29 +216,40 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		if err != nil {
 			return err
 		}
-		// Held until the container is registered (runEngine), at the
+		// Held until the container is registered (engine.Run), at the
 		// latest until this function returns.
-		f.image.img = img
-		defer f.image.release()
+		f.image.Img = img
+		defer f.image.Release()
 		if g.debug {
 			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding urun's own executable: %w", err)
+		// The copy tier copies one tree; the layer store's is a stack.
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
+			if s, err := openStore(); err == nil {
+				if dirs, ok := engine.ImageLayers(s, img, data, maps, g.debug); ok {
+					plan.Lower, readFile = dirs, engine.LayeredReader(dirs)
+					f.image.Rootfs = store.LayerStoreUse(data, img.Digest)
+				}
+			}
 		}
-		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
-			fmt.Fprintln(os.Stderr, "urun: warning:", w)
-		}}); err != nil {
-			return err
+		if readFile == nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding urun's own executable: %w", err)
+			}
+			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+				fmt.Fprintln(os.Stderr, "urun: warning:", w)
+			}}); err != nil {
+				return err
+			}
+			f.image.Rootfs = rootDir
 		}
-		f.image.rootfs = rootDir
 	}
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
-		readFile = rootReader(rootDir)
+		readFile = engine.RootReader(rootDir)
 	}
 
 	f.opts.ContainerID = id
@@ -280,7 +296,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	}
 	// The process that runs the container holds its cgroup: this one, or
 	// the supervisor of a detached one (not its front, nor create).
-	if f.createOnly || (f.detach && supervised == nil) {
+	if f.createOnly || (f.detach && engine.Supervised() == "") {
 		return runEngine(g, f, ref, id, cfg)
 	}
 	cg, err := setupCgroup(g, id, f, spec)
@@ -298,7 +314,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		u := cg.Usage()
 		fmt.Fprintf(os.Stderr, "urun: cgroup usage: memory peak %d bytes, cpu %.2f ms\n", u.MemoryPeak, ms(u.CPU))
 	}
-	if st := exitStatus(0); errors.As(err, &st) && st == 137 && cg.OOMKilled() {
+	if st, ok := containerStatus(err); ok && st == 137 && cg.OOMKilled() {
 		fmt.Fprintf(os.Stderr, "urun: the container was killed for exceeding its memory limit (--memory %s)\n", f.cgroups.Memory)
 	}
 	return err
@@ -436,7 +452,9 @@ func openImage(ref string, f *runFlags) (*store.Image, error) {
 	})
 }
 
-// findInit locates urun-init: $URUN_INIT, else beside the urun binary.
+// findInit locates urun-init: $URUN_INIT, else beside the urun binary,
+// else on PATH (a copy of urun elsewhere, as podman's test of a
+// --runtime path makes, still finds the installed one).
 func findInit() (string, error) {
 	if p := os.Getenv("URUN_INIT"); p != "" {
 		return p, nil
@@ -446,10 +464,38 @@ func findInit() (string, error) {
 		return "", fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "urun-init")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-init is missing (looked for %s): install it beside urun (make install)", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
-	return p, nil
+	if onPath, err := exec.LookPath("urun-init"); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("urun-init is missing (looked for %s and on PATH): install it beside urun (make install)", p)
+}
+
+// runEngine hands the container to the engine with what the flags say
+// about its lifecycle.
+func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
+	root, err := ociRoot(g)
+	if err != nil {
+		return err
+	}
+	mode := engine.Foreground
+	switch {
+	case f.createOnly:
+		mode = engine.CreateOnly
+	case f.detach:
+		mode = engine.Detach
+	}
+	return engine.Run(engine.Request{
+		Root: root, ID: id, Name: f.name, Image: ref, Use: &f.image, Config: cfg, Mode: mode,
+		// -d keeps the container unless --rm was given.
+		AutoRemove:  f.rm && (!f.detach || f.rmExplicit),
+		Interactive: f.interactive || f.opts.Tty,
+		TmpfsUpper:  f.writableLayer == writableTmpfs,
+		Network:     f.net.setup,
+		Args:        os.Args[1:], SquashIDs: f.squashIDs,
+	})
 }
 
 func newID() string {
@@ -458,28 +504,24 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// rootReader reads files of a root filesystem, every path resolved inside
-// it (a symlink in an image cannot point urun at a host file).
-func rootReader(rootDir string) container.ReadFile {
-	return func(p string) ([]byte, error) {
-		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
-		// only a regular file is reopened for reading (a FIFO planted as
-		// /etc/passwd must not block urun).
-		h, err := pathrs.OpenInRoot(rootDir, p)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		if st, err := h.Stat(); err != nil {
-			return nil, err
-		} else if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s in the image is not a regular file", p)
-		}
-		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
-		if err != nil {
-			return nil, err
-		}
-		defer fh.Close()
-		return io.ReadAll(io.LimitReader(fh, 1<<20))
+// Image store names for --image-store and URUN_IMAGE_STORE.
+const (
+	imageStoreURun   = "urun"
+	imageStorePodman = "podman"
+)
+
+// resolveImageStore applies URUN_IMAGE_STORE and checks the flags.
+func (f *runFlags) resolveImageStore() error {
+	if f.imageStore == "" {
+		f.imageStore = os.Getenv("URUN_IMAGE_STORE")
 	}
+	switch f.imageStore {
+	case "", imageStoreURun, imageStorePodman:
+	default:
+		return fmt.Errorf("--image-store %q: use urun (urun's own store) or podman (the user's podman store)", f.imageStore)
+	}
+	if f.storageRoot != "" && f.imageStore != imageStorePodman {
+		return errors.New("--storage-root names a podman store: use it with --image-store=podman")
+	}
+	return nil
 }

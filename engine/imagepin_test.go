@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"slices"
@@ -21,11 +21,11 @@ func TestKeepSquash(t *testing.T) {
 }
 
 func TestInUseError(t *testing.T) {
-	one := inUseError("localhost/a:1", []imageUser{{id: strings.Repeat("a", 64), name: "job"}}).Error()
+	one := InUseError("localhost/a:1", []ImageUser{{ID: strings.Repeat("a", 64), Name: "job"}}).Error()
 	if one != "image localhost/a:1 is in use by container job: remove it first ('urun rm job'), or use 'urun rmi -f localhost/a:1' to remove it too" {
 		t.Errorf("one container: %s", one)
 	}
-	two := inUseError("localhost/a:1", []imageUser{{id: strings.Repeat("a", 64), name: "x"}, {id: strings.Repeat("b", 64)}}).Error()
+	two := InUseError("localhost/a:1", []ImageUser{{ID: strings.Repeat("a", 64), Name: "x"}, {ID: strings.Repeat("b", 64)}}).Error()
 	if !strings.Contains(two, "containers x, bbbbbbbbbbbb: remove them first ('urun rm x bbbbbbbbbbbb')") || !strings.Contains(two, "remove them too") {
 		t.Errorf("two containers: %s", two)
 	}

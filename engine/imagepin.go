@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"fmt"
@@ -9,67 +9,67 @@ import (
 	"github.com/urun-dev/urun/store"
 )
 
-// imageUse is the image a `urun run` or `create` starts from. Its pin
+// ImageUse is the image a `urun run` or `create` starts from. Its pin
 // (store/pin.go) keeps `urun rmi` from deleting the image between the
 // lookup and the container's registration; from then on rmi sees the
-// container in the state root (imageUsers) and refuses.
-type imageUse struct {
-	img *store.Image
-	// rootfs is the unpacked tree the container's overlay uses.
-	rootfs string
+// container in the state root (ImageUsers) and refuses.
+type ImageUse struct {
+	Img *store.Image
+	// Rootfs is the unpacked tree the container's overlay uses.
+	Rootfs string
 }
 
-// release drops the pin: call it once the container is registered.
-func (u *imageUse) release() {
-	if u.img != nil {
-		u.img.Release()
+// Release drops the pin: call it once the container is registered.
+func (u *ImageUse) Release() {
+	if u.Img != nil {
+		u.Img.Release()
 	}
 }
 
 // record notes in st which image and unpacked tree the container uses.
-func (u *imageUse) record(st *container.State) {
-	if u.img != nil {
-		st.ImageDigest = u.img.Digest.String()
-		st.ImageRootfs = u.rootfs
+func (u *ImageUse) record(st *container.State) {
+	if u.Img != nil {
+		st.ImageDigest = u.Img.Digest.String()
+		st.ImageRootfs = u.Rootfs
 	}
 }
 
-// imageUser is a container that uses an image's unpacked files.
-type imageUser struct{ id, name string }
+// ImageUser is a container that uses an image's unpacked files.
+type ImageUser struct{ ID, Name string }
 
-// imageUsers lists the containers of the state root whose root
+// ImageUsers lists the containers of the state root whose root
 // filesystem is one of the trees RemoveRootfs would delete for d: the
 // same image unpacked in this data directory (any mapping, squashed or
 // not). Every registered container counts, whatever its status.
-func imageUsers(root, data string, d store.Digest) ([]imageUser, error) {
+func ImageUsers(root, data string, d store.Digest) ([]ImageUser, error) {
 	ids, err := container.List(root)
 	if err != nil {
 		return nil, err
 	}
 	prefix := filepath.Join(data, "rootfs", d.Encoded()) + "-"
-	var users []imageUser
+	var users []ImageUser
 	for _, id := range ids {
 		st, err := container.Load(root, id)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if abandoned(st) && reclaim(root, id) {
+		if Abandoned(st) && Reclaim(root, id) {
 			continue
 		}
-		if strings.HasPrefix(st.ImageRootfs, prefix) {
-			users = append(users, imageUser{id: id, name: st.Name})
+		if strings.HasPrefix(st.ImageRootfs, prefix) || st.ImageRootfs == store.LayerStoreUse(data, d) {
+			users = append(users, ImageUser{ID: id, Name: st.Name})
 		}
 	}
 	return users, nil
 }
 
-// inUseError is rmi's refusal: one line naming the containers and the fix.
-func inUseError(image string, users []imageUser) error {
+// InUseError is rmi's refusal: one line naming the containers and the fix.
+func InUseError(image string, users []ImageUser) error {
 	var names []string
 	for _, u := range users {
-		n := u.name
+		n := u.Name
 		if n == "" {
-			n = u.id[:min(12, len(u.id))]
+			n = u.ID[:min(12, len(u.ID))]
 		}
 		names = append(names, n)
 	}

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ const autoRemoveMark = "autoremove"
 
 // upperDir is where container id's writable layer lives.
 func upperDir(id string) (string, error) {
-	data, err := dataDirPath()
+	data, err := DataDirPath()
 	if err != nil {
 		return "", err
 	}
@@ -115,11 +115,11 @@ func (e *noSpaceError) Error() string {
 	return fmt.Sprintf("too little disk space for the container's writable layer in the data directory %s (%s): free space there, or use a filesystem with room with --data-dir DIR (or %s=DIR), or keep this --rm container's writes in memory with --writable-layer=tmpfs", e.data, free, DataDirEnv)
 }
 
-// pruneOrphanUppers removes the writable layers of containers that are
+// PruneOrphanUppers removes the writable layers of containers that are
 // registered in root no more (the runtime directory does not survive a
 // reboot) and returns their ids.
-func pruneOrphanUppers(root string) ([]string, error) {
-	data, err := dataDirPath()
+func PruneOrphanUppers(root string) ([]string, error) {
+	data, err := DataDirPath()
 	if err != nil {
 		return nil, nil
 	}
