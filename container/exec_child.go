@@ -77,6 +77,13 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 		if err := checkCwd(cwd); err != nil {
 			return err
 		}
+		// A path (not a name looked up in PATH) is checked here, in
+		// create, as runc does: `podman start` of a container whose
+		// program is missing fails with the reason, not later with
+		// a bare exit status.
+		if err := checkProgram(prog); err != nil {
+			return err
+		}
 	}
 	// No descriptor but stdio reaches the container's program, whatever
 	// urun or its caller left open (the CVE-2024-21626 class). Before the
@@ -237,6 +244,25 @@ func execFailure(name string, err error) error {
 		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
 	}
 	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
+}
+
+// checkProgram refuses a program path that execve would: missing (127),
+// a directory or without any execute bit (126). The words match runc's,
+// which podman turns into its exit statuses ("no such file or
+// directory", "permission denied").
+func checkProgram(prog string) error {
+	st, err := os.Stat(prog)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", prog)}
+	case err != nil:
+		return nil // let execve say what is wrong
+	case st.IsDir():
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (it is a directory)", prog)}
+	case st.Mode()&0o111 == 0:
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (no execute permission)", prog)}
+	}
+	return nil
 }
 
 // lookPath finds name in the container's PATH, as a shell would.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"time"
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	xterm "golang.org/x/term"
 
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
@@ -213,21 +215,29 @@ func Run(cfg RunConfig) (int, error) {
 	} else {
 		close(copied)
 	}
+	return waitForwarding(child.Cmd, sigs, child.Cmd.Process.Signal, cfg.Exit.Exited, copied, restore)
+}
+
+// waitForwarding waits for cmd, passing the signals that arrive on sigs
+// to deliver; when it exits it calls exited (if set), waits for the
+// terminal relay to finish (copied), restores the user's terminal, and
+// returns how cmd ended. run and exec share it.
+func waitForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, deliver func(os.Signal) error, exited func(), copied <-chan struct{}, restore func()) (int, error) {
 	done := make(chan error, 1)
-	go func() { done <- child.Cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
-			child.Cmd.Process.Signal(s)
+			deliver(s)
 		case werr := <-done:
-			cfg.Exit.Exited()
-			if console != nil {
-				<-copied
+			if exited != nil {
+				exited()
 			}
+			<-copied
 			if restore != nil {
 				restore()
 			}
-			return exitStatus(child.Cmd.ProcessState, werr)
+			return exitStatus(cmd.ProcessState, werr)
 		}
 	}
 }
@@ -383,22 +393,13 @@ func relayTerminal(ptmx *os.File, cfg RunConfig, copied chan struct{}) func() {
 			pty.InheritSize(term, ptmx)
 		}
 	}()
-	old, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	old, err := xterm.MakeRaw(int(term.Fd()))
 	if err != nil {
 		return func() { signal.Stop(winch) }
 	}
-	raw := *old
-	// cfmakeraw(3)
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, &raw)
 	return func() {
 		signal.Stop(winch)
-		unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, old)
+		xterm.Restore(int(term.Fd()), old)
 	}
 }
 
