@@ -54,7 +54,7 @@ func main() {
 	}
 	// A detached container's supervisor (engine/supervisor.go).
 	if len(os.Args) > 1 && os.Args[1] == engine.SupervisorArg {
-		os.Exit(engine.SuperviseMain(os.Args[2:], urunMain))
+		os.Exit(engine.SuperviseMain(os.Args[2:]))
 	}
 	// urun doctor's probes re-execute urun inside their namespaces.
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
@@ -126,7 +126,16 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		g.logError(err)
-		return fail(stderr, err)
+		code := fail(stderr, err)
+		if g.oci && code == container.ExitRuntime {
+			// runc's statuses, which its clients and tests check: 255
+			// when exec fails, 1 for any other failure.
+			code = 1
+			if cmd.name == "exec" {
+				code = 255
+			}
+		}
+		return code
 	}
 	return 0
 }
