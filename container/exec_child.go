@@ -234,14 +234,17 @@ func checkCwd(cwd string) error {
 
 // execFailure turns execve's errno into the message and status a shell
 // user expects: 127 for a missing program, 126 for one that cannot run.
+// "exec NAME: …" is runc's and crun's wording, which clients match (podman
+// turns "permission denied" into 126, its tests look for "exec.*
+// permission denied" for a script on a noexec volume).
 func execFailure(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("%s: no such file or directory", name)}
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", name)}
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied", name)}
 	case errors.Is(err, unix.ENOEXEC):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: exec format error (not a program for this machine)", name)}
 	}
 	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
 }

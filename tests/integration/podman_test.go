@@ -196,6 +196,13 @@ func TestPodmanMissingProgram(t *testing.T) {
 			t.Errorf("podman run %s: %s\nwant exit %d and %q", tc.cmd, r, tc.code, tc.want)
 		}
 	}
+	// A script on a noexec volume passes the check and fails in execve,
+	// with the same words (podman's 160-volumes looks for them).
+	vol := t.TempDir()
+	os.WriteFile(filepath.Join(vol, "s"), []byte("#!/bin/sh\necho ran\n"), 0o755)
+	if r := p.run("run", "--rm", "-v", vol+":/vol:noexec", p.img, "/vol/s"); r.code != 126 || !strings.Contains(r.stderr, "exec /vol/s: permission denied") {
+		t.Errorf("podman run of a script on a noexec volume: %s\nwant exit 126 and \"exec /vol/s: permission denied\"", r)
+	}
 	if r := p.run("create", "--name", "nosuch", p.img, "/no/such"); r.code != 0 {
 		t.Fatalf("podman create: %s", r)
 	}
