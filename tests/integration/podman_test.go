@@ -253,3 +253,21 @@ func TestInitFoundOnPath(t *testing.T) {
 		t.Errorf("copy of urun without urun-init anywhere: %s", r)
 	}
 }
+
+// A process whose environment has no HOME gets its passwd home, else /,
+// as runc and crun give it (podman sets HOME only for users it finds in
+// the image's /etc/passwd).
+func TestPodmanHomeDefault(t *testing.T) {
+	p := newPodman(t)
+	for _, tc := range []struct{ user, want string }{{"100", "/\n"}, {"0", "/root\n"}} {
+		if r := p.run("run", "--rm", "--user", tc.user, p.img, "sh", "-c", "echo $HOME"); r.code != 0 || r.stdout != tc.want {
+			t.Errorf("podman run --user %s: %s\nwant HOME %q", tc.user, r, tc.want)
+		}
+	}
+	if r := p.run("run", "-d", "--name", "home", "--user", "100", p.img, "sleep", "100"); r.code != 0 {
+		t.Fatalf("podman run -d: %s", r)
+	}
+	if r := p.run("exec", "home", "sh", "-c", "echo $HOME"); r.code != 0 || r.stdout != "/\n" {
+		t.Errorf("podman exec as uid 100: %s\nwant HOME /", r)
+	}
+}
