@@ -330,15 +330,16 @@ func joinNamespaces(spec *specs.Spec) error {
 			continue
 		}
 		var flag int
+		var name string
 		switch ns.Type {
 		case specs.NetworkNamespace:
-			flag = unix.CLONE_NEWNET
+			flag, name = unix.CLONE_NEWNET, "net"
 		case specs.IPCNamespace:
-			flag = unix.CLONE_NEWIPC
+			flag, name = unix.CLONE_NEWIPC, "ipc"
 		case specs.UTSNamespace:
-			flag = unix.CLONE_NEWUTS
+			flag, name = unix.CLONE_NEWUTS, "uts"
 		case specs.CgroupNamespace:
-			flag = unix.CLONE_NEWCGROUP
+			flag, name = unix.CLONE_NEWCGROUP, "cgroup"
 		case specs.PIDNamespace:
 			continue
 		default:
@@ -347,6 +348,14 @@ func joinNamespaces(spec *specs.Spec) error {
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("opening %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		if sameNamespace(fd, "/proc/thread-self/ns/"+name) {
+			// Already in it (a hostNetwork pod's uts under rootless
+			// containerd is the one urun runs in): setns would need
+			// CAP_SYS_ADMIN over a namespace a user namespace may not
+			// own, for no change.
+			unix.Close(fd)
+			continue
 		}
 		err = unix.Setns(fd, flag)
 		unix.Close(fd)
@@ -375,4 +384,11 @@ func rootCgroupNamespace(spec *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// sameNamespace: the namespace file fd and the one at path are the same
+// namespace (nsfs inodes compare by device and inode number).
+func sameNamespace(fd int, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(fd, &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }

@@ -132,6 +132,7 @@ func StateRoot(flagRoot string) (string, error) {
 			return "", fmt.Errorf("creating --root %s: %w", root, err)
 		}
 		Sweep(root)
+		restoreRecords(root)
 		return root, nil
 	}
 	var root string
@@ -145,6 +146,7 @@ func StateRoot(flagRoot string) (string, error) {
 		return "", err
 	}
 	Sweep(root)
+	restoreRecords(root)
 	return root, nil
 }
 

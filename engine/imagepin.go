@@ -26,14 +26,6 @@ func (u *ImageUse) Release() {
 	}
 }
 
-// record notes in st which image and unpacked tree the container uses.
-func (u *ImageUse) record(st *container.State) {
-	if u.Img != nil {
-		st.ImageDigest = u.Img.Digest.String()
-		st.ImageRootfs = u.Rootfs
-	}
-}
-
 // ImageUser is a container that uses an image's unpacked files.
 type ImageUser struct{ ID, Name string }
 
@@ -56,7 +48,7 @@ func ImageUsers(root, data string, d store.Digest) ([]ImageUser, error) {
 		if Abandoned(st) && Reclaim(root, id) {
 			continue
 		}
-		if strings.HasPrefix(st.ImageRootfs, prefix) {
+		if strings.HasPrefix(st.ImageRootfs, prefix) || st.ImageRootfs == store.LayerStoreUse(data, d) {
 			users = append(users, ImageUser{ID: id, Name: st.Name})
 		}
 	}
@@ -80,20 +72,4 @@ func InUseError(image string, users []ImageUser) error {
 	return fmt.Errorf("image %s is in use by %s %s: remove %s first ('urun rm %s'), or use 'urun rmi -f %s' to remove %s too",
 		image, what, strings.Join(names, ", "), map[bool]string{true: "them", false: "it"}[len(names) > 1],
 		strings.Join(names, " "), image, map[bool]string{true: "them", false: "it"}[len(names) > 1])
-}
-
-// keepSquash makes a later start or restart use the tree this create or
-// run -d chose when the opt-in came from URUN_SQUASH_IDS, which the
-// start's environment may lack: it adds --squash-ids to the run args.
-func keepSquash(args []string, squash bool) []string {
-	if !squash {
-		return args
-	}
-	for i, a := range args {
-		if a == "run" {
-			out := append(append(append([]string{}, args[:i+1]...), "--squash-ids"), args[i+1:]...)
-			return out
-		}
-	}
-	return args
 }

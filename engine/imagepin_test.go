@@ -1,24 +1,9 @@
 package engine
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
-
-func TestKeepSquash(t *testing.T) {
-	in := []string{"--debug", "run", "-d", "IMG", "run"}
-	if got := keepSquash(in, false); !slices.Equal(got, in) {
-		t.Errorf("without squash: %v", got)
-	}
-	want := []string{"--debug", "run", "--squash-ids", "-d", "IMG", "run"}
-	if got := keepSquash(in, true); !slices.Equal(got, want) {
-		t.Errorf("keepSquash = %v, want %v", got, want)
-	}
-	if !slices.Equal(in, []string{"--debug", "run", "-d", "IMG", "run"}) {
-		t.Errorf("input modified: %v", in)
-	}
-}
 
 func TestInUseError(t *testing.T) {
 	one := InUseError("localhost/a:1", []ImageUser{{ID: strings.Repeat("a", 64), Name: "job"}}).Error()

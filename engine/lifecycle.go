@@ -93,13 +93,13 @@ func Start(root, ref string) (supervised bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if len(st.RunArgs) == 0 {
+	if st.Record == "" {
 		return false, container.Start(root, id)
 	}
 	if st.Status == specs.StateRunning {
 		return true, fmt.Errorf("container %s is already running", ref)
 	}
-	return true, spawnSupervisor(id, st.RunArgs)
+	return true, spawnSupervisor(id, st.Record)
 }
 
 // Stop signals the init and waits for the recorded exit: SIGTERM, then
@@ -111,6 +111,9 @@ func Stop(root, ref string, timeout time.Duration) error {
 	}
 	if (st.Status != specs.StateRunning && st.Status != specs.StateCreated) || st.Pid <= 0 {
 		return nil // already stopped (or never started), as podman
+	}
+	if st.Record != "" {
+		markStopped(id)
 	}
 	unix.Kill(st.Pid, unix.SIGTERM)
 	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
@@ -187,6 +190,9 @@ func Remove(root, ref string, force bool) error {
 	if (st.Status == specs.StateRunning || st.Status == specs.StateCreated) && st.Pid > 0 {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first, or use 'urun rm -f'", ref)
+		}
+		if st.Record != "" {
+			markStopped(id)
 		}
 		unix.Kill(st.Pid, unix.SIGKILL)
 		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {

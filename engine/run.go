@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
 )
@@ -44,7 +46,8 @@ type Request struct {
 	// Use is the pinned image the container starts from (nil: --rootfs
 	// or podman's store).
 	Use *ImageUse
-	// Config is the container as container.Run takes it.
+	// Config is the container as container.Run takes it: Spec, InitPath,
+	// Rootfs, UseHelpers, SeccompCache and Debug are used.
 	Config container.RunConfig
 	Mode   Mode
 	// AutoRemove: remove the container when it exits (--rm).
@@ -54,96 +57,160 @@ type Request struct {
 	// TmpfsUpper keeps a --rm container's writes in memory
 	// (--writable-layer=tmpfs) instead of a layer on disk.
 	TmpfsUpper bool
-	// Network writes the container's /etc files into its directory, adds
-	// their mounts to the spec and returns the network attachment.
-	Network func(spec *specs.Spec, dir string) ([]container.Attachment, error)
-	// Args are urun's own arguments (os.Args[1:]) that a supervisor
-	// replays; SquashIDs is --squash-ids, which it must keep.
-	Args      []string
-	SquashIDs bool
+	Network    NetConfig
+	// Cgroups is the --cgroups mode.
+	Cgroups       string
+	RestartPolicy RestartPolicy
 }
 
-// Run registers the container, runs it (here, or under a supervisor
-// for Detach) and records how it ended. In the foreground and in a
-// supervisor it returns the container's status as a *container.CodedError
-// without text.
+// Run registers the container and, unless it is only created, runs it:
+// here (Foreground) or under a new supervisor (Detach), which works from
+// the record written here. A kept container (anything but a foreground
+// --rm run) gets a record, from which start and restart run it again.
+// In the foreground it returns the container's status as
+// container.ExitStatus.
 func Run(r Request) error {
 	root, id, cfg := r.Root, r.ID, r.Config
 	use := r.Use
 	if use == nil {
 		use = &ImageUse{}
 	}
-	sup := supervised
-	switch {
-	case r.Mode == CreateOnly:
-		if err := reserve(root, r.Name, id, r.Image, cfg.Spec, use); err != nil {
-			return err
-		}
-		// Handed over to the user: a created container is kept.
-		if err := updateState(root, id, func(st *container.State) {
-			st.RunArgs = keepSquash(runArgsFromCreate(r.Args), r.SquashIDs)
-			st.Creator, st.CreatorStart = 0, 0
-		}); err != nil {
+	defer use.Release()
+	rec := &Record{
+		ID: id, Name: r.Name, Created: time.Now().UTC(), Root: root, Image: r.Image,
+		Spec: cfg.Spec, InitPath: cfg.InitPath, Rootfs: cfg.Rootfs, UseHelpers: cfg.UseHelpers,
+		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
+		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy,
+	}
+	if use.Img != nil {
+		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs
+	}
+	if rec.Name == "" {
+		rec.Name = GeneratedName(id)
+	}
+	if err := reserve(root, rec); err != nil {
+		return err
+	}
+	if err := makeLayer(rec, r.TmpfsUpper); err != nil {
+		discardContainer(root, id)
+		return err
+	}
+	if r.Mode != Foreground || !r.AutoRemove {
+		if err := keep(rec, r.Mode == CreateOnly); err != nil {
 			discardContainer(root, id)
-			return err
-		}
-		use.Release()
-		fmt.Println(id)
-		return nil
-	case r.Mode == Detach && sup == nil:
-		if err := reserve(root, r.Name, id, r.Image, cfg.Spec, use); err != nil {
-			return err
-		}
-		if err := updateState(root, id, func(st *container.State) {
-			st.RunArgs = keepSquash(r.Args, r.SquashIDs)
-		}); err != nil {
-			discardContainer(root, id)
-			return err
-		}
-		use.Release()
-		if err := spawnSupervisor(id, r.Args); err != nil {
-			discardContainer(root, id)
-			return err
-		}
-		fmt.Println(id)
-		return nil
-	case sup == nil:
-		if err := reserve(root, r.Name, id, r.Image, cfg.Spec, use); err != nil {
-			return err
-		}
-	default:
-		if err := refreshForRestart(root, id, cfg.Spec, use); err != nil {
 			return err
 		}
 	}
 	use.Release()
-	autoRemove := r.AutoRemove
-	// (A podman store container already writes to its record's layer.)
-	tmpfsUpper := autoRemove && r.TmpfsUpper
-	if !tmpfsUpper && cfg.Rootfs.Tier != fuseoverlay.Bind && cfg.Rootfs.Upper == "" {
-		if err := persistUpper(root, id, autoRemove, &cfg.Rootfs); err != nil {
+	switch r.Mode {
+	case CreateOnly:
+		fmt.Println(id)
+		return nil
+	case Detach:
+		if err := spawnSupervisor(id, mustRecordPath(id)); err != nil {
 			discardContainer(root, id)
 			return err
 		}
+		fmt.Println(id)
+		return nil
+	}
+	stdin := os.Stdin
+	if !r.Interactive {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			discardContainer(root, id)
+			return err
+		}
+		defer devnull.Close()
+		stdin = devnull
+	}
+	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit})
+}
+
+// makeLayer gives the container its writable layer on disk, unless it
+// writes to a tmpfs (a --rm container that asked), to its rootfs
+// directory itself (bind) or to its podman-store record's layer.
+func makeLayer(rec *Record, tmpfs bool) error {
+	if rec.AutoRemove && tmpfs || rec.Rootfs.Tier == fuseoverlay.Bind || rec.Rootfs.Upper != "" {
+		return nil
+	}
+	return persistUpper(rec.Root, rec.ID, rec.AutoRemove, &rec.Rootfs)
+}
+
+// keep writes the record of a container that outlives its run (or runs
+// under a supervisor). created: the user starts it (nobody else
+// finishes it).
+func keep(rec *Record, created bool) error {
+	if b, err := os.ReadFile(podmanMarker(rec.Root, rec.ID)); err == nil {
+		rec.PodmanStore = b
+	}
+	if err := rec.save(); err != nil {
+		return err
+	}
+	return updateState(rec.Root, rec.ID, func(st *container.State) {
+		st.Record = mustRecordPath(rec.ID)
+		if created {
+			st.Creator, st.CreatorStart = 0, 0
+		}
+	})
+}
+
+// foreground is how a container runs in its urun's own process; nil in a
+// supervisor.
+type foreground struct {
+	stdin *os.File
+	debug bool
+	exit  *container.ExitTrace
+}
+
+// runRecord runs the container of rec until it exits, in the foreground
+// (fg) or as its supervisor, and records how it ended.
+func runRecord(rec *Record, fg *foreground) error {
+	root, id := rec.Root, rec.ID
+	spec, err := rec.spec()
+	if err != nil {
+		return err
+	}
+	cfg := container.RunConfig{
+		Spec: spec, InitPath: rec.InitPath, Rootfs: rec.Rootfs, UseHelpers: rec.UseHelpers,
+		SeccompCache: rec.SeccompCache, Debug: fg != nil && fg.debug,
+	}
+	if fg != nil {
+		cfg.Exit = fg.exit
+	}
+	if fg == nil {
+		if err := claim(root, id); err != nil {
+			return err
+		}
+	}
+	// The process that runs the container holds its cgroup: this one,
+	// the foreground urun or the supervisor (not a front, nor create).
+	cg, err := setupCgroup(id, rec.Cgroups, spec.Linux.Resources, cfg.Debug)
+	if err != nil {
+		discardIfForeground(rec, fg)
+		return err
+	}
+	if cg != nil {
+		defer cg.Close()
+		cfg.UseCgroup, cfg.CgroupFD = cg.CloneInto, cg.Dir()
+		cfg.Attachments = append(cfg.Attachments, cg.Placer())
 	}
 	dir := container.Dir(root, id)
 	cfg.RootfsDir = filepath.Join(dir, "rootfs")
 	// Mkdir, not MkdirAll: a container removed meanwhile (rm -f while
 	// it started) must not get its directory back.
 	if err := os.Mkdir(cfg.RootfsDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		discardContainer(root, id)
+		discardIfForeground(rec, fg)
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	if r.Network != nil {
-		attachments, err := r.Network(cfg.Spec, dir)
-		if err != nil {
-			discardContainer(root, id)
-			return err
-		}
-		cfg.Attachments = append(cfg.Attachments, attachments...)
+	attachments, err := rec.Network.Setup(cfg.Spec, dir)
+	if err != nil {
+		discardIfForeground(rec, fg)
+		return err
 	}
+	cfg.Attachments = append(cfg.Attachments, attachments...)
 	var logs *logWriter
-	if sup != nil {
+	if fg == nil {
 		devnull, err := os.Open(os.DevNull)
 		if err != nil {
 			return err
@@ -174,16 +241,9 @@ func Run(r Request) error {
 			cfg.Console = func(master *os.File) { serveConsole(master, logOut, l) }
 		}
 	} else {
-		cfg.Stdin, cfg.Stdout, cfg.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if !r.Interactive {
-			devnull, err := os.Open(os.DevNull)
-			if err != nil {
-				return err
-			}
-			defer devnull.Close()
-			cfg.Stdin = devnull
-		}
+		cfg.Stdin, cfg.Stdout, cfg.Stderr = fg.stdin, os.Stdout, os.Stderr
 	}
+	autoRemove := rec.AutoRemove
 	cfg.Cloned = func(pid int) error {
 		unlock, err := container.Lock(root, id)
 		if err != nil {
@@ -219,17 +279,54 @@ func Run(r Request) error {
 	}
 	recordExit(root, id, status, runErr, autoRemove)
 	cfg.Exit.Mark("cleaned up")
+	if cg != nil {
+		if cfg.Debug {
+			u := cg.Usage()
+			fmt.Fprintf(os.Stderr, "urun: cgroup usage: memory peak %d bytes, cpu %.2f ms\n", u.MemoryPeak, ms(u.CPU))
+		}
+		if runErr == nil && status == 137 && cg.OOMKilled() {
+			fmt.Fprintln(os.Stderr, "urun: the container was killed for exceeding its memory limit (--memory)")
+		}
+	}
 	if runErr != nil {
 		return runErr
 	}
 	return container.ExitStatus(status)
 }
 
-// reserve creates the container's state (status configured) and its name.
-func reserve(root, name, id, ref string, spec *specs.Spec, use *ImageUse) error {
-	if name == "" {
-		name = GeneratedName(id)
+// discardIfForeground removes a container its foreground run failed to
+// start: nothing is left of a failed `urun run`. (A container a
+// supervisor failed to start stays, as after any failed start; the
+// front of run -d removes its own.)
+func discardIfForeground(rec *Record, fg *foreground) {
+	if fg != nil {
+		discardContainer(rec.Root, rec.ID)
 	}
+}
+
+// setupCgroup gives the container its own cgroup with the requested
+// limits (see cgroupdelegate), or nil when it runs without one.
+func setupCgroup(id, mode string, res *specs.LinuxResources, debug bool) (*cgroupdelegate.Cgroup, error) {
+	m, err := cgroupdelegate.ParseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	cg, warnings, err := cgroupdelegate.Setup(cgroupdelegate.Request{ID: id, Mode: m, Resources: res, Explain: debug})
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "urun: warning:", w)
+	}
+	if debug && cg != nil {
+		fmt.Fprintf(os.Stderr, "urun: cgroup scope %6.2f ms (connect %.2f), leaf %6.2f ms: %s (delegated: %s)\n",
+			ms(cg.ScopeTime), ms(cg.ConnectTime), ms(cg.SetupTime), cg.Unit, strings.Join(cg.Delegated, " "))
+	}
+	return cg, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// reserve creates the container's state (status configured) and its name.
+func reserve(root string, rec *Record) error {
+	id, name := rec.ID, rec.Name
 	if err := container.ValidID(name); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
@@ -250,17 +347,11 @@ func reserve(root, name, id, ref string, spec *specs.Spec, use *ImageUse) error 
 		container.ReleaseName(root, name, id)
 		return fmt.Errorf("creating container state: %w", err)
 	}
-	creatorStart, _ := container.ProcessStart(os.Getpid())
-	st := &container.State{
-		State: specs.State{Version: specs.Version, ID: id, Status: container.StatusConfigured, Bundle: dir,
-			Annotations: spec.Annotations},
-		Created: time.Now().UTC(), Rootless: true,
-		Name: name, Image: ref, Command: spec.Process.Args, Tty: spec.Process.Terminal,
-		LogPath: filepath.Join(dir, "ctr.log"),
-		Creator: os.Getpid(), CreatorStart: creatorStart,
-	}
-	use.record(st)
-	if err := container.SaveSpec(dir, spec); err != nil {
+	st := stateOf(rec, dir)
+	st.Record = ""
+	st.Creator = os.Getpid()
+	st.CreatorStart, _ = container.ProcessStart(os.Getpid())
+	if err := container.SaveSpec(dir, rec.Spec); err != nil {
 		removeContainer(root, id)
 		return err
 	}
@@ -271,30 +362,18 @@ func reserve(root, name, id, ref string, spec *specs.Spec, use *ImageUse) error 
 	return nil
 }
 
-// refreshForRestart updates the saved config of a container a supervisor
-// (re)starts: the spec may have been rebuilt from a newer image.
-func refreshForRestart(root, id string, spec *specs.Spec, use *ImageUse) error {
-	// The supervisor is known from now on (rm -f stops it while it
-	// starts the container). For run -d the front that set the
-	// container up waits for us, and may be killed meanwhile: the
-	// container is ours to finish now.
+// claim makes this supervisor the one of container id: rm -f stops it
+// while it starts the container. For run -d the front that set the
+// container up waits for us, and may be killed meanwhile: the container
+// is ours to finish now.
+func claim(root, id string) error {
 	self, _ := container.ProcessStart(os.Getpid())
-	var before string
-	if err := updateState(root, id, func(st *container.State) {
-		before = st.ImageRootfs
+	return updateState(root, id, func(st *container.State) {
 		st.Supervisor, st.SupervisorStart = os.Getpid(), self
 		if st.Creator != 0 {
 			st.Creator, st.CreatorStart = os.Getpid(), self
 		}
-		if use.Img != nil && before != use.Rootfs {
-			// The image's name may point at a newer image now: rmi
-			// must see the tree this start uses.
-			use.record(st)
-		}
-	}); err != nil {
-		return err
-	}
-	return container.SaveSpec(container.Dir(root, id), spec)
+	})
 }
 
 // recordExit writes how the container ended, or removes it (--rm).
@@ -354,7 +433,7 @@ func removeContainer(root, id string) error {
 	if err := removeUpper(id); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
-	if err := os.RemoveAll(container.Dir(root, id)); err != nil {
+	if err := removeStateLast(container.Dir(root, id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	// The lock file goes when its holder unlocks (container.Lock), or
@@ -377,4 +456,22 @@ func GeneratedName(id string) string {
 	nouns := []string{"otter", "lynx", "heron", "badger", "finch", "ibis", "koala", "marten", "newt", "panda", "raven", "wren"}
 	n, _ := strconv.ParseUint(id[:8], 16, 64)
 	return adjectives[n%12] + "_" + nouns[(n/12)%12] + "_" + id[8:12]
+}
+
+// removeStateLast deletes a container directory with its state.json
+// last: a container that ps no longer lists has no directory left (but
+// for the final rmdir).
+func removeStateLast(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() != "state.json" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(dir)
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,17 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urun-dev/urun/container"
 )
 
 // SupervisorArg is the hidden command a detached container's supervisor
-// runs: urun __supervise ID ARGS... (ARGS: urun's own arguments).
+// runs: urun __supervise RECORD (the container's record, engine/record.go).
 const SupervisorArg = "__supervise"
 
 // supervisor is set in a supervisor process.
 type supervisor struct {
-	id string
 	// status reports to the front (`run -d`, `start`) once: "ok" when the
 	// process runs, else the error; closing it ends the front's wait.
 	status *os.File
@@ -29,32 +28,53 @@ type supervisor struct {
 
 var supervised *supervisor
 
-// Supervised returns the id of the container this process supervises,
-// or "" outside a supervisor.
-func Supervised() string {
-	if supervised == nil {
-		return ""
-	}
-	return supervised.id
-}
-
-// SuperviseMain is the supervisor's main: it runs the container exactly
-// as `urun ARGS` would (main is urun's own main), detached, with its
-// output going to the log.
-func SuperviseMain(args []string, main func(args []string, stdout, stderr io.Writer) int) int {
-	if len(args) < 1 {
+// SuperviseMain is the supervisor's main: it runs the container of the
+// record at args[0], detached, its output going to the log, and records
+// how it ended.
+func SuperviseMain(args []string) int {
+	if len(args) != 1 {
 		return container.ExitRuntime
 	}
-	supervised = &supervisor{id: args[0], status: os.NewFile(3, "status")}
+	supervised = &supervisor{status: os.NewFile(3, "status")}
 	debug.SetGCPercent(25)
-	var errBuf bytes.Buffer
-	code := main(args[1:], io.Discard, &errBuf)
-	if supervised.status != nil {
+	err := supervise(args[0])
+	code := container.ExitCode(err)
+	if ce, ok := err.(*container.CodedError); err == nil || ok && ce.Err == nil {
+		code = 0 // the container ran; its status is recorded
+	}
+	if supervised.status != nil && err != nil {
 		// Failed before the process ran: the front prints the error.
-		fmt.Fprintf(supervised.status, "err %d %s", code, strings.TrimSpace(errBuf.String()))
+		fmt.Fprintf(supervised.status, "err %d %s", code, strings.TrimSpace(err.Error()))
 		supervised.status.Close()
 	}
 	return code
+}
+
+// supervise runs the container of the record at path, and again as its
+// restart policy says, until it says no or the user stopped it.
+func supervise(path string) error {
+	rec, err := LoadRecord(path)
+	if err != nil {
+		return err
+	}
+	// A new supervisor is a start: a stop before it no longer holds.
+	os.Remove(stoppedMarker(rec.ID))
+	for restarts := 0; ; restarts++ {
+		err = runRecord(rec, nil)
+		if !rec.RestartPolicy.again(err, restarts) || stoppedByUser(rec.ID) {
+			return err
+		}
+		time.Sleep(restartDelay(restarts))
+		if stoppedByUser(rec.ID) {
+			return err
+		}
+	}
+}
+
+// restartDelay is docker's: 100 ms, doubling, at most a minute.
+func restartDelay(restarts int) time.Duration {
+	d := 100 * time.Millisecond << min(restarts, 10)
+	return min(d, time.Minute)
 }
 
 // reportStarted tells the front the container runs, and lets it go.
@@ -69,9 +89,10 @@ func reportStarted() {
 	}
 }
 
-// spawnSupervisor starts a detached supervisor for container id running
-// `urun args...`, and waits until it reports the process running.
-func spawnSupervisor(id string, args []string) error {
+// spawnSupervisor starts a detached supervisor for container id, which
+// runs it from its record, and waits until it reports the process
+// running.
+func spawnSupervisor(id, record string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding urun's own executable: %w", err)
@@ -81,7 +102,7 @@ func spawnSupervisor(id string, args []string) error {
 		return err
 	}
 	defer r.Close()
-	cmd := exec.Command(exe, append([]string{SupervisorArg, id}, args...)...)
+	cmd := exec.Command(exe, SupervisorArg, record)
 	cmd.ExtraFiles = []*os.File{w}
 	// Its own session, no terminal, nothing of ours: it outlives us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -104,20 +125,4 @@ func spawnSupervisor(id string, args []string) error {
 		return &container.CodedError{Code: code, Err: errors.New(text)}
 	}
 	return fmt.Errorf("the supervisor of %s exited before the container started (%s)", id[:12], cmd.ProcessState)
-}
-
-// runArgsFromCreate turns `urun [globals] create FLAGS IMAGE CMD` into the
-// arguments of the equivalent detached run.
-func runArgsFromCreate(args []string) []string {
-	out := make([]string, 0, len(args)+1)
-	done := false
-	for _, a := range args {
-		if !done && a == "create" {
-			out = append(out, "run", "-d")
-			done = true
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }

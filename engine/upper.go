@@ -160,6 +160,11 @@ func removeUpper(id string) error {
 	if _, err := os.Lstat(dir); os.IsNotExist(err) {
 		return nil
 	}
+	if !hasLayer(dir) {
+		// Only the record (a detached --rm container's): nothing of
+		// the container's ids to remove.
+		return os.RemoveAll(dir)
+	}
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil {
 		return err
@@ -169,4 +174,14 @@ func removeUpper(id string) error {
 		return fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	return store.RemoveTree(dir, maps, exe)
+}
+
+// hasLayer: dir holds a writable layer (upper, work), not only a record.
+func hasLayer(dir string) bool {
+	for _, d := range []string{"upper", "work"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); err == nil {
+			return true
+		}
+	}
+	return false
 }

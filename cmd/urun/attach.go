@@ -32,7 +32,7 @@ func init() {
 				if st.Status != "running" {
 					return fmt.Errorf("%w: %s", container.ErrNotRunning, args[0])
 				}
-				if !st.Tty || st.RunArgs == nil {
+				if !st.Tty || st.Record == "" {
 					return fmt.Errorf("container %s has no terminal to attach to: attach works for containers started with run -d -t (see 'urun logs -f' for others)", args[0])
 				}
 				return engine.Attach(root, id)

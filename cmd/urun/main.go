@@ -54,7 +54,7 @@ func main() {
 	}
 	// A detached container's supervisor (engine/supervisor.go).
 	if len(os.Args) > 1 && os.Args[1] == engine.SupervisorArg {
-		os.Exit(engine.SuperviseMain(os.Args[2:], urunMain))
+		os.Exit(engine.SuperviseMain(os.Args[2:]))
 	}
 	// urun doctor's probes re-execute urun inside their namespaces.
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {

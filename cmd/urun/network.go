@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/netns"
 )
 
@@ -69,27 +68,7 @@ func (n *netFlags) parse(opts *container.Options) error {
 	return nil
 }
 
-// setup writes the container's /etc files into its runtime directory dir,
-// adds their mounts to the spec, and returns the network attachment (none
-// for none and host).
-func (n *netFlags) setup(spec *specs.Spec, dir string) ([]container.Attachment, error) {
-	if n.mode.Defaulted && n.mode.Driver == netns.None {
-		fmt.Fprintln(os.Stderr, "urun: warning:", n.mode.Reason)
-	}
-	n.etc.Hostname = spec.Hostname
-	n.etc.Driver = n.mode.Driver
-	n.etc.HostResolv, _ = os.ReadFile("/etc/resolv.conf")
-	if n.mode.Driver == netns.Host {
-		n.etc.HostHosts, _ = os.ReadFile("/etc/hosts")
-	}
-	mounts, err := netns.WriteEtc(dir, n.etc)
-	if err != nil {
-		return nil, err
-	}
-	spec.Mounts = append(spec.Mounts, mounts...)
-	a, err := netns.New(n.mode, n.ports, dir)
-	if err != nil || a == nil {
-		return nil, err
-	}
-	return []container.Attachment{a}, nil
+// config is the network the engine records for the container.
+func (n *netFlags) config() engine.NetConfig {
+	return engine.NetConfig{Mode: n.mode, Ports: n.ports, Etc: n.etc}
 }

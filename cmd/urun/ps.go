@@ -173,7 +173,7 @@ func ago(t time.Time) string { return since(t) + " ago" }
 
 // ociPs lists the processes of one container (runc ps ID).
 func ociPs(root, ref, format string) error {
-	_, st, err := findContainer(root, ref)
+	id, st, err := findContainer(root, ref)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,9 @@ func ociPs(root, ref, format string) error {
 		}
 		return nil
 	}
-	pids := container.PidsInContainer(st.Pid)
+	// Not every process in the init's pid namespace: a pod's shared
+	// one, or the host's, holds others (container.ContainerPids).
+	pids := container.ContainerPids(root, id, st)
 	if format == "json" {
 		return printJSON(os.Stdout, pids)
 	}

@@ -57,6 +57,7 @@ func init() {
 				if err != nil {
 					return err
 				}
+				engine.UnpackAtPull(s, img, *quiet)
 				fmt.Println(img.Digest)
 				return nil
 			},

@@ -42,7 +42,7 @@ func init() {
 					gone, err := s.RemoveWith(a, store.RemoveHooks{
 						InUse: func(d store.Digest) error { return freeImage(root, data, a, d, *force) },
 						Gone: func(d store.Digest) error {
-							if err := removeRootfs(d); err != nil {
+							if err := removeRootfs(root, d); err != nil {
 								fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
 							}
 							return nil
@@ -53,7 +53,7 @@ func init() {
 							if users, err := engine.ImageUsers(root, data, d); err != nil || len(users) > 0 {
 								return err
 							}
-							if err := removeRootfs(d); err != nil {
+							if err := removeRootfs(root, d); err != nil {
 								fmt.Fprintf(os.Stderr, "urun: warning: %s: unpacked files of an image no name refers to are left\n", err)
 							}
 							return nil
@@ -98,9 +98,10 @@ func freeImage(root, data, name string, d store.Digest, force bool) error {
 	return nil
 }
 
-// removeRootfs deletes an image's unpacked root filesystems; their files
+// removeRootfs deletes an image's unpacked root filesystems and its
+// layers in the layer store that no other image uses; their files
 // belong to subordinate ids, so this runs in a mapped user namespace.
-func removeRootfs(d store.Digest) error {
+func removeRootfs(root string, d store.Digest) error {
 	data, err := dataDir()
 	if err != nil {
 		return err
@@ -114,5 +115,9 @@ func removeRootfs(d store.Digest) error {
 	if err != nil {
 		return err
 	}
-	return store.RemoveRootfs(d, maps, data, exe)
+	var layersErr error
+	if engine.LayerStoreMaps(maps) {
+		layersErr = engine.ForgetLayers(root, data, d, maps)
+	}
+	return errors.Join(store.RemoveRootfs(d, maps, data, exe), layersErr)
 }

@@ -44,10 +44,13 @@ type runFlags struct {
 	init        bool
 	name        string
 	rmExplicit  bool
-	oci         ociFlags
-	cgroups     cgroupdelegate.Flags
-	pull        string
-	tlsVerify   bool
+	// restart is --restart (engine.ParseRestartPolicy).
+	restart       string
+	restartPolicy engine.RestartPolicy
+	oci           ociFlags
+	cgroups       cgroupdelegate.Flags
+	pull          string
+	tlsVerify     bool
 	// squashIDs: --squash-ids / URUN_SQUASH_IDS=1 (docs/STORE.md).
 	squashIDs bool
 	// writableLayer: --writable-layer / URUN_WRITABLE_LAYER, disk or tmpfs.
@@ -97,6 +100,7 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.tier, "rootfs-tier", fuseoverlay.DefaultTier(), "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs), copy (a private copy in memory) or bind (--rootfs only: the directory itself, writable); default $URUN_TIER or auto")
 		fs.BoolVar(&f.rm, "rm", true, "remove the container when it exits (default for foreground runs; with -d, only when given)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
+		fs.StringVar(&f.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped, on-failure[:MAX_RETRIES] (with -d or create; always and unless-stopped also start it on the first urun command after a reboot)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
 		fs.StringVar(&f.imageStore, "image-store", "", "where IMAGE is looked up: urun (urun's store) or podman (your podman store, used in place; docs/STORE.md) (default $URUN_IMAGE_STORE, else urun)")
 		fs.StringVar(&f.storageRoot, "storage-root", "", "with --image-store=podman: the containers/storage root to use (podman's --root; default: graphroot from storage.conf)")
@@ -179,9 +183,6 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		return err
 	}
 	id := newID()
-	if sup := engine.Supervised(); sup != "" {
-		id = sup
-	}
 	var rootDir string
 	var readFile container.ReadFile
 	if f.rootfs {
@@ -224,16 +225,27 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding urun's own executable: %w", err)
+		// The copy tier copies one tree; the layer store's is a stack.
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
+			if s, err := openStore(); err == nil {
+				if dirs, ok := engine.ImageLayers(s, img, data, maps, g.debug); ok {
+					plan.Lower, readFile = dirs, engine.LayeredReader(dirs)
+					f.image.Rootfs = store.LayerStoreUse(data, img.Digest)
+				}
+			}
 		}
-		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
-			fmt.Fprintln(os.Stderr, "urun: warning:", w)
-		}}); err != nil {
-			return err
+		if readFile == nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding urun's own executable: %w", err)
+			}
+			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+				fmt.Fprintln(os.Stderr, "urun: warning:", w)
+			}}); err != nil {
+				return err
+			}
+			f.image.Rootfs = rootDir
 		}
-		f.image.Rootfs = rootDir
 	}
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
@@ -282,51 +294,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		SeccompCache: filepath.Join(data, "seccomp"),
 		Exit:         container.NewExitTrace(g.debug),
 	}
-	// The process that runs the container holds its cgroup: this one, or
-	// the supervisor of a detached one (not its front, nor create).
-	if f.createOnly || (f.detach && engine.Supervised() == "") {
-		return runEngine(g, f, ref, id, cfg)
-	}
-	cg, err := setupCgroup(g, id, f, spec)
-	if err != nil {
-		return err
-	}
-	if cg == nil {
-		return runEngine(g, f, ref, id, cfg)
-	}
-	defer cg.Close()
-	cfg.UseCgroup, cfg.CgroupFD = cg.CloneInto, cg.Dir()
-	cfg.Attachments = append(cfg.Attachments, cg.Placer())
-	err = runEngine(g, f, ref, id, cfg)
-	if g.debug {
-		u := cg.Usage()
-		fmt.Fprintf(os.Stderr, "urun: cgroup usage: memory peak %d bytes, cpu %.2f ms\n", u.MemoryPeak, ms(u.CPU))
-	}
-	if st, ok := containerStatus(err); ok && st == 137 && cg.OOMKilled() {
-		fmt.Fprintf(os.Stderr, "urun: the container was killed for exceeding its memory limit (--memory %s)\n", f.cgroups.Memory)
-	}
-	return err
+	return runEngine(g, f, ref, id, cfg)
 }
-
-// setupCgroup gives the container its own cgroup with the requested
-// limits (see cgroupdelegate), or nil when it runs without one.
-func setupCgroup(g *globals, id string, f *runFlags, spec *specs.Spec) (*cgroupdelegate.Cgroup, error) {
-	mode, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups)
-	if err != nil {
-		return nil, err
-	}
-	cg, warnings, err := cgroupdelegate.Setup(cgroupdelegate.Request{ID: id, Mode: mode, Resources: spec.Linux.Resources, Explain: g.debug})
-	for _, w := range warnings {
-		fmt.Fprintln(os.Stderr, "urun: warning:", w)
-	}
-	if g.debug && cg != nil {
-		fmt.Fprintf(os.Stderr, "urun: cgroup scope %6.2f ms (connect %.2f), leaf %6.2f ms: %s (delegated: %s)\n",
-			ms(cg.ScopeTime), ms(cg.ConnectTime), ms(cg.SetupTime), cg.Unit, strings.Join(cg.Delegated, " "))
-	}
-	return cg, err
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // complete folds flags that need I/O or cross-checks into the options.
 func (f *runFlags) complete() error {
@@ -362,6 +331,13 @@ func (f *runFlags) complete() error {
 	}
 	if f.format != "json" {
 		return fmt.Errorf("--format %q: only json is supported", f.format)
+	}
+	var err error
+	if f.restartPolicy, err = engine.ParseRestartPolicy(f.restart); err != nil {
+		return err
+	}
+	if f.restartPolicy.Name != "" && (!f.detach && !f.createOnly || f.rmExplicit && f.rm) {
+		return fmt.Errorf("--restart %s: only for containers that are kept and run in the background (create, run -d without --rm)", f.restart)
 	}
 	return f.checkWritableLayer()
 }
@@ -477,12 +453,13 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 	}
 	return engine.Run(engine.Request{
 		Root: root, ID: id, Name: f.name, Image: ref, Use: &f.image, Config: cfg, Mode: mode,
-		// -d keeps the container unless --rm was given.
-		AutoRemove:  f.rm && (!f.detach || f.rmExplicit),
-		Interactive: f.interactive || f.opts.Tty,
-		TmpfsUpper:  f.writableLayer == writableTmpfs,
-		Network:     f.net.setup,
-		Args:        os.Args[1:], SquashIDs: f.squashIDs,
+		// -d (and create) keep the container unless --rm was given.
+		AutoRemove:    f.rm && (mode == engine.Foreground || f.rmExplicit),
+		Interactive:   f.interactive || f.opts.Tty,
+		TmpfsUpper:    f.writableLayer == writableTmpfs,
+		Network:       f.net.config(),
+		Cgroups:       f.cgroups.Cgroups,
+		RestartPolicy: f.restartPolicy,
 	})
 }
 
