@@ -126,7 +126,16 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		g.logError(err)
-		return fail(stderr, err)
+		code := fail(stderr, err)
+		if g.oci && code == container.ExitRuntime {
+			// runc's statuses, which its clients and tests check: 255
+			// when exec fails, 1 for any other failure.
+			code = 1
+			if cmd.name == "exec" {
+				code = 255
+			}
+		}
+		return code
 	}
 	return 0
 }

@@ -126,6 +126,7 @@ func newRunCommand(name string) *command {
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if f.oci.bundle != "" || g.oci {
+					g.oci = true
 					if err := ociRunArgs(name, fs, args); err != nil {
 						return err
 					}

@@ -38,8 +38,8 @@ func TestOCIRefusesSettingsWithoutTheirNamespace(t *testing.T) {
 			editSpec(t, b, c.edit)
 			root := t.TempDir()
 			r := urun(t, "--root", root, "create", "--bundle", b, "refused")
-			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json: ") || !strings.Contains(r.stderr, c.want) {
-				t.Errorf("want one line with %q and exit 125: %s", c.want, r)
+			if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json: ") || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("want one line with %q and exit 1 (runc's): %s", c.want, r)
 			}
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("state left behind: %v", ents)
@@ -95,8 +95,8 @@ func TestOCIPauseUpdateEventsWithoutCgroup(t *testing.T) {
 		if args[0] == "resume" {
 			want = "is running, not paused"
 		}
-		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
-			t.Errorf("urun %v: want one line with %q and exit 125: %s", args, want, r)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("urun %v: want one line with %q and exit 1 (runc's): %s", args, want, r)
 		}
 	}
 	if st := stateOf(t, root, "nocg"); st["status"] != "running" {
