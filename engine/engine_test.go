@@ -250,3 +250,31 @@ func TestGeneratedName(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSystemdUnit(t *testing.T) {
+	dataDir(t)
+	root := t.TempDir()
+	id := strings.Repeat("d", 64)
+	testRecord(root, id, "web").save()
+	restoreRecords(root)
+	name, unit, err := SystemdUnit(root, "web", "/opt/my bin/urun", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "container-web.service" {
+		t.Errorf("unit name %q", name)
+	}
+	for _, want := range []string{
+		`ExecStart="/opt/my bin/urun" start ` + id + "\n",
+		`ExecStop="/opt/my bin/urun" stop -t 7 ` + id + "\n",
+		"Environment=" + DataDirEnv + "=",
+		"WantedBy=default.target",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+	if _, _, err := SystemdUnit(root, "nosuch", "/u", 10); !errors.Is(err, container.ErrNotExist) {
+		t.Errorf("unit for a missing container: %v", err)
+	}
+}

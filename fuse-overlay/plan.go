@@ -1,8 +1,13 @@
 // Package fuseoverlay builds a container's root filesystem from read-only
 // image layers: kernel overlayfs inside the user namespace where the kernel
 // allows it, fuse-overlayfs where it does not, a private in-memory copy
-// where neither mounts, a plain bind of a directory for OCI bundles. Plans are data made by the parent; the mount itself runs
-// in the container's namespaces (mount_child.go).
+// where neither mounts, a plain bind of a directory for OCI bundles.
+// Plans are data made by the parent; the mount itself runs in the
+// container's namespaces (mount_child.go).
+//
+// The folder is fuse-overlay/ (the name the design gave it) while Go's
+// rule wants the package named as its folder: a package name cannot hold
+// a dash, so it is fuseoverlay, and importers need no alias.
 package fuseoverlay
 
 import (

@@ -289,3 +289,48 @@ func psAllRoot(t *testing.T, env []string) map[string]psJSON {
 	}
 	return out
 }
+
+// generate systemd: the unit's ExecStart and ExecStop, run as systemd
+// would run them, start and stop the container (systemd itself runs in
+// the VM suite only; here the commands are what is checked).
+func TestGenerateSystemd(t *testing.T) {
+	before := myProcesses(t)
+	name := uniqueName(t, "unit")
+	mustRun(t, "create", "--network", "none", "--name", name, busybox(), "sleep", "1000")
+	t.Cleanup(func() { urun(t, "rm", "-f", name) })
+	unit := mustRun(t, "generate", "systemd", "-t", "2", name).stdout
+	if !strings.Contains(unit, "[Install]") || !strings.Contains(unit, "Description=urun container "+name) {
+		t.Fatalf("unit:\n%s", unit)
+	}
+	line := func(key string) []string {
+		for _, l := range strings.Split(unit, "\n") {
+			if v, ok := strings.CutPrefix(l, key+"="); ok {
+				return strings.Fields(v)
+			}
+		}
+		t.Fatalf("unit has no %s:\n%s", key, unit)
+		return nil
+	}
+	start, stop := line("ExecStart"), line("ExecStop")
+	if start[0] != urunBin {
+		t.Errorf("ExecStart runs %s, want the absolute path of urun (%s)", start[0], urunBin)
+	}
+	// From another directory, as systemd runs it.
+	if r := urunIn(t, "/", nil, start[1:]...); r.code != 0 {
+		t.Fatalf("ExecStart %v: %s", start, r)
+	}
+	if e := psAll(t)[name]; e.State != "running" {
+		t.Errorf("after ExecStart: %+v", e)
+	}
+	if r := urunIn(t, "/", nil, stop[1:]...); r.code != 0 {
+		t.Fatalf("ExecStop %v: %s", stop, r)
+	}
+	if e := psAll(t)[name]; e.State != "exited" {
+		t.Errorf("after ExecStop: %+v", e)
+	}
+	if r := urun(t, "generate", "systemd", "nosuch-"+name); r.code != 125 || len(lines(r.stderr)) != 1 {
+		t.Errorf("generate systemd of a missing container: %s", r)
+	}
+	mustRun(t, "rm", name)
+	checkNoLeftovers(t, before)
+}
