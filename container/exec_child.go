@@ -111,6 +111,9 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 			return err
 		}
 	}
+	// Read as root, before the switch: /etc/passwd may be unreadable
+	// for the process user.
+	env := withHome(p.Env, p.User.UID)
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -151,7 +154,7 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 	if err != nil {
 		return err
 	}
-	err = unix.Exec(prog, p.Args, p.Env)
+	err = unix.Exec(prog, p.Args, env)
 	restore()
 	return execFailure(p.Args[0], err)
 }
@@ -234,16 +237,43 @@ func checkCwd(cwd string) error {
 
 // execFailure turns execve's errno into the message and status a shell
 // user expects: 127 for a missing program, 126 for one that cannot run.
+// "exec NAME: …" is runc's and crun's wording, which clients match (podman
+// turns "permission denied" into 126, its tests look for "exec.*
+// permission denied" for a script on a noexec volume).
 func execFailure(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("%s: no such file or directory", name)}
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", name)}
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied", name)}
 	case errors.Is(err, unix.ENOEXEC):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: exec format error (not a program for this machine)", name)}
 	}
 	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
+}
+
+// withHome adds HOME to a process environment that has none, as runc and
+// crun do: the home of the process's uid in the container's /etc/passwd,
+// else "/" (podman sets HOME only for users it finds there; tools and
+// shells misbehave without one).
+//
+// Preconditions: after pivot_root.
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if users, err := readPasswd(os.ReadFile); err == nil {
+		for _, u := range users {
+			if u.uid == uid && u.home != "" {
+				home = u.home
+				break
+			}
+		}
+	}
+	return append(env[:len(env):len(env)], "HOME="+home)
 }
 
 // checkProgram refuses a program path that execve would: missing (127),

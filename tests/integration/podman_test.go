@@ -196,6 +196,13 @@ func TestPodmanMissingProgram(t *testing.T) {
 			t.Errorf("podman run %s: %s\nwant exit %d and %q", tc.cmd, r, tc.code, tc.want)
 		}
 	}
+	// A script on a noexec volume passes the check and fails in execve,
+	// with the same words (podman's 160-volumes looks for them).
+	vol := t.TempDir()
+	os.WriteFile(filepath.Join(vol, "s"), []byte("#!/bin/sh\necho ran\n"), 0o755)
+	if r := p.run("run", "--rm", "-v", vol+":/vol:noexec", p.img, "/vol/s"); r.code != 126 || !strings.Contains(r.stderr, "exec /vol/s: permission denied") {
+		t.Errorf("podman run of a script on a noexec volume: %s\nwant exit 126 and \"exec /vol/s: permission denied\"", r)
+	}
 	if r := p.run("create", "--name", "nosuch", p.img, "/no/such"); r.code != 0 {
 		t.Fatalf("podman create: %s", r)
 	}
@@ -244,5 +251,23 @@ func TestInitFoundOnPath(t *testing.T) {
 	}
 	if r := run("/usr/bin:/bin"); r.code == 0 || !strings.Contains(r.stderr, "urun-init is missing") || !strings.Contains(r.stderr, "on PATH") {
 		t.Errorf("copy of urun without urun-init anywhere: %s", r)
+	}
+}
+
+// A process whose environment has no HOME gets its passwd home, else /,
+// as runc and crun give it (podman sets HOME only for users it finds in
+// the image's /etc/passwd).
+func TestPodmanHomeDefault(t *testing.T) {
+	p := newPodman(t)
+	for _, tc := range []struct{ user, want string }{{"100", "/\n"}, {"0", "/root\n"}} {
+		if r := p.run("run", "--rm", "--user", tc.user, p.img, "sh", "-c", "echo $HOME"); r.code != 0 || r.stdout != tc.want {
+			t.Errorf("podman run --user %s: %s\nwant HOME %q", tc.user, r, tc.want)
+		}
+	}
+	if r := p.run("run", "-d", "--name", "home", "--user", "100", p.img, "sleep", "100"); r.code != 0 {
+		t.Fatalf("podman run -d: %s", r)
+	}
+	if r := p.run("exec", "home", "sh", "-c", "echo $HOME"); r.code != 0 || r.stdout != "/\n" {
+		t.Errorf("podman exec as uid 100: %s\nwant HOME /", r)
 	}
 }

@@ -68,12 +68,17 @@ for rt in $RUNTIMES; do
 	runc) bin=$(command -v runc) ;;
 	*) die "unknown runtime $rt" ;;
 	esac
+	# runtime = …: podman build's RUN steps (buildah) take the runtime
+	# from here, not from --runtime.
 	cat >"$d/containers.conf" <<CONF
 [engine]
+runtime = "$rt"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$d/tmp/events.log"
 tmp_dir = "$d/tmp"
+[engine.runtimes]
+$rt = ["$bin"]
 [network]
 network_config_dir = "$d/networks"
 CONF
@@ -92,13 +97,28 @@ done
 # script 200-pod uses as --infra-command, busybox-extras (700-play's
 # httpd), alpine's users, WORKDIR and CMD as build-testimage makes them.
 root=$stage/image/rootfs
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,home/podman,root,tmp,var/tmp,proc,sys,dev,run}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,home/podman,root,tmp,var/tmp,var/log,var/cache,proc,sys,dev,run,srv,mnt,opt,media}
 chmod 1777 "$root/tmp" "$root/var/tmp"
 cp /bin/busybox "$root/bin/busybox"
 for a in $("$root/bin/busybox" --list-full); do
 	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
 done
 ln -s busybox "$root/bin/busybox-extras"
+ln -s /proc/mounts "$root/etc/mtab"
+# Debian's busybox-static has env but no printenv applet, which 030-run
+# calls as /bin/printenv.
+cat >"$root/bin/printenv" <<'EOF'
+#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=0
+for n in "$@"; do
+	eval "isset=\${$n+x}"
+	if [ -n "$isset" ]; then eval "printf '%s\n' \"\$$n\""; else rc=1; fi
+done
+exit $rc
+EOF
+chmod 0755 "$root/bin/printenv"
+ln -s /bin/printenv "$root/usr/bin/printenv"
 cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 bin:x:1:1:bin:/bin:/sbin/nologin
