@@ -27,7 +27,7 @@ demo:
 	bash tests/harness/demo.sh
 
 # The demo runs first: on a fresh machine (CI) it must install all it uses.
-test: lint unit demo integration vm-test
+test: lint unit demo integration runc-suite vm-test
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
