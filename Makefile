@@ -9,7 +9,7 @@ LDFLAGS  := -X main.commit=$(COMMIT)
 PREFIX   ?= /usr/local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick conformance runc-suite
+.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick conformance runc-suite podman-suite
 
 all: build
 
@@ -27,7 +27,7 @@ demo:
 	bash tests/harness/demo.sh
 
 # The demo runs first: on a fresh machine (CI) it must install all it uses.
-test: lint unit demo integration vm-test
+test: lint unit demo integration runc-suite vm-test
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
@@ -49,6 +49,11 @@ vm-test:
 # rootless, both modes; gates on tests/runc/allow.tsv (docs/CONFORMANCE.md).
 runc-suite:
 	bash tests/runc/run.sh
+
+# podman 4.3.1's own system tests with urun and runc side by side (as
+# root: it runs them as an unprivileged user; docs/PODMAN.md).
+podman-suite:
+	bash tests/podman/run.sh
 
 # The OCI runtime-tools validation suite (not part of test): as root.
 conformance:

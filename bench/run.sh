@@ -159,13 +159,13 @@ want B1 && hf B1-nonet "${FAST[@]}" \
 	-n "urun run --bundle" "$URUN run --bundle $W/b-nonet bench-urun" \
 	-n "runc run (subids)" "runc run -b $W/b-nonet-subid bench-runc" \
 	-n "urun run --bundle (subids)" "$URUN run --bundle $W/b-nonet-subid bench-urun" \
-	-n "urun run --rootfs" "$URUN run --rm --rootfs --network host $R /bin/true" \
-	-n "urun run --rootfs --rootfs-tier bind" "$URUN run --rm --rootfs --rootfs-tier bind --network host $R /bin/true" \
+	-n "urun run --rootfs" "$URUN run --rootfs --network host $R /bin/true" \
+	-n "urun run --rootfs --rootfs-tier bind" "$URUN run --rootfs --rootfs-tier bind --network host $R /bin/true" \
 	-n "bwrap" "$BW /bin/true"
 want B1 && hf B1-net "${FAST[@]}" \
 	-n "runc run" "runc run -b $W/b-net bench-runc" \
 	-n "urun run --bundle" "$URUN run --bundle $W/b-net bench-urun" \
-	-n "urun run --rootfs" "$URUN run --rm --rootfs --network none $R /bin/true" \
+	-n "urun run --rootfs" "$URUN run --rootfs --network none $R /bin/true" \
 	-n "bwrap" "$BW --unshare-net /bin/true"
 
 # --- B2 engine level: image local and warm ----------------------------------
@@ -191,14 +191,16 @@ if want profile; then
 		-n "urun run --dry-run --rootfs" "$URUN run --dry-run --rootfs --network host $R /bin/true" \
 		-n "urun run --dry-run --rootfs --userns host-single" "$URUN run --dry-run --rootfs --network host --userns host-single $R /bin/true" \
 		-n "urun run --dry-run IMG" "$URUN run --dry-run oci:$IMG true" \
-		-n "urun run --rootfs --userns host-single" "$URUN run --rm --rootfs --network host --userns host-single $R /bin/true" \
-		-n "urun run --rootfs" "$URUN run --rm --rootfs --network host $R /bin/true" \
+		-n "urun run --rootfs --userns host-single" "$URUN run --rootfs --network host --userns host-single $R /bin/true" \
+		-n "urun run --rootfs" "$URUN run --rootfs --network host $R /bin/true" \
 		-n "urun run IMG" "$URUN run --network none oci:$IMG true"
 	: >"$out/profile-rootfs.txt"
 	: >"$out/profile-image.txt"
+	: >"$out/profile-net.txt"
 	for _ in $(seq "$PROFILE_N"); do
-		"$URUN" --debug run --rm --rootfs --network host "$R" /bin/true 2>>"$out/profile-rootfs.txt"
+		"$URUN" --debug run --rootfs --network host "$R" /bin/true 2>>"$out/profile-rootfs.txt"
 		"$URUN" --debug run --rm --network none "oci:$IMG" true 2>>"$out/profile-image.txt"
+		"$URUN" --debug run --rm "oci:$IMG" true 2>>"$out/profile-net.txt"
 	done
 fi
 
@@ -375,7 +377,7 @@ if want B6; then
 	mkbundle "$W/b6-1" false single
 	mkbundle "$W/b6-2" false single
 	b6 "urun run IMG" "$URUN run --rm --network none oci:$IMG true"
-	b6 "urun run --rootfs" "$URUN run --rm --rootfs --network host $R /bin/true"
+	b6 "urun run --rootfs" "$URUN run --rootfs --network host $R /bin/true"
 	b6 "urun run --bundle" "$URUN run --bundle $W/b6-%W bench-urun-%W"
 	b6 "runc run" "runc run -b $W/b6-%W bench-runc-%W"
 	b6 "bwrap" "$BW /bin/true"

@@ -77,6 +77,13 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 		if err := checkCwd(cwd); err != nil {
 			return err
 		}
+		// A path (not a name looked up in PATH) is checked here, in
+		// create, as runc does: `podman start` of a container whose
+		// program is missing fails with the reason, not later with
+		// a bare exit status.
+		if err := checkProgram(prog); err != nil {
+			return err
+		}
 	}
 	// No descriptor but stdio reaches the container's program, whatever
 	// urun or its caller left open (the CVE-2024-21626 class). Before the
@@ -104,6 +111,9 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 			return err
 		}
 	}
+	// Read as root, before the switch: /etc/passwd may be unreadable
+	// for the process user.
+	env := withHome(p.Env, p.User.UID)
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -145,7 +155,7 @@ func execProcess(conn *userns.Conn, spec *specs.Spec, dieWithParent bool, filter
 	if err != nil {
 		return err
 	}
-	err = unix.Exec(prog, p.Args, p.Env)
+	err = unix.Exec(prog, p.Args, env)
 	restore()
 	return execFailure(p.Args[0], err)
 }
@@ -228,16 +238,62 @@ func checkCwd(cwd string) error {
 
 // execFailure turns execve's errno into the message and status a shell
 // user expects: 127 for a missing program, 126 for one that cannot run.
+// "exec NAME: …" is runc's and crun's wording, which clients match (podman
+// turns "permission denied" into 126, its tests look for "exec.*
+// permission denied" for a script on a noexec volume).
 func execFailure(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("%s: no such file or directory", name)}
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", name)}
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied", name)}
 	case errors.Is(err, unix.ENOEXEC):
-		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (not a program for this machine)", name)}
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: exec format error (not a program for this machine)", name)}
 	}
 	return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("executing %s: %w", name, err)}
+}
+
+// withHome adds HOME to a process environment that has none, as runc and
+// crun do: the home of the process's uid in the container's /etc/passwd,
+// else "/" (podman sets HOME only for users it finds there; tools and
+// shells misbehave without one).
+//
+// Preconditions: after pivot_root.
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if users, err := readPasswd(os.ReadFile); err == nil {
+		for _, u := range users {
+			if u.uid == uid && u.home != "" {
+				home = u.home
+				break
+			}
+		}
+	}
+	return append(env[:len(env):len(env)], "HOME="+home)
+}
+
+// checkProgram refuses a program path that execve would: missing (127),
+// a directory or without any execute bit (126). The words match runc's,
+// which podman turns into its exit statuses ("no such file or
+// directory", "permission denied").
+func checkProgram(prog string) error {
+	st, err := os.Stat(prog)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return &CodedError{Code: ExitNotFound, Err: fmt.Errorf("exec %s: no such file or directory", prog)}
+	case err != nil:
+		return nil // let execve say what is wrong
+	case st.IsDir():
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (it is a directory)", prog)}
+	case st.Mode()&0o111 == 0:
+		return &CodedError{Code: ExitNotExecutable, Err: fmt.Errorf("exec %s: permission denied (no execute permission)", prog)}
+	}
+	return nil
 }
 
 // lookPath finds name in the container's PATH, as a shell would.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
 )
 
@@ -89,8 +91,17 @@ func Exec(cfg ExecConfig) (int, error) {
 			args = append(args, j.flag)
 		}
 	}
-	// The uid stays ours: inside the container's namespace it is root.
-	args = append(args, "--preserve-credentials", "--", "/proc/self/fd/4", ExecArg)
+	// nsenter keeps our ids (it would otherwise drop the supplementary
+	// groups, which a user namespace without setgroups refuses).
+	args = append(args, "--preserve-credentials")
+	if slices.Contains(args, "--user") {
+		asRoot, err := rootArgs(st.Pid)
+		if err != nil {
+			return 0, fmt.Errorf("container %s: %w", cfg.ID, err)
+		}
+		args = append(args, asRoot...)
+	}
+	args = append(args, "--", "/proc/self/fd/4", ExecArg)
 
 	initBin, err := OpenSealed(cfg.InitPath, "urun-init")
 	if err != nil {
@@ -221,24 +232,13 @@ func Exec(cfg ExecConfig) (int, error) {
 	} else {
 		close(copied)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case s := <-sigs:
-			if target > 0 {
-				unix.Kill(target, s.(syscall.Signal))
-			}
-		case werr := <-done:
-			if console != nil && cfg.Console == nil {
-				<-copied
-			}
-			if restore != nil {
-				restore()
-			}
-			return exitStatus(cmd.ProcessState, werr)
+	deliver := func(s os.Signal) error {
+		if target > 0 {
+			return unix.Kill(target, s.(syscall.Signal))
 		}
+		return nil
 	}
+	return waitForwarding(cmd, sigs, deliver, nil, copied, restore)
 }
 
 func socketPair(name string) (parent, child *os.File, err error) {
@@ -247,6 +247,31 @@ func socketPair(name string) (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("creating %s socketpair: %w", name, err)
 	}
 	return os.NewFile(uintptr(fds[0]), name+"-parent"), os.NewFile(uintptr(fds[1]), name+"-child"), nil
+}
+
+// rootArgs makes nsenter switch to the container's root after it joins
+// the user namespace at pid, when our uid is not root in there: with
+// --userns=keep-id our uid is the user's own uid inside, and urun-init
+// executed as that uid would start without capabilities, so it could
+// neither switch to the process user nor install the seccomp filter.
+// Joining a user namespace gives every capability in it, which the
+// switch to its root (setuid 0, the groups stay) keeps across the exec.
+func rootArgs(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading its uid map: %w", err)
+	}
+	m, err := idmap.ParseProcMap(string(b))
+	if err != nil {
+		return nil, err
+	}
+	if inside, ok := m.ToContainer(uint32(os.Geteuid())); ok && inside == 0 {
+		return nil, nil
+	}
+	if _, ok := m.ToHost(0); !ok {
+		return nil, errors.New("its user namespace maps neither our uid nor any id to root: exec cannot set up a process in it")
+	}
+	return []string{"--setuid", "0"}, nil
 }
 
 // nsenterChild is the process nsenter forked into the pid namespace.

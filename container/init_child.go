@@ -55,7 +55,13 @@ func InitMain() int {
 		// found" (127): name the cause, as urun's failure (125).
 		err = fmt.Errorf("the container's root filesystem is gone (its fuse-overlayfs exited): %v", err)
 	}
-	conn.SendError(err)
+	if conn.SendError(err) != nil {
+		// Nobody listens any more: `urun create` has returned and
+		// start let the init go on, so execve failed after start.
+		// The container's stderr (conmon's log, the caller's
+		// terminal) is where the reason can still go.
+		fmt.Fprintln(os.Stderr, "urun:", err)
+	}
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
@@ -119,9 +125,15 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	tier, err := fuseoverlay.MountRootfs(cfg.Rootfs, cfg.RootfsDir)
+	mounted, err := fuseoverlay.MountRootfsReport(cfg.Rootfs, cfg.RootfsDir)
 	if err != nil {
 		return err
+	}
+	tier := mounted.Tier
+	if cfg.ReportRootfs {
+		if err := conn.Send(MsgRootfs, mounted); err != nil {
+			return err
+		}
 	}
 	if tier == fuseoverlay.Fuse {
 		// fuse-overlayfs serves the rootfs from this mount namespace.
@@ -324,15 +336,16 @@ func joinNamespaces(spec *specs.Spec) error {
 			continue
 		}
 		var flag int
+		var name string
 		switch ns.Type {
 		case specs.NetworkNamespace:
-			flag = unix.CLONE_NEWNET
+			flag, name = unix.CLONE_NEWNET, "net"
 		case specs.IPCNamespace:
-			flag = unix.CLONE_NEWIPC
+			flag, name = unix.CLONE_NEWIPC, "ipc"
 		case specs.UTSNamespace:
-			flag = unix.CLONE_NEWUTS
+			flag, name = unix.CLONE_NEWUTS, "uts"
 		case specs.CgroupNamespace:
-			flag = unix.CLONE_NEWCGROUP
+			flag, name = unix.CLONE_NEWCGROUP, "cgroup"
 		case specs.PIDNamespace:
 			continue
 		default:
@@ -341,6 +354,14 @@ func joinNamespaces(spec *specs.Spec) error {
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("opening %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		if sameNamespace(fd, "/proc/thread-self/ns/"+name) {
+			// Already in it (a hostNetwork pod's uts under rootless
+			// containerd is the one urun runs in): setns would need
+			// CAP_SYS_ADMIN over a namespace a user namespace may not
+			// own, for no change.
+			unix.Close(fd)
+			continue
 		}
 		err = unix.Setns(fd, flag)
 		unix.Close(fd)
@@ -369,4 +390,11 @@ func rootCgroupNamespace(spec *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// sameNamespace: the namespace file fd and the one at path are the same
+// namespace (nsfs inodes compare by device and inode number).
+func sameNamespace(fd int, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(fd, &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }

@@ -29,7 +29,7 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if all {
-		for _, pid := range containerPids(root, id, st) {
+		for _, pid := range ContainerPids(root, id, st) {
 			unix.Kill(pid, sig)
 		}
 		return nil
@@ -43,11 +43,11 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 	return nil
 }
 
-// containerPids lists the container's processes: those in its cgroup
+// ContainerPids lists the container's processes: those in its cgroup
 // when urun made one (as root), else, init first, those in its pid namespace when it is the container's own; a namespace shared
 // with a pod or the host holds other processes, so then only the init and
 // its descendants.
-func containerPids(root, id string, st *State) []int {
+func ContainerPids(root, id string, st *State) []int {
 	if pids := st.Cgroups.Pids(); pids != nil {
 		return pids
 	}

@@ -46,6 +46,16 @@ type mountOp struct {
 	// AttrSet and AttrClr are MOUNT_ATTR_* bits set and cleared on the
 	// mount and every mount below it (rro, rnosuid…).
 	AttrSet, AttrClr uint64
+	// CopyUp (tmpfs, option tmpcopyup) fills the new tmpfs with the
+	// content of the image's directory it covers.
+	CopyUp bool
+	// CopySymlink (bind, option copy-symlink): a source that is a
+	// symbolic link makes the same link at Target instead of a bind of
+	// what it points to.
+	CopySymlink bool
+	// KeepDirMode (tmpfs without mode=) gives the tmpfs root the mode of
+	// the directory it covers, as runc does: --tmpfs /tmp keeps 1777.
+	KeepDirMode bool
 }
 
 // checkProcMount refuses anything but a proc filesystem on /proc, as runc
@@ -75,6 +85,40 @@ func isProcfsRoot(p string) bool {
 // procRootIno is the inode number of every procfs root (PROC_ROOT_INO).
 const procRootIno = 1
 
+// checkRuntimeOptions refuses options the mount's kind cannot take, by
+// name: a bind passes no data to the kernel, which would ignore an
+// unknown option silently, and tmpcopyup or copy-symlink on the wrong
+// kind would be dropped. idmap and ridmap (idmapped mounts) need
+// CAP_SYS_ADMIN in the user namespace that mounted the source
+// filesystem, which a rootless runtime never has for the host's.
+func checkRuntimeOptions(m specs.Mount, target, typ string, bind bool, data string) error {
+	for _, o := range m.Options {
+		k, _, _ := strings.Cut(o, "=")
+		switch {
+		case k == "idmap" || k == "ridmap":
+			return fmt.Errorf("mount %s: option %q (an idmapped mount) is not supported by urun: it needs CAP_SYS_ADMIN in the user namespace that mounted %s; leave the option out and give the files the container's owners (podman's :U does)", target, o, m.Source)
+		case o == "tmpcopyup" && typ != "tmpfs":
+			return fmt.Errorf("mount %s: option tmpcopyup is for tmpfs mounts only, this one is %q", target, typ)
+		case o == "copy-symlink" && !bind:
+			return fmt.Errorf("mount %s: option copy-symlink is for bind mounts only, this one is %q", target, typ)
+		}
+	}
+	if bind && data != "" {
+		return fmt.Errorf("mount %s: unknown bind mount option %q (a bind takes mount flags such as ro, nosuid, rprivate; see `urun features`)", target, strings.Split(data, ",")[0])
+	}
+	return nil
+}
+
+// hasDataKey reports whether the filesystem data string sets key.
+func hasDataKey(data, key string) bool {
+	for _, o := range strings.Split(data, ",") {
+		if k, _, _ := strings.Cut(o, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
 // planMounts turns the spec's mounts and devices into the ordered steps
 // the init replays under the new root.
 func planMounts(spec *specs.Spec) ([]mountOp, error) {
@@ -95,6 +139,9 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		typ := m.Type
 		if typ == "bind" {
 			bind = true
+		}
+		if err := checkRuntimeOptions(m, target, typ, bind, data); err != nil {
+			return nil, err
 		}
 		if typ == "cgroup" || typ == "cgroup2" {
 			ops = append(ops, mountOp{Kind: opCgroup, Target: target, Flags: flags})
@@ -121,6 +168,9 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			Kind: opMount, Source: src, Target: target, FSType: typ,
 			Flags: flags, Propagation: prop, Data: data, Bind: bind, Recursive: rec,
 			AttrSet: set, AttrClr: clr,
+			CopyUp:      typ == "tmpfs" && hasOption(m.Options, "tmpcopyup"),
+			CopySymlink: bind && hasOption(m.Options, "copy-symlink"),
+			KeepDirMode: typ == "tmpfs" && !hasDataKey(data, "mode"),
 		})
 	}
 	if spec.Linux != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestPlanMounts(t *testing.T) {
@@ -104,5 +105,56 @@ func TestPlanReadonlyTmpfsLast(t *testing.T) {
 	l := ops[len(ops)-1]
 	if l.Kind != opRemount || l.Target != "/dev" || l.Flags != syscall.MS_NOSUID|syscall.MS_RDONLY {
 		t.Errorf("last op %+v, want /dev remounted nosuid,ro", l)
+	}
+}
+
+// The options podman, containerd and CRI-O send: the runtime's own ones
+// are planned (tmpcopyup, copy-symlink) or refused by name (idmap, an
+// unknown option on a bind), never handed to the kernel.
+func TestPlanRuntimeMountOptions(t *testing.T) {
+	spec := &specs.Spec{Mounts: []specs.Mount{
+		// podman --tmpfs /x and --read-only's /tmp
+		{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "noexec", "nosuid", "nodev", "tmpcopyup"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev", "tmpcopyup", "mode=1777", "size=64m"}},
+		// podman -v with z/U/nocopy left in, and crun's copy-symlink
+		{Destination: "/v", Type: "bind", Source: "/h/v", Options: []string{"rbind", "rprivate", "z", "Z", "U", "nocopy", "nosymfollow"}},
+		{Destination: "/etc/localtime", Type: "bind", Source: "/etc/localtime", Options: []string{"bind", "copy-symlink", "ro"}},
+		// CRI-O and containerd
+		{Destination: "/c", Type: "bind", Source: "/h/c", Options: []string{"rbind", "rro", "rnoatime", "rnosymfollow"}},
+	}}
+	ops, err := planMounts(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := ops[0]; !o.CopyUp || !o.KeepDirMode || o.Data != "" || o.Flags != syscall.MS_NOEXEC|syscall.MS_NOSUID|syscall.MS_NODEV {
+		t.Errorf("--tmpfs /x: %+v", o)
+	}
+	if o := ops[1]; !o.CopyUp || o.KeepDirMode || o.Data != "mode=1777,size=64m" {
+		t.Errorf("/tmp with mode=: %+v", o)
+	}
+	if o := ops[2]; o.Data != "" || o.CopyUp || o.Flags != msNosymfollow {
+		t.Errorf("volume with engine options: %+v", o)
+	}
+	if o := ops[3]; !o.CopySymlink || !o.Bind || o.Recursive {
+		t.Errorf("copy-symlink bind: %+v", o)
+	}
+	if o := ops[4]; o.AttrSet != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOATIME|unix.MOUNT_ATTR_NOSYMFOLLOW || o.AttrClr != unix.MOUNT_ATTR__ATIME {
+		t.Errorf("recursive attrs: set %#x clr %#x", o.AttrSet, o.AttrClr)
+	}
+	for _, tc := range []struct {
+		m    specs.Mount
+		want string
+	}{
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "idmap"}}, `option "idmap"`},
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "idmap=uids=0-1-10;gids=0-1-10"}}, `"idmap=uids=0-1-10;gids=0-1-10"`},
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "frobnicate"}}, `unknown bind mount option "frobnicate"`},
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "size=1m"}}, `unknown bind mount option "size=1m"`},
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "tmpcopyup"}}, "tmpcopyup is for tmpfs mounts only"},
+		{specs.Mount{Destination: "/v", Type: "tmpfs", Source: "tmpfs", Options: []string{"copy-symlink"}}, "copy-symlink is for bind mounts only"},
+	} {
+		_, err := planMounts(&specs.Spec{Mounts: []specs.Mount{tc.m}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/v") {
+			t.Errorf("planMounts(%v) = %v, want an error with %q and the destination", tc.m.Options, err, tc.want)
+		}
 	}
 }

@@ -78,11 +78,31 @@ func readlinkat(dirfd int, name string) (string, error) {
 func mountOne(root *os.File, op mountOp) error {
 	dirTarget := true
 	if op.Bind {
+		if op.CopySymlink {
+			if link, err := os.Readlink(op.Source); err == nil {
+				return copySymlink(root, op.Target, link)
+			}
+		}
 		st, err := os.Stat(op.Source)
 		if err != nil {
 			return fmt.Errorf("bind source: %w", err)
 		}
 		dirTarget = st.IsDir()
+	}
+	// The image's directory under a tmpfs, read before the tmpfs hides
+	// it: for tmpcopyup, and for the mode the tmpfs root keeps.
+	var below *os.File
+	if op.FSType == "tmpfs" && (op.CopyUp || op.KeepDirMode) {
+		if f, err := pathrs.OpenatInRoot(root, op.Target); err == nil {
+			below, err = os.OpenFile(procFD(f), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			f.Close()
+			if err != nil && !errors.Is(err, unix.ENOTDIR) {
+				return fmt.Errorf("opening the directory under the tmpfs: %w", err)
+			}
+		}
+		if below != nil {
+			defer below.Close()
+		}
 	}
 	target, err := openTarget(root, op.Target, dirTarget)
 	if err != nil {
@@ -128,7 +148,17 @@ func mountOne(root *os.File, op mountOp) error {
 			return mountOne(root, mountOp{Kind: opMount, Source: "/sys", Target: op.Target,
 				Flags: op.Flags, Bind: true, Recursive: true})
 		}
+		if errors.Is(err, unix.EINVAL) && op.Data != "" {
+			if bad := badFSOption(op.FSType, op.Data); bad != nil {
+				return bad
+			}
+		}
 		return fmt.Errorf("mounting %s: %w", op.FSType, err)
+	}
+	if below != nil {
+		if err := fillTmpfs(root, op, below); err != nil {
+			return err
+		}
 	}
 	if len(op.Propagation) == 0 && op.AttrSet|op.AttrClr == 0 {
 		return nil
@@ -145,6 +175,89 @@ func mountOne(root *os.File, op mountOp) error {
 		if err := unix.Mount("", procFD(m), "", p, ""); err != nil {
 			return fmt.Errorf("setting propagation: %w", err)
 		}
+	}
+	return nil
+}
+
+// fillTmpfs gives the new tmpfs at op.Target the image directory's mode
+// (without mode=) and, for tmpcopyup, its content. below is that
+// directory, opened before the mount covered it.
+func fillTmpfs(root *os.File, op mountOp, below *os.File) error {
+	f, err := pathrs.OpenatInRoot(root, op.Target)
+	if err != nil {
+		return fmt.Errorf("reopening mount point: %w", err)
+	}
+	defer f.Close()
+	dst, err := os.OpenFile(procFD(f), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the new tmpfs: %w", err)
+	}
+	defer dst.Close()
+	if op.KeepDirMode {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(below.Fd()), &st); err != nil {
+			return fmt.Errorf("reading the mode of the directory under the tmpfs: %w", err)
+		}
+		if err := unix.Fchmod(int(dst.Fd()), st.Mode&07777); err != nil {
+			return fmt.Errorf("setting the tmpfs mode: %w", err)
+		}
+	}
+	if !op.CopyUp {
+		return nil
+	}
+	if err := copyTree(int(below.Fd()), int(dst.Fd()), op.Target); err != nil {
+		return fmt.Errorf("tmpcopyup: %w", err)
+	}
+	return nil
+}
+
+// copySymlink makes target (inside root) a symbolic link to link, for a
+// copy-symlink bind whose source is one: what was there as a file or
+// link goes.
+func copySymlink(root *os.File, target, link string) error {
+	dir, err := pathrs.MkdirAllHandle(root, path.Dir(target), 0o755)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path.Dir(target), err)
+	}
+	defer dir.Close()
+	base := path.Base(target)
+	if err := unix.Unlinkat(int(dir.Fd()), base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("replacing %s with a symbolic link: %w", target, err)
+	}
+	if err := unix.Symlinkat(link, int(dir.Fd()), base); err != nil {
+		return fmt.Errorf("creating symbolic link %s -> %s: %w", target, link, err)
+	}
+	return nil
+}
+
+// badFSOption names the option of data that fstype refuses, with the
+// kernel's own words: mount(2) says only EINVAL for the whole string,
+// while the new mount API takes one option at a time and logs why it
+// refused one on the filesystem context (fsconfig(2), Linux 5.2). nil
+// when the filesystem takes each option alone (or cannot be asked).
+func badFSOption(fstype, data string) error {
+	fd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	for _, o := range strings.Split(data, ",") {
+		k, v, hasValue := strings.Cut(o, "=")
+		if hasValue {
+			err = unix.FsconfigSetString(fd, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fd, k)
+		}
+		if err == nil {
+			continue
+		}
+		why := err.Error()
+		buf := make([]byte, 512)
+		if n, rerr := unix.Read(fd, buf); rerr == nil && n > 2 {
+			// "e tmpfs: Unknown parameter 'foo'": drop the level letter.
+			why = strings.TrimSpace(string(buf[2:n]))
+		}
+		return fmt.Errorf("mount option %q is not one %s accepts (%s)", o, fstype, why)
 	}
 	return nil
 }

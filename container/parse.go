@@ -411,6 +411,7 @@ var mountFlagTable = map[string]mountFlag{
 	"norelatime":    {true, syscall.MS_RELATIME},
 	"nostrictatime": {true, syscall.MS_STRICTATIME},
 	"nosuid":        {false, syscall.MS_NOSUID},
+	"nosymfollow":   {false, msNosymfollow},
 	"relatime":      {false, syscall.MS_RELATIME},
 	"remount":       {false, syscall.MS_REMOUNT},
 	"ro":            {false, syscall.MS_RDONLY},
@@ -418,11 +419,41 @@ var mountFlagTable = map[string]mountFlag{
 	"silent":        {false, syscall.MS_SILENT},
 	"strictatime":   {false, syscall.MS_STRICTATIME},
 	"suid":          {true, syscall.MS_NOSUID},
+	"symfollow":     {true, msNosymfollow},
 	"sync":          {false, syscall.MS_SYNCHRONOUS},
 }
 
 // msLazytime is MS_LAZYTIME, which package syscall does not define.
 const msLazytime = 1 << 25
+
+// msNosymfollow is MS_NOSYMFOLLOW (Linux 5.10), which package syscall
+// does not define either.
+const msNosymfollow = 1 << 8
+
+// runtimeOptionTable holds the options addressed to the runtime, or to
+// the engine that wrote the config, never to the kernel: podman's,
+// CRI-O's and crun's spec generators send them. The kernel would refuse
+// each with EINVAL (or, on a bind, ignore it silently).
+var runtimeOptionTable = map[string]string{
+	"tmpcopyup":    "copy the image's directory into the new tmpfs (as crun and runc do)",
+	"notmpcopyup":  "do not copy (the default)",
+	"copy-symlink": "a bind of a symbolic link makes the same link, as crun does",
+	"z":            "SELinux relabelling, which the engine does (podman, CRI-O)",
+	"Z":            "SELinux relabelling, which the engine does (podman, CRI-O)",
+	"U":            "chown of the source, which podman does",
+	"copy":         "named-volume copy-up, which podman does",
+	"nocopy":       "named-volume copy-up, which podman does",
+}
+
+// hasOption reports whether options holds o.
+func hasOption(options []string, o string) bool {
+	for _, x := range options {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
 
 // propagationTable maps propagation options to their mount(2) flags.
 var propagationTable = map[string]uintptr{
@@ -436,7 +467,13 @@ var propagationTable = map[string]uintptr{
 	"runbindable": syscall.MS_UNBINDABLE | syscall.MS_REC,
 }
 
-// MountFlags turns a runtime-spec mount's Options into mount(2) flags, propagation flags, the data string for the filesystem, and whether the mount is a (recursive) bind — like runc's parseMountOptions. Unknown options are passed through in data (for filesystem-specific ones like mode=755).
+// MountFlags turns a runtime-spec mount's Options into mount(2) flags,
+// propagation flags, the data string for the filesystem, and whether the
+// mount is a (recursive) bind — like runc's parseMountOptions. Options
+// for the runtime (runtimeOptionTable) are left out; all others are
+// passed through in data (for filesystem-specific ones like mode=755),
+// which planMounts refuses on a bind and the init checks against the
+// filesystem when the kernel refuses the mount.
 //
 // Options apply in order, so a later "rw" undoes an earlier "ro". flags
 // never holds MS_BIND or MS_REC: bind and recursive say so instead, since
@@ -457,6 +494,12 @@ func MountFlags(options []string) (flags uintptr, propagation []uintptr, data st
 			continue
 		}
 		if _, ok := recursiveAttrTable[o]; ok {
+			continue
+		}
+		if _, ok := recursiveAtimeTable[o]; ok {
+			continue
+		}
+		if _, ok := runtimeOptionTable[o]; ok {
 			continue
 		}
 		switch o {
@@ -487,12 +530,35 @@ var recursiveAttrTable = map[string]struct {
 	"rdev":    {true, unix.MOUNT_ATTR_NODEV},
 	"rnoexec": {false, unix.MOUNT_ATTR_NOEXEC},
 	"rexec":   {true, unix.MOUNT_ATTR_NOEXEC},
+
+	"rnodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// recursiveAtimeTable holds the recursive atime options: the atime mode
+// is one field of the mount attributes (MOUNT_ATTR__ATIME), set whole.
+// The negative forms choose the kernel's default (relatime), except
+// rnorelatime, which asks for access times always updated.
+var recursiveAtimeTable = map[string]uint64{
+	"rnoatime":       unix.MOUNT_ATTR_NOATIME,
+	"rstrictatime":   unix.MOUNT_ATTR_STRICTATIME,
+	"rrelatime":      unix.MOUNT_ATTR_RELATIME,
+	"ratime":         unix.MOUNT_ATTR_RELATIME,
+	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
+	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
 }
 
 // RecursiveMountAttrs is what a mount's recursive options (rro, rnosuid…)
 // set and clear on it and every mount below it; later options win.
 func RecursiveMountAttrs(options []string) (set, clr uint64) {
 	for _, o := range options {
+		if a, ok := recursiveAtimeTable[o]; ok {
+			set = set&^unix.MOUNT_ATTR__ATIME | a
+			clr |= unix.MOUNT_ATTR__ATIME
+			continue
+		}
 		if a, ok := recursiveAttrTable[o]; ok {
 			if a.clear {
 				set &^= a.attr
@@ -517,6 +583,12 @@ func KnownMountOptions() []string {
 		out = append(out, o)
 	}
 	for o := range recursiveAttrTable {
+		out = append(out, o)
+	}
+	for o := range recursiveAtimeTable {
+		out = append(out, o)
+	}
+	for o := range runtimeOptionTable {
 		out = append(out, o)
 	}
 	out = append(out, "bind", "rbind", "defaults")

@@ -14,7 +14,7 @@ import (
 // errNoCgroup is why pause, resume, update and stats cannot work on a
 // container without a cgroup of its own.
 func errNoCgroup(id, what string) error {
-	return fmt.Errorf("container %s has no cgroup of its own, which %s needs: urun makes one as root on a cgroup v1 or hybrid host (containerd's CRI, rootful podman); rootless, the OCI face keeps none for a container that outlives urun (docs/CGROUPS.md)", id, what)
+	return fmt.Errorf("container %s has no cgroup of its own, which %s needs: urun makes one as root on a cgroup v1 or hybrid host (containerd's CRI, rootful podman), and rootless with the user's systemd delegating cgroup v2 (urun run); the rootless OCI face keeps none for a container that outlives urun (docs/CGROUPS.md)", id, what)
 }
 
 // dirOf is the container's directory in the hierarchy that holds
@@ -32,7 +32,8 @@ func (c Cgroups) dirOf(controller string) string {
 }
 
 // Pause freezes every process of a running container (runc pause):
-// the cgroup v1 freezer of its own cgroup.
+// the cgroup v1 freezer of its own cgroup (root), or cgroup.freeze of the
+// v2 cgroup the user's systemd delegated for it (rootless urun run).
 func Pause(root, id string) error { return setFrozen(root, id, true) }
 
 // Resume thaws a paused container (runc resume).
@@ -57,7 +58,15 @@ func setFrozen(root, id string, freeze bool) error {
 	}
 	d := st.Cgroups.dirOf("freezer")
 	if d == "" {
-		return errNoCgroup(id, map[bool]string{true: "pause", false: "resume"}[freeze])
+		v2, err := ownV2Cgroup(id, st.Pid)
+		if err != nil {
+			return err
+		}
+		if err := freezeV2(v2, freeze); err != nil {
+			return fmt.Errorf("container %s: %w", id, err)
+		}
+		st.Status = to
+		return st.Save(root)
 	}
 	f := filepath.Join(d, "freezer.state")
 	if err := os.WriteFile(f, []byte(want), 0); err != nil {
@@ -223,4 +232,46 @@ func Update(root, id string, w []CgroupWrite) error {
 // CgroupWrite is one cgroup file to write for a config field.
 type CgroupWrite struct {
 	Controller, File, Value, Field string
+}
+
+// ownV2Cgroup is the cgroup v2 directory urun's delegation made for the
+// container (cgroupdelegate: <scope urun-ID12.scope>/container), found
+// from the init's /proc/PID/cgroup; any other cgroup (urun's own, a
+// shared one) is not the container's to freeze.
+func ownV2Cgroup(id string, pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("reading the cgroup of container %s: %w", id, err)
+	}
+	short := id
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		p, ok := strings.CutPrefix(line, "0::")
+		if ok && filepath.Base(p) == "container" && filepath.Base(filepath.Dir(p)) == "urun-"+short+".scope" {
+			return filepath.Join("/sys/fs/cgroup", p), nil
+		}
+	}
+	return "", errNoCgroup(id, "pause")
+}
+
+// freezeV2 writes cgroup.freeze and waits for cgroup.events to agree.
+func freezeV2(dir string, freeze bool) error {
+	want := map[bool]string{true: "1", false: "0"}[freeze]
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte(want), 0); err != nil {
+		return fmt.Errorf("writing cgroup.freeze in %s: %w", dir, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+		if err != nil {
+			return fmt.Errorf("reading cgroup.events in %s: %w", dir, err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line == "frozen "+want {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the cgroup %s did not report frozen %s within 5 s", dir, want)
 }

@@ -1,16 +1,19 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"time"
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	xterm "golang.org/x/term"
 
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
@@ -61,6 +64,9 @@ type RunConfig struct {
 	Attachments []Attachment
 	// Exit, when set, times the exit path for --debug.
 	Exit *ExitTrace
+	// RootfsMounted, when set, is told which tier the init mounted the
+	// root filesystem with (the storage probe's record learns from it).
+	RootfsMounted func(fuseoverlay.Mounted)
 }
 
 // Attachment is host-side set-up bound to a container's namespaces. Attach
@@ -159,9 +165,16 @@ func Run(cfg RunConfig) (int, error) {
 	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
-		WaitNetwork: len(background) > 0,
+		WaitNetwork: len(background) > 0, ReportRootfs: cfg.RootfsMounted != nil,
 	}); err != nil {
 		return 0, killAndReap(child, err)
+	}
+	if cfg.RootfsMounted != nil {
+		var m fuseoverlay.Mounted
+		if err := receiveRootfs(child, &m); err != nil {
+			return 0, err
+		}
+		cfg.RootfsMounted(m)
 	}
 	var console *os.File
 	if spec.Process.Terminal {
@@ -202,21 +215,29 @@ func Run(cfg RunConfig) (int, error) {
 	} else {
 		close(copied)
 	}
+	return waitForwarding(child.Cmd, sigs, child.Cmd.Process.Signal, cfg.Exit.Exited, copied, restore)
+}
+
+// waitForwarding waits for cmd, passing the signals that arrive on sigs
+// to deliver; when it exits it calls exited (if set), waits for the
+// terminal relay to finish (copied), restores the user's terminal, and
+// returns how cmd ended. run and exec share it.
+func waitForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, deliver func(os.Signal) error, exited func(), copied <-chan struct{}, restore func()) (int, error) {
 	done := make(chan error, 1)
-	go func() { done <- child.Cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
-			child.Cmd.Process.Signal(s)
+			deliver(s)
 		case werr := <-done:
-			cfg.Exit.Exited()
-			if console != nil {
-				<-copied
+			if exited != nil {
+				exited()
 			}
+			<-copied
 			if restore != nil {
 				restore()
 			}
-			return exitStatus(child.Cmd.ProcessState, werr)
+			return exitStatus(cmd.ProcessState, werr)
 		}
 	}
 }
@@ -237,6 +258,23 @@ func receiveConsole(child *userns.Child) (*os.File, error) {
 		return nil, killAndReap(child, err)
 	}
 	return f, nil
+}
+
+// receiveRootfs takes the init's MsgRootfs, or the error it sent instead.
+func receiveRootfs(child *userns.Child, m *fuseoverlay.Mounted) error {
+	msg, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return killAndReap(child, fmt.Errorf("waiting for the container's root filesystem: %w", err))
+	case msg.Type == userns.MsgError:
+		return initFailed(child, msg)
+	case msg.Type != MsgRootfs:
+		return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", msg.Type))
+	}
+	if err := json.Unmarshal(msg.Payload, m); err != nil {
+		return killAndReap(child, fmt.Errorf("decoding the init's %q message: %w", msg.Type, err))
+	}
+	return nil
 }
 
 // initFailed reaps an init that reported a set-up error and returns it.
@@ -355,22 +393,13 @@ func relayTerminal(ptmx *os.File, cfg RunConfig, copied chan struct{}) func() {
 			pty.InheritSize(term, ptmx)
 		}
 	}()
-	old, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	old, err := xterm.MakeRaw(int(term.Fd()))
 	if err != nil {
 		return func() { signal.Stop(winch) }
 	}
-	raw := *old
-	// cfmakeraw(3)
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, &raw)
 	return func() {
 		signal.Stop(winch)
-		unix.IoctlSetTermios(int(term.Fd()), unix.TCSETS, old)
+		xterm.Restore(int(term.Fd()), old)
 	}
 }
 

@@ -58,10 +58,11 @@ type State struct {
 	// Labels are the user's --label values (docker's and podman's
 	// labels: metadata for filters and inspect, not OCI annotations).
 	Labels map[string]string `json:"labels,omitempty"`
-	// RunArgs are urun's arguments that run the container: `start` and
-	// `restart` hand them to a new supervisor.
-	RunArgs []string    `json:"runArgs,omitempty"`
-	Spec    *specs.Spec `json:"-"`
+	// Record is the engine's container record (engine/record.go), from
+	// which `start` and `restart` run the container again; empty for the
+	// OCI face's containers and foreground --rm runs.
+	Record string      `json:"record,omitempty"`
+	Spec   *specs.Spec `json:"-"`
 }
 
 // Container statuses beyond the runtime-spec ones.

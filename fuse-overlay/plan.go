@@ -1,8 +1,13 @@
 // Package fuseoverlay builds a container's root filesystem from read-only
 // image layers: kernel overlayfs inside the user namespace where the kernel
 // allows it, fuse-overlayfs where it does not, a private in-memory copy
-// where neither mounts, a plain bind of a directory for OCI bundles. Plans are data made by the parent; the mount itself runs
-// in the container's namespaces (mount_child.go).
+// where neither mounts, a plain bind of a directory for OCI bundles.
+// Plans are data made by the parent; the mount itself runs in the
+// container's namespaces (mount_child.go).
+//
+// The folder is fuse-overlay/ (the name the design gave it) while Go's
+// rule wants the package named as its folder: a package name cannot hold
+// a dash, so it is fuseoverlay, and importers need no alias.
 package fuseoverlay
 
 import (
@@ -99,6 +104,10 @@ type Plan struct {
 	FuseBin string `json:"fuseBin,omitempty"`
 	// Why says why this tier was chosen, for urun info and debug output.
 	Why string `json:"why,omitempty"`
+	// Start, with tier auto, is where auto begins: the storage probe's
+	// answer (TierRecord), so a host where native cannot work does not
+	// try it at every start. Auto still falls through to the next tiers.
+	Start Tier `json:"start,omitempty"`
 }
 
 // Validate checks a plan before it crosses into the container.

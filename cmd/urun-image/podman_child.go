@@ -61,6 +61,9 @@ func podmanStoreMain() int {
 }
 
 func servePodmanStore(req podmanstore.Request) (reply *podmanstore.Reply, err error) {
+	if req.Own {
+		return serveLayerStore(req)
+	}
 	// storage.conf, $XDG_DATA_HOME and the driver podman already uses,
 	// read the way podman reads them.
 	opts, err := types.DefaultStoreOptions()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -25,7 +27,7 @@ func init() {
 					return err
 				}
 				for _, ref := range args {
-					if err := stopContainer(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+					if err := engine.Stop(root, ref, time.Duration(*timeout)*time.Second); err != nil {
 						return err
 					}
 					if err := urunStart(g, ref); err != nil {
@@ -51,21 +53,8 @@ func init() {
 				if err != nil {
 					return err
 				}
-				list, err := listEntries(root, true)
-				if err != nil {
-					return err
-				}
-				for _, e := range list {
-					if e.State != "exited" {
-						continue
-					}
-					if err := rmContainer(root, e.ID, false); err != nil {
-						return err
-					}
-					fmt.Println(e.ID)
-				}
-				orphans, err := pruneOrphanUppers(root)
-				for _, id := range orphans {
+				removed, err := engine.Prune(root)
+				for _, id := range removed {
 					fmt.Println(id)
 				}
 				return err

@@ -14,6 +14,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/engine"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,13 +104,14 @@ func openCtrFS(root, ref string) (*ctrFS, error) {
 	if e := entryOf(st); e.State == "running" && st.Pid > 0 {
 		return &ctrFS{layers: []string{"/proc/" + strconv.Itoa(st.Pid) + "/root"}, merged: true}, nil
 	}
-	upper, err := upperDir(id)
+	data, err := engine.DataDirPath()
 	if err != nil {
 		return nil, err
 	}
 	v := &ctrFS{}
-	if _, err := os.Stat(filepath.Join(upper, "upper")); err == nil {
-		v.layers = append(v.layers, filepath.Join(upper, "upper"))
+	upper := filepath.Join(data, "containers", id, "upper")
+	if _, err := os.Stat(upper); err == nil {
+		v.layers = append(v.layers, upper)
 	}
 	if st.ImageRootfs != "" {
 		v.layers = append(v.layers, st.ImageRootfs)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 type execFlags struct {
@@ -90,7 +91,7 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 		p.Terminal = f.tty
 		p.ConsoleSize = nil
 		if f.user != "" {
-			u, err := container.ResolveUser(f.user, rootReader("/proc/"+strconv.Itoa(st.Pid)+"/root"))
+			u, err := container.ResolveUser(f.user, engine.RootReader("/proc/"+strconv.Itoa(st.Pid)+"/root"))
 			if err != nil {
 				return err
 			}

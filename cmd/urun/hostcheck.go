@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/netns"
 )
@@ -24,14 +25,14 @@ func gatherFacts() hostcheck.Facts {
 	} else {
 		o.Init = p
 	}
-	if d, err := runtimeDir(); err != nil {
+	if d, err := engine.RuntimeDir(); err != nil {
 		o.StateError = err.Error()
 	} else {
 		o.State = d
 	}
-	var ro *readOnlyDataError
+	var ro *engine.ReadOnlyDataError
 	if d, err := dataDir(); errors.As(err, &ro) {
-		o.DataError, o.DataFix = ro.cause(), readOnlyDataFix
+		o.DataError, o.DataFix = ro.Cause(), engine.ReadOnlyDataFix
 	} else if err != nil {
 		o.DataError = err.Error()
 	} else {

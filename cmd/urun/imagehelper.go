@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 // imageHelper runs urun-image (pull, load, save: the code that links
@@ -25,7 +27,7 @@ func imageHelper(args ...string) (string, error) {
 
 // imageHelperIn is imageHelper with stdin (a password) for the helper.
 func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
-	bin, err := findImageHelper()
+	bin, err := engine.ImageHelper()
 	if err != nil {
 		return "", err
 	}
@@ -65,22 +67,6 @@ func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
 		return "", fmt.Errorf("running %s: %v", bin, err)
 	}
 	return strings.TrimSpace(out.String()), nil
-}
-
-// findImageHelper locates urun-image: $URUN_IMAGE_HELPER, else beside urun.
-func findImageHelper() (string, error) {
-	if p := os.Getenv("URUN_IMAGE_HELPER"); p != "" {
-		return p, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("finding urun's own executable: %w", err)
-	}
-	p := filepath.Join(filepath.Dir(exe), "urun-image")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-image is missing (looked for %s): install it beside urun (make install)", p)
-	}
-	return p, nil
 }
 
 // pullFlags are the helper arguments for --tls-verify and -q.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -23,6 +25,11 @@ func init() {
 				full, err := imageHelper(append(append([]string{"load"}, pullFlags(true, *quiet)...), append([]string{*input}, args...)...)...)
 				if err != nil {
 					return err
+				}
+				if s, err := openStore(); err == nil {
+					if img, err := s.Lookup(full); err == nil {
+						engine.UnpackAtPull(s, img, *quiet)
+					}
 				}
 				fmt.Println("Loaded image:", full)
 				return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/store"
 )
@@ -51,9 +52,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
 		os.Exit(store.UnpackMain())
 	}
-	// A detached container's supervisor (see engine.go).
-	if len(os.Args) > 1 && os.Args[1] == supervisorArg {
-		os.Exit(superviseMain(os.Args[2:]))
+	// A detached container's supervisor (engine/supervisor.go).
+	if len(os.Args) > 1 && os.Args[1] == engine.SupervisorArg {
+		os.Exit(engine.SuperviseMain(os.Args[2:]))
 	}
 	// urun doctor's probes re-execute urun inside their namespaces.
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
@@ -69,7 +70,7 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
 	fs.StringVar(&g.root, "root", "", "directory for container state (default $XDG_RUNTIME_DIR/urun; /run/urun as root)")
-	dataDirFlag := fs.String("data-dir", "", "directory for images, unpacked trees and kept containers' writes (default $"+DataDirEnv+", else $XDG_DATA_HOME/urun)")
+	dataDirFlag := fs.String("data-dir", "", "directory for images, unpacked trees and kept containers' writes (default $"+engine.DataDirEnv+", else $XDG_DATA_HOME/urun)")
 	fs.StringVar(&g.log, "log", "", "also write errors to this file (as runc: for the OCI runtime face)")
 	fs.StringVar(&g.logFormat, "log-format", "text", "format of --log: text or json")
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "cgroupsPath is a systemd slice:prefix:name (accepted for runc compatibility)")
@@ -86,7 +87,7 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 		}
 		// The environment carries it to urun-image, the unpack helper
 		// and detached containers' supervisors.
-		os.Setenv(DataDirEnv, d)
+		os.Setenv(engine.DataDirEnv, d)
 	}
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fail(stderr, fmt.Errorf("--log-format %q: use text or json", g.logFormat))
@@ -135,31 +136,60 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	err := cmd.run(&g, cmd.flags.Args())
-	var st exitStatus
-	if errors.As(err, &st) {
-		return int(st)
+	if st, ok := containerStatus(err); ok {
+		return st
 	}
 	if err != nil {
 		g.logError(err)
-		return fail(stderr, err)
+		code := fail(stderr, err)
+		if g.oci {
+			// runc's statuses, which its clients and tests check: 255
+			// when exec fails (a missing program too), 1 for any
+			// other failure.
+			code = 1
+			if cmd.name == "exec" {
+				code = 255
+			}
+		}
+		return code
 	}
 	return 0
 }
 
 // exitStatus is the container's own status, passed through silently.
-type exitStatus int
+func exitStatus(code int) error { return container.ExitStatus(code) }
 
-func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+// containerStatus is the status err passes through silently, if it is one.
+func containerStatus(err error) (int, bool) {
+	var ce *container.CodedError
+	if errors.As(err, &ce) && ce.Err == nil {
+		return ce.Code, true
+	}
+	return 0, false
+}
+
+// ociRoot is the state root (engine.StateRoot) for the global --root.
+func ociRoot(g *globals) (string, error) { return engine.StateRoot(g.root) }
+
+// findContainer resolves ref (an id, name or id prefix) and loads the
+// container's state.
+func findContainer(root, ref string) (string, *container.State, error) {
+	return engine.Find(root, ref)
+}
+
+// resolveContainer finds a container by id, name, or unique id prefix.
+func resolveContainer(root, ref string) (string, error) { return engine.Resolve(root, ref) }
+
+var errNoSuchContainer = container.ErrNotExist
+
+// dataDir is urun's data directory (engine.DataDir), created.
+func dataDir() (string, error) { return engine.DataDir() }
 
 // fail prints err as one line and returns its exit status: the one the
 // error carries (126, 127 from the container init) or 125.
 func fail(w io.Writer, err error) int {
 	fmt.Fprintf(w, "urun: %s\n", strings.TrimSpace(err.Error()))
-	var ec interface{ ExitCode() int }
-	if errors.As(err, &ec) && ec.ExitCode() != 0 {
-		return ec.ExitCode()
-	}
-	return container.ExitRuntime
+	return container.ExitCode(err)
 }
 
 func usageError(err error, helpCmd string) error {
@@ -197,3 +227,6 @@ func commandNames() []string {
 func printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "%s\n\nUsage: urun %s\n\nFlags:\n%s", c.short, c.usage, c.flags.FlagUsages())
 }
+
+// inUserNamespace: urun runs in a user namespace other than the initial one.
+func inUserNamespace() bool { return engine.InUserNamespace() }

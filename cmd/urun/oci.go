@@ -80,44 +80,6 @@ func ociRunArgs(name string, fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// ociRoot is the state root: --root, else $XDG_RUNTIME_DIR/urun (or the
-// private fallback) when rootless, /run/urun for real root.
-func ociRoot(g *globals) (string, error) {
-	if g.root != "" {
-		root, err := filepath.Abs(g.root)
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(root, 0o700); err != nil {
-			return "", fmt.Errorf("creating --root %s: %w", root, err)
-		}
-		sweep(root)
-		return root, nil
-	}
-	var root string
-	var err error
-	if os.Getuid() == 0 && !inUserNamespace() {
-		root, err = ensureDir("/run/urun")
-	} else {
-		root, err = runtimeDir()
-	}
-	if err != nil {
-		return "", err
-	}
-	sweep(root)
-	return root, nil
-}
-
-// inUserNamespace: this process is not in the initial user namespace.
-func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-}
-
 // loadBundle reads BUNDLE/config.json. A malformed file is reported with
 // the JSON path or offset of the fault, never a panic.
 func loadBundle(bundle string) (*specs.Spec, string, error) {

@@ -30,7 +30,11 @@ func init() {
 					if err != nil {
 						return err
 					}
-					return c.do(root, args[0])
+					id, err := resolveContainer(root, args[0])
+					if err != nil {
+						return err
+					}
+					return c.do(root, id)
 				},
 			}
 		})

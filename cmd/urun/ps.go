@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 // psEntry is one container as ps shows it; the field names are podman's,
@@ -274,19 +275,12 @@ func (psFilter) one(k, v string, e psEntry) bool {
 
 // listEntries is every container (running only, unless all), newest first.
 func listEntries(root string, all bool) ([]psEntry, error) {
-	ids, err := container.List(root)
+	states, err := engine.List(root)
 	if err != nil {
 		return nil, err
 	}
 	list := []psEntry{}
-	for _, id := range ids {
-		st, err := container.Load(root, id)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if abandoned(st) && reclaim(root, id) {
-			continue
-		}
+	for _, st := range states {
 		e := entryOf(st)
 		if !all && e.State != "running" {
 			continue
@@ -357,7 +351,7 @@ func ago(t time.Time) string { return since(t) + " ago" }
 
 // ociPs lists the processes of one container (runc ps ID).
 func ociPs(root, ref, format string) error {
-	_, st, err := findContainer(root, ref)
+	id, st, err := findContainer(root, ref)
 	if err != nil {
 		return err
 	}
@@ -367,7 +361,9 @@ func ociPs(root, ref, format string) error {
 		}
 		return nil
 	}
-	pids := container.PidsInContainer(st.Pid)
+	// Not every process in the init's pid namespace: a pod's shared
+	// one, or the host's, holds others (container.ContainerPids).
+	pids := container.ContainerPids(root, id, st)
 	if format == "json" {
 		return printJSON(os.Stdout, pids)
 	}

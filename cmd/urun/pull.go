@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
 )
@@ -32,7 +33,7 @@ func init() {
 					return err
 				}
 				if f.imageStore == imageStorePodman {
-					reply, err := podmanPull(f.storageRoot, podmanstore.PullRequest{Source: args[0], TLSVerify: *tlsVerify, AuthFile: *authFile, Quiet: *quiet})
+					reply, err := engine.PodmanPull(f.storageRoot, podmanstore.PullRequest{Source: args[0], TLSVerify: *tlsVerify, AuthFile: *authFile, Quiet: *quiet})
 					if err != nil {
 						return err
 					}
@@ -56,6 +57,7 @@ func init() {
 				if err != nil {
 					return err
 				}
+				engine.UnpackAtPull(s, img, *quiet)
 				fmt.Println(img.Digest)
 				return nil
 			},
@@ -76,7 +78,7 @@ func openStore() (*store.Store, error) {
 	// Short names go through registries.conf, as answered by urun-image
 	// once and cached (store/shortnames.go). Without the helper, they
 	// mean docker.io, then localhost/.
-	if _, err := findImageHelper(); err != nil {
+	if _, err := engine.ImageHelper(); err != nil {
 		return s, nil
 	}
 	s.ShortNames = store.CachedShortNames(data, func(name string) ([]string, error) {

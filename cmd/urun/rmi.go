@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/userns"
@@ -41,7 +42,7 @@ func init() {
 					gone, err := s.RemoveWith(a, store.RemoveHooks{
 						InUse: func(d store.Digest) error { return freeImage(root, data, a, d, *force) },
 						Gone: func(d store.Digest) error {
-							if err := removeRootfs(d); err != nil {
+							if err := removeRootfs(root, d); err != nil {
 								fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
 							}
 							return nil
@@ -49,10 +50,10 @@ func init() {
 						// Trees of images whose name moved on (pull, tag,
 						// load of a newer one) go once no container uses them.
 						Unlisted: func(d store.Digest) error {
-							if users, err := imageUsers(root, data, d); err != nil || len(users) > 0 {
+							if users, err := engine.ImageUsers(root, data, d); err != nil || len(users) > 0 {
 								return err
 							}
-							if err := removeRootfs(d); err != nil {
+							if err := removeRootfs(root, d); err != nil {
 								fmt.Fprintf(os.Stderr, "urun: warning: %s: unpacked files of an image no name refers to are left\n", err)
 							}
 							return nil
@@ -78,7 +79,7 @@ func init() {
 // removes them (killing running ones), as podman rmi does. It runs while
 // rmi holds the image's pin, so no new container of it can register.
 func freeImage(root, data, name string, d store.Digest, force bool) error {
-	users, err := imageUsers(root, data, d)
+	users, err := engine.ImageUsers(root, data, d)
 	if err != nil {
 		return err
 	}
@@ -86,20 +87,21 @@ func freeImage(root, data, name string, d store.Digest, force bool) error {
 		return nil
 	}
 	if !force {
-		return inUseError(name, users)
+		return engine.InUseError(name, users)
 	}
 	for _, u := range users {
-		if err := rmContainer(root, u.id, true); err != nil && !errors.Is(err, errNoSuchContainer) {
-			return fmt.Errorf("removing container %s that uses image %s: %w", u.id[:12], name, err)
+		if err := engine.Remove(root, u.ID, true); err != nil && !errors.Is(err, errNoSuchContainer) {
+			return fmt.Errorf("removing container %s that uses image %s: %w", u.ID[:12], name, err)
 		}
-		fmt.Println("Removed container:", u.id)
+		fmt.Println("Removed container:", u.ID)
 	}
 	return nil
 }
 
-// removeRootfs deletes an image's unpacked root filesystems; their files
+// removeRootfs deletes an image's unpacked root filesystems and its
+// layers in the layer store that no other image uses; their files
 // belong to subordinate ids, so this runs in a mapped user namespace.
-func removeRootfs(d store.Digest) error {
+func removeRootfs(root string, d store.Digest) error {
 	data, err := dataDir()
 	if err != nil {
 		return err
@@ -113,5 +115,9 @@ func removeRootfs(d store.Digest) error {
 	if err != nil {
 		return err
 	}
-	return store.RemoveRootfs(d, maps, data, exe)
+	var layersErr error
+	if engine.LayerStoreMaps(maps) {
+		layersErr = engine.ForgetLayers(root, data, d, maps)
+	}
+	return errors.Join(store.RemoveRootfs(d, maps, data, exe), layersErr)
 }

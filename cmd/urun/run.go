@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
@@ -45,18 +44,21 @@ type runFlags struct {
 	init        bool
 	name        string
 	rmExplicit  bool
-	oci         ociFlags
-	cgroups     cgroupdelegate.Flags
-	pull        string
-	tlsVerify   bool
+	// restart is --restart (engine.ParseRestartPolicy).
+	restart       string
+	restartPolicy engine.RestartPolicy
+	oci           ociFlags
+	cgroups       cgroupdelegate.Flags
+	pull          string
+	tlsVerify     bool
 	// squashIDs: --squash-ids / URUN_SQUASH_IDS=1 (docs/STORE.md).
 	squashIDs bool
 	// writableLayer: --writable-layer / URUN_WRITABLE_LAYER, disk or tmpfs.
 	writableLayer         string
 	writableLayerExplicit bool
 	// image is the image the container runs, pinned until the container
-	// is registered (imagepin.go).
-	image       imageUse
+	// is registered (engine/imagepin.go).
+	image       engine.ImageUse
 	imageStore  string
 	storageRoot string
 	// labels: --label/-l and --label-file, recorded for ps --filter and
@@ -104,6 +106,7 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&f.tier, "rootfs-tier", fuseoverlay.DefaultTier(), "how to mount the root filesystem: auto, native (kernel overlayfs), fuse (fuse-overlayfs), copy (a private copy in memory) or bind (--rootfs only: the directory itself, writable); default $URUN_TIER or auto")
 		fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits (without it the container is kept until rm, as docker's and podman's)")
 		fs.StringVar(&f.name, "name", "", "name the container (unique; default: a generated one)")
+		fs.StringVar(&f.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped, on-failure[:MAX_RETRIES] (with -d or create; always and unless-stopped also start it on the first urun command after a reboot)")
 		fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the local store), always, or never")
 		fs.StringVar(&f.imageStore, "image-store", "", "where IMAGE is looked up: urun (urun's store) or podman (your podman store, used in place; docs/STORE.md) (default $URUN_IMAGE_STORE, else urun)")
 		fs.StringVar(&f.storageRoot, "storage-root", "", "with --image-store=podman: the containers/storage root to use (podman's --root; default: graphroot from storage.conf)")
@@ -131,6 +134,7 @@ func newRunCommand(name string) *command {
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if f.oci.bundle != "" || g.oci {
+					g.oci = true
 					if err := ociRunArgs(name, fs, args); err != nil {
 						return err
 					}
@@ -197,9 +201,6 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		return err
 	}
 	id := newID()
-	if supervised != nil {
-		id = supervised.id
-	}
 	var rootDir string
 	var readFile container.ReadFile
 	if f.rootfs {
@@ -214,8 +215,14 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
+			root, rerr := ociRoot(g)
+			if rerr != nil {
+				return rerr
+			}
+			q := engine.PodmanQuery{Root: root, Ref: ref, ID: id, Name: f.name, Pull: f.pull, TLSVerify: f.tlsVerify,
+				DryRun: f.dryRun, StorageRoot: f.storageRoot, Debug: g.debug}
 			var release func(error)
-			if imgConfig, readFile, release, err = podmanImage(g, f, ref, id, maps, &plan); err != nil {
+			if imgConfig, readFile, release, err = engine.PodmanImage(q, maps, &plan); err != nil {
 				return err
 			}
 			defer func() { release(err) }()
@@ -227,29 +234,40 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		if err != nil {
 			return err
 		}
-		// Held until the container is registered (runEngine), at the
+		// Held until the container is registered (engine.Run), at the
 		// latest until this function returns.
-		f.image.img = img
-		defer f.image.release()
+		f.image.Img = img
+		defer f.image.Release()
 		if g.debug {
 			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding urun's own executable: %w", err)
+		// The copy tier copies one tree; the layer store's is a stack.
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
+			if s, err := openStore(); err == nil {
+				if dirs, ok := engine.ImageLayers(s, img, data, maps, g.debug); ok {
+					plan.Lower, readFile = dirs, engine.LayeredReader(dirs)
+					f.image.Rootfs = store.LayerStoreUse(data, img.Digest)
+				}
+			}
 		}
-		if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
-			fmt.Fprintln(os.Stderr, "urun: warning:", w)
-		}}); err != nil {
-			return err
+		if readFile == nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding urun's own executable: %w", err)
+			}
+			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
+				fmt.Fprintln(os.Stderr, "urun: warning:", w)
+			}}); err != nil {
+				return err
+			}
+			f.image.Rootfs = rootDir
 		}
-		f.image.rootfs = rootDir
 	}
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
-		readFile = rootReader(rootDir)
+		readFile = engine.RootReader(rootDir)
 	}
 
 	f.opts.ContainerID = id
@@ -257,7 +275,6 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	f.net.etcFiles = userEntries(spec.Process.User, readFile, mode == idmap.ModeKeepID)
 	if f.init {
 		if err := checkInitBind(initPath, spec); err != nil {
 			return err
@@ -295,51 +312,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		SeccompCache: filepath.Join(data, "seccomp"),
 		Exit:         container.NewExitTrace(g.debug),
 	}
-	// The process that runs the container holds its cgroup: this one, or
-	// the supervisor of a detached one (not its front, nor create).
-	if f.createOnly || (f.detach && supervised == nil) {
-		return runEngine(g, f, ref, id, cfg)
-	}
-	cg, err := setupCgroup(g, id, f, spec)
-	if err != nil {
-		return err
-	}
-	if cg == nil {
-		return runEngine(g, f, ref, id, cfg)
-	}
-	defer cg.Close()
-	cfg.UseCgroup, cfg.CgroupFD = cg.CloneInto, cg.Dir()
-	cfg.Attachments = append(cfg.Attachments, cg.Placer())
-	err = runEngine(g, f, ref, id, cfg)
-	if g.debug {
-		u := cg.Usage()
-		fmt.Fprintf(os.Stderr, "urun: cgroup usage: memory peak %d bytes, cpu %.2f ms\n", u.MemoryPeak, ms(u.CPU))
-	}
-	if st := exitStatus(0); errors.As(err, &st) && st == 137 && cg.OOMKilled() {
-		fmt.Fprintf(os.Stderr, "urun: the container was killed for exceeding its memory limit (--memory %s)\n", f.cgroups.Memory)
-	}
-	return err
+	useStorageProbe(g, data, &cfg)
+	return runEngine(g, f, ref, id, cfg)
 }
-
-// setupCgroup gives the container its own cgroup with the requested
-// limits (see cgroupdelegate), or nil when it runs without one.
-func setupCgroup(g *globals, id string, f *runFlags, spec *specs.Spec) (*cgroupdelegate.Cgroup, error) {
-	mode, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups)
-	if err != nil {
-		return nil, err
-	}
-	cg, warnings, err := cgroupdelegate.Setup(cgroupdelegate.Request{ID: id, Mode: mode, Resources: spec.Linux.Resources, Explain: g.debug})
-	for _, w := range warnings {
-		fmt.Fprintln(os.Stderr, "urun: warning:", w)
-	}
-	if g.debug && cg != nil {
-		fmt.Fprintf(os.Stderr, "urun: cgroup scope %6.2f ms (connect %.2f), leaf %6.2f ms: %s (delegated: %s)\n",
-			ms(cg.ScopeTime), ms(cg.ConnectTime), ms(cg.SetupTime), cg.Unit, strings.Join(cg.Delegated, " "))
-	}
-	return cg, err
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // complete folds flags that need I/O or cross-checks into the options.
 func (f *runFlags) complete() error {
@@ -393,6 +368,13 @@ func (f *runFlags) complete() error {
 	}
 	if f.format != "json" {
 		return fmt.Errorf("--format %q: only json is supported", f.format)
+	}
+	var err error
+	if f.restartPolicy, err = engine.ParseRestartPolicy(f.restart); err != nil {
+		return err
+	}
+	if f.restartPolicy.Name != "" && (!f.detach && !f.createOnly || f.rmExplicit && f.rm) {
+		return fmt.Errorf("--restart %s: only for containers that are kept and run in the background (create, run -d without --rm)", f.restart)
 	}
 	return f.checkWritableLayer()
 }
@@ -474,7 +456,9 @@ func openImage(ref string, f *runFlags) (*store.Image, error) {
 	})
 }
 
-// findInit locates urun-init: $URUN_INIT, else beside the urun binary.
+// findInit locates urun-init: $URUN_INIT, else beside the urun binary,
+// else on PATH (a copy of urun elsewhere, as podman's test of a
+// --runtime path makes, still finds the installed one).
 func findInit() (string, error) {
 	if p := os.Getenv("URUN_INIT"); p != "" {
 		return p, nil
@@ -484,10 +468,39 @@ func findInit() (string, error) {
 		return "", fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "urun-init")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-init is missing (looked for %s): install it beside urun (make install)", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
-	return p, nil
+	if onPath, err := exec.LookPath("urun-init"); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("urun-init is missing (looked for %s and on PATH): install it beside urun (make install)", p)
+}
+
+// runEngine hands the container to the engine with what the flags say
+// about its lifecycle.
+func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
+	root, err := ociRoot(g)
+	if err != nil {
+		return err
+	}
+	mode := engine.Foreground
+	switch {
+	case f.createOnly:
+		mode = engine.CreateOnly
+	case f.detach:
+		mode = engine.Detach
+	}
+	return engine.Run(engine.Request{
+		Root: root, ID: id, Name: f.name, Image: ref, Use: &f.image, Config: cfg, Mode: mode,
+		// -d (and create) keep the container unless --rm was given.
+		AutoRemove:    f.rm && (mode == engine.Foreground || f.rmExplicit),
+		Interactive:   f.interactive || f.opts.Tty,
+		TmpfsUpper:    f.writableLayer == writableTmpfs,
+		Network:       f.net.config(),
+		Cgroups:       f.cgroups.Cgroups,
+		RestartPolicy: f.restartPolicy,
+	})
 }
 
 func newID() string {
@@ -496,28 +509,24 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// rootReader reads files of a root filesystem, every path resolved inside
-// it (a symlink in an image cannot point urun at a host file).
-func rootReader(rootDir string) container.ReadFile {
-	return func(p string) ([]byte, error) {
-		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
-		// only a regular file is reopened for reading (a FIFO planted as
-		// /etc/passwd must not block urun).
-		h, err := pathrs.OpenInRoot(rootDir, p)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		if st, err := h.Stat(); err != nil {
-			return nil, err
-		} else if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s in the image is not a regular file", p)
-		}
-		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
-		if err != nil {
-			return nil, err
-		}
-		defer fh.Close()
-		return io.ReadAll(io.LimitReader(fh, 1<<20))
+// Image store names for --image-store and URUN_IMAGE_STORE.
+const (
+	imageStoreURun   = "urun"
+	imageStorePodman = "podman"
+)
+
+// resolveImageStore applies URUN_IMAGE_STORE and checks the flags.
+func (f *runFlags) resolveImageStore() error {
+	if f.imageStore == "" {
+		f.imageStore = os.Getenv("URUN_IMAGE_STORE")
 	}
+	switch f.imageStore {
+	case "", imageStoreURun, imageStorePodman:
+	default:
+		return fmt.Errorf("--image-store %q: use urun (urun's own store) or podman (the user's podman store)", f.imageStore)
+	}
+	if f.storageRoot != "" && f.imageStore != imageStorePodman {
+		return errors.New("--storage-root names a podman store: use it with --image-store=podman")
+	}
+	return nil
 }

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"os"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -38,27 +39,20 @@ func init() {
 	})
 }
 
-// urunStart starts a created container: the OCI face's (exec FIFO) or an
-// engine container's (a new supervisor runs its run arguments).
+// urunStart starts a created container (engine.Start); an engine
+// container's reference is printed, as podman does.
 func urunStart(g *globals, ref string) error {
 	root, err := ociRoot(g)
 	if err != nil {
 		return err
 	}
-	id, st, err := findContainer(root, ref)
+	supervised, err := engine.Start(root, ref)
 	if err != nil {
 		return err
 	}
-	if len(st.RunArgs) == 0 {
-		return container.Start(root, id)
+	if supervised {
+		fmt.Println(ref)
 	}
-	if st.Status == specs.StateRunning {
-		return fmt.Errorf("container %s is already running", ref)
-	}
-	if err := spawnSupervisor(id, st.RunArgs); err != nil {
-		return err
-	}
-	fmt.Println(ref)
 	return nil
 }
 

@@ -5,9 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
-	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -28,7 +27,7 @@ func init() {
 					return err
 				}
 				for _, ref := range args {
-					if err := stopContainer(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+					if err := engine.Stop(root, ref, time.Duration(*timeout)*time.Second); err != nil {
 						return err
 					}
 					fmt.Println(ref)
@@ -37,36 +36,4 @@ func init() {
 			},
 		}
 	})
-}
-
-// stopContainer signals the init and waits for the recorded exit.
-func stopContainer(root, ref string, timeout time.Duration) error {
-	id, st, err := findContainer(root, ref)
-	if err != nil {
-		return err
-	}
-	if (st.Status != "running" && st.Status != "created") || st.Pid <= 0 {
-		return nil // already stopped (or never started), as podman
-	}
-	unix.Kill(st.Pid, unix.SIGTERM)
-	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
-		unix.Kill(st.Pid, unix.SIGKILL)
-		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
-			return fmt.Errorf("stopping %s: %w", ref, err)
-		}
-	}
-	waitRecorded(root, id)
-	return nil
-}
-
-// waitRecorded waits (briefly) for the supervisor to record the exit, so
-// a following ps shows the code.
-func waitRecorded(root, id string) {
-	for i := 0; i < 500; i++ {
-		st, err := container.Load(root, id)
-		if err != nil || st.Supervisor == 0 || !container.ProcessAlive(st.Supervisor, st.SupervisorStart) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/userns"
@@ -401,7 +402,7 @@ func volumeCommand(g *globals, sub string, args []string) error {
 					return fmt.Errorf("volume %s is in use by container %s: remove the container first (or volume rm -f)", n, strings.Join(users, ", "))
 				}
 				for _, u := range users {
-					if err := rmContainer(root, u, true); err != nil {
+					if err := engine.Remove(root, u, true); err != nil {
 						return err
 					}
 				}

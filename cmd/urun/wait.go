@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -30,25 +29,11 @@ func init() {
 					if err != nil {
 						return err
 					}
-					for {
-						st, err := container.Load(root, id)
-						if err != nil {
-							return err
-						}
-						if st.Status == "stopped" {
-							waitRecorded(root, id)
-							if st, err = container.Load(root, id); err != nil {
-								return err
-							}
-							code := -1
-							if st.ExitCode != nil {
-								code = *st.ExitCode
-							}
-							fmt.Println(code)
-							break
-						}
-						time.Sleep(20 * time.Millisecond)
+					code, err := engine.Wait(root, id)
+					if err != nil {
+						return err
 					}
+					fmt.Println(code)
 				}
 				return nil
 			},

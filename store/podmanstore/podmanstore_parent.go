@@ -54,6 +54,19 @@ const (
 	// OpPull copies Pull.Source into the store (as podman pull does) and
 	// answers with the name it got and the image id.
 	OpPull = "pull"
+
+	// urun's own layer store (Request.Own, store/layerstore.go):
+	//
+	// OpImport copies the image Pull.Source (oci:DIR:NAME, urun's OCI
+	// layout) into it under the name Image, unpacking each layer it does
+	// not hold yet, and answers with the image id.
+	OpImport = "import"
+	// OpForget deletes the images whose manifest digest is Image, and
+	// the layers no other image uses.
+	OpForget = "forget"
+	// OpCheck runs containers/storage's consistency check (and, with
+	// Repair, its repair); Reply.Problems lists what it found.
+	OpCheck = "check"
 )
 
 // PullRequest is OpPull's source and registry options. With OpAcquire,
@@ -101,6 +114,11 @@ type Request struct {
 	// deleted.
 	StateRoot string   `json:"stateRoot,omitempty"`
 	Live      []string `json:"live,omitempty"`
+	// Own: urun's own layer store at GraphRoot (overlay driver, run
+	// root RunRoot), not podman's.
+	Own     bool   `json:"own,omitempty"`
+	RunRoot string `json:"runRoot,omitempty"`
+	Repair  bool   `json:"repair,omitempty"`
 }
 
 // MetaStateRoot is the record metadata key holding Request.StateRoot.
@@ -125,6 +143,8 @@ type Reply struct {
 	// Rootfs is the record's own tree (vfs driver, acquire only): a copy
 	// of the image made by containers/storage, mounted as it is.
 	Rootfs string `json:"rootfs,omitempty"`
+	// Problems is OpCheck's findings, one line each.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Marker is what urun keeps beside a container's state so that removing

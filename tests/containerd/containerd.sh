@@ -12,7 +12,9 @@
 # of its own, as runc). Everything lives under one scratch directory with
 # its own root, state, socket and config; what was started is stopped by
 # pid at the end. Gate: urun fails no check that runc passes.
-# Usage (as root, from the checkout): tests/containerd/containerd.sh URUN_BIN BUSYBOX_LAYOUT
+# With ROOTLESS_USER set, rootless.sh then runs containerd as that user
+# under rootlesskit, with the same lifecycle and gate.
+# Usage (as root, from the checkout): [ROOTLESS_USER=U] tests/containerd/containerd.sh URUN_BIN BUSYBOX_LAYOUT
 set -euo pipefail
 urun=$1 layout=$2
 runc=$(command -v runc) || { echo "FAIL setup: runc is not installed (apt-get install runc)"; exit 1; }
@@ -218,4 +220,23 @@ done
 
 . "$repo/tests/containerd/cri.bash"
 echo "containerd: CRI lifecycle took $((SECONDS - began)) s so far" >&2
+
+# Rootless containerd (rootless.sh) as ROOTLESS_USER, from copies that
+# user can read (the checkout may be private); its lines say "rootless".
+if [ -n "${ROOTLESS_USER:-}" ]; then
+	rl=$dir/rootless
+	mkdir -m 0755 "$rl" "$rl/in"
+	cp "$repo/tests/containerd/rootless.sh" "$repo/tests/containerd/cri.bash" "$crictl_bin" "$dir/busybox.tar" "$dir/pause.tar" "$rl/in/"
+	chmod -R a+rX "$rl/in"
+	install -d -m 0700 -o "$ROOTLESS_USER" -g "$(id -g "$ROOTLESS_USER")" "$rl/work"
+	t0=$SECONDS
+	set +e
+	runuser -u "$ROOTLESS_USER" -- env -i HOME="$rl/work" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+		XDG_RUNTIME_DIR="/run/user/$(id -u "$ROOTLESS_USER")" LANG=C.UTF-8 \
+		bash "$rl/in/rootless.sh" "$rl/work" "$urun" "$rl/in/busybox.tar" "$rl/in/pause.tar" "$rl/in/$(basename "$crictl_bin")" "$rl/in/cri.bash" 2>&1 |
+		sed -E 's/^(ok  |FAIL|peer|same) /\1 rootless /; s/^containerd: /containerd: rootless: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || fail=1
+	set -e
+	echo "containerd: rootless containerd took $((SECONDS - t0)) s" >&2
+fi
 exit $fail

@@ -48,10 +48,10 @@ else
 	rc=${PIPESTATUS[0]}
 fi
 if [ "$rc" = 0 ] && [ "$(id -u)" = 0 ] && [ -z "${RUN:-}" ]; then
-	# containerd only runs as root here: the one check not done as the
-	# test user (see tests/containerd/containerd.sh).
-	log "containerd with urun as its runtime (root mode)"
-	tests/containerd/containerd.sh "$stage/bin/urun" "$stage/images/busybox" 2>&1 |
+	# containerd's CRI runs as root here (the one check not done as the
+	# test user), then rootless as the test user (tests/containerd/).
+	log "containerd with urun as its runtime (root, then rootless under rootlesskit)"
+	ROOTLESS_USER=$TEST_USER tests/containerd/containerd.sh "$stage/bin/urun" "$stage/images/busybox" 2>&1 |
 		sed -e 's/^ok   /--- PASS: containerd /' -e 's/^FAIL /--- FAIL: containerd /' | tee -a "$out"
 	rc=${PIPESTATUS[0]}
 fi

@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -35,8 +38,8 @@ func TestOCIRefusesSettingsWithoutTheirNamespace(t *testing.T) {
 			editSpec(t, b, c.edit)
 			root := t.TempDir()
 			r := urun(t, "--root", root, "create", "--bundle", b, "refused")
-			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json: ") || !strings.Contains(r.stderr, c.want) {
-				t.Errorf("want one line with %q and exit 125: %s", c.want, r)
+			if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json: ") || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("want one line with %q and exit 1 (runc's): %s", c.want, r)
 			}
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("state left behind: %v", ents)
@@ -92,11 +95,74 @@ func TestOCIPauseUpdateEventsWithoutCgroup(t *testing.T) {
 		if args[0] == "resume" {
 			want = "is running, not paused"
 		}
-		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
-			t.Errorf("urun %v: want one line with %q and exit 125: %s", args, want, r)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("urun %v: want one line with %q and exit 1 (runc's): %s", args, want, r)
 		}
 	}
 	if st := stateOf(t, root, "nocg"); st["status"] != "running" {
 		t.Errorf("after the refusals: %v", st)
+	}
+}
+
+// A namespace path naming the namespace urun already runs in is not
+// re-entered (setns would need privilege over a namespace a user
+// namespace does not own, for no change): a hostNetwork pod under
+// rootless containerd joins "the pod's" uts, which is urun's own.
+func TestOCIJoinOwnNamespaceByPath(t *testing.T) {
+	b := bundle(t, false, "hostname")
+	editSpec(t, b, func(s map[string]any) {
+		delete(s, "hostname")
+		// The init opens the path: /proc/self is the init itself, in
+		// the host's uts namespace (owned by the host's user namespace).
+		setNamespacePath(s, "uts", "/proc/self/ns/uts")
+	})
+	r := mustRun(t, "--root", t.TempDir(), "run", "--bundle", b, "ownuts")
+	host, _ := os.Hostname()
+	if strings.TrimSpace(r.stdout) != host {
+		t.Errorf("want the host's hostname %q: %s", host, r)
+	}
+}
+
+// A container without a pid namespace of its own (the host's here; a
+// pod's shared one under CRI) shares it with processes that are not its
+// own: ps lists and kill --all signals only the container's (its init
+// and descendants), never a process of the host's.
+func TestOCIPsAndKillAllWithoutOwnPidNamespace(t *testing.T) {
+	b := bundle(t, false, "sh", "-c", "sleep 60 & wait")
+	editSpec(t, b, func(s map[string]any) {
+		dropNamespace(s, "pid")
+		// A user namespace may not mount a proc for the host's pid
+		// namespace: the host's /proc is bound instead (as rootless
+		// runc needs too).
+		for _, m := range s["mounts"].([]any) {
+			if m := m.(map[string]any); m["destination"] == "/proc" {
+				m["type"], m["source"], m["options"] = "bind", "/proc", []string{"rbind"}
+			}
+		}
+	})
+	root := t.TempDir()
+	bystander := exec.Command("sleep", "60")
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bystander.Process.Kill()
+	mustRun(t, "--root", root, "run", "--detach", "--bundle", b, "hostpid")
+	defer urun(t, "--root", root, "delete", "--force", "hostpid")
+	var pids []int
+	waitFor(t, func() bool {
+		r := mustRun(t, "--root", root, "ps", "--format", "json", "hostpid")
+		pids = nil
+		json.Unmarshal([]byte(r.stdout), &pids)
+		return len(pids) == 2 // sh and its sleep
+	})
+	for _, p := range pids {
+		if p == os.Getpid() || p == bystander.Process.Pid {
+			t.Errorf("ps lists %d, a process of the host's: %v", p, pids)
+		}
+	}
+	mustRun(t, "--root", root, "kill", "--all", "hostpid", "KILL")
+	waitFor(t, func() bool { return stateOf(t, root, "hostpid")["status"] == "stopped" })
+	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("kill --all killed a process of the host's: %v", err)
 	}
 }

@@ -404,8 +404,10 @@ func writesSurviveRestart(t *testing.T, tier string) {
 	checkNoLeftovers(t, before)
 }
 
-// A writable layer whose container is gone (its state lived in the
-// runtime directory, which a reboot empties) is removed by container prune.
+// A kept container outlives a reboot that empties the runtime directory
+// (its record is in the data directory): it shows as exited, so
+// container prune removes it with its writable layer; another state
+// root's prune leaves it alone.
 func TestPruneOrphanLayers(t *testing.T) {
 	// The state root is XDG_RUNTIME_DIR's: --root would select the OCI
 	// face, where create takes a bundle (docs/RUNTIME.md).

@@ -75,7 +75,7 @@ func TestOCILifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b, "rootfs", "tmp", "marker")); err == nil {
 		t.Fatal("the process ran before start")
 	}
-	if r := urun(t, "--root", root, "create", "--bundle", b, "c1"); r.code != 125 || !strings.Contains(r.stderr, "already exists") {
+	if r := urun(t, "--root", root, "create", "--bundle", b, "c1"); r.code != 1 || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("second create with the same id: %s", r)
 	}
 	mustRun(t, "--root", root, "start", "c1")
@@ -86,13 +86,13 @@ func TestOCILifecycle(t *testing.T) {
 	if st := stateOf(t, root, "c1"); st["status"] != "running" {
 		t.Errorf("after start: %v", st)
 	}
-	if r := urun(t, "--root", root, "delete", "c1"); r.code != 125 || !strings.Contains(r.stderr, "running") {
+	if r := urun(t, "--root", root, "delete", "c1"); r.code != 1 || !strings.Contains(r.stderr, "running") {
 		t.Errorf("delete of a running container: %s", r)
 	}
 	mustRun(t, "--root", root, "kill", "c1", "SIGKILL")
 	waitFor(t, func() bool { return stateOf(t, root, "c1")["status"] == "stopped" })
 	mustRun(t, "--root", root, "delete", "c1")
-	if r := urun(t, "--root", root, "state", "c1"); r.code != 125 {
+	if r := urun(t, "--root", root, "state", "c1"); r.code != 1 {
 		t.Errorf("state after delete: %s", r)
 	}
 	checkNoLeftovers(t, before)
@@ -130,8 +130,8 @@ func TestOCIBadConfig(t *testing.T) {
 			os.WriteFile(filepath.Join(b, "config.json"), []byte(cfg), 0o644)
 			root := t.TempDir()
 			r := urun(t, "--root", root, "create", "--bundle", b, "bad")
-			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json") {
-				t.Errorf("want one line naming config.json and exit 125: %s", r)
+			if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "config.json") {
+				t.Errorf("want one line naming config.json and exit 1 (runc's): %s", r)
 			}
 			want := map[string]string{"dup-pid-ns": "namespace is listed twice", "dup-user-ns": "namespace is listed twice",
 				"proc-bind": "only a proc filesystem", "uid-overflow": "runs past the last id"}[name]
@@ -209,7 +209,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 }
 
 // exec joins the running container: same pid namespace, exit codes and
-// 127 for a missing command.
+// 255 for a missing command (as runc).
 func TestOCIExec(t *testing.T) {
 	before := myProcesses(t)
 	b := bundle(t, false, "sleep", "60")
@@ -222,7 +222,7 @@ func TestOCIExec(t *testing.T) {
 	if r := urun(t, "--root", root, "exec", "ex", "sh", "-c", "exit 7"); r.code != 7 {
 		t.Errorf("exec exit code: %s", r)
 	}
-	if r := urun(t, "--root", root, "exec", "ex", "nosuch"); r.code != 127 || strings.Count(r.stderr, "\n") != 1 {
+	if r := urun(t, "--root", root, "exec", "ex", "nosuch"); r.code != 255 || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("exec of a missing command: %s", r)
 	}
 	proc := filepath.Join(t.TempDir(), "process.json")

@@ -74,11 +74,11 @@ func TestOCIFaceRule(t *testing.T) {
 	// An id in a directory without config.json: the bundle is missing,
 	// nothing is pulled.
 	r := runIn(t, urunBin, t.TempDir(), "--root", root, "run", "busybox")
-	if r.code != 125 || !strings.Contains(r.stderr, "config.json") || strings.Contains(r.stderr, "docker.io") || strings.Count(r.stderr, "\n") != 1 {
+	if r.code != 1 || !strings.Contains(r.stderr, "config.json") || strings.Contains(r.stderr, "docker.io") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("--root run ID without a bundle: %s", r)
 	}
 	r = runIn(t, urunBin, b, "--root", root, "run", "--name", "x", "face4")
-	if r.code != 125 || !strings.Contains(r.stderr, "--name") || strings.Count(r.stderr, "\n") != 1 {
+	if r.code != 1 || !strings.Contains(r.stderr, "--name") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("an image flag in the OCI face: %s", r)
 	}
 	if ids := strings.TrimSpace(mustRun(t, "--root", root, "list", "-q").stdout); ids != "" {
@@ -241,5 +241,26 @@ func TestOCIStateListJSON(t *testing.T) {
 		t.Errorf("state: %v", st)
 	}
 	mustRun(t, "--root", root, "delete", "--force", "lj")
+	checkNoLeftovers(t, before)
+}
+
+// The OCI face exits as runc: 1 when a command fails, 255 when exec
+// fails (runc's tests and clients check these), the process's own
+// status otherwise.
+func TestOCIExitCodes(t *testing.T) {
+	before := myProcesses(t)
+	b := bundle(t, false, "sleep", "60")
+	root := t.TempDir()
+	mustRun(t, "--root", root, "run", "-d", "--bundle", b, "x1")
+	if r := urun(t, "--root", root, "exec", "x1", "sh", "-c", "exit 42"); r.code != 42 {
+		t.Errorf("exec's own status: %s", r)
+	}
+	if r := urun(t, "--root", root, "exec", "--pid-file", "/non-existent/directory", "x1", "true"); r.code != 255 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("a failing exec: %s", r)
+	}
+	if r := urun(t, "--root", root, "start", "x1"); r.code != 1 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("start of a running container: %s", r)
+	}
+	mustRun(t, "--root", root, "delete", "--force", "x1")
 	checkNoLeftovers(t, before)
 }

@@ -294,8 +294,8 @@ func TestOCILimitsFailClosed(t *testing.T) {
 			root := t.TempDir()
 			for _, args := range [][]string{{"run"}, {"run", "-d"}, {"create"}} {
 				r := urun(t, append(append([]string{"--root", root}, args...), "--bundle", b, "lim")...)
-				if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, name) || !strings.Contains(r.stderr, "fix:") {
-					t.Errorf("%v: want one line naming %s and its fix, exit 125: %s", args, name, r)
+				if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, name) || !strings.Contains(r.stderr, "fix:") {
+					t.Errorf("%v: want one line naming %s and its fix, exit 1 (runc's): %s", args, name, r)
 				}
 				if ents, _ := os.ReadDir(root); len(ents) != 0 {
 					t.Errorf("%v: state left behind: %v", args, ents)
@@ -491,8 +491,8 @@ func TestOCISeccompNotify(t *testing.T) {
 		})
 		root := t.TempDir()
 		r := urun(t, "--root", root, "run", "--bundle", b, "noagent")
-		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "failed to connect with seccomp agent") {
-			t.Errorf("want one line and exit 125: %s", r)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "failed to connect with seccomp agent") {
+			t.Errorf("want one line and exit 1 (runc's): %s", r)
 		}
 		if ents, _ := os.ReadDir(root); len(ents) != 0 {
 			t.Errorf("state left behind: %v", ents)

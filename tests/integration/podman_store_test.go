@@ -258,15 +258,20 @@ func TestPodmanStoreRun(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(p.dir, "run", "urun", "*.podman-store")); len(m) != 0 {
 		t.Errorf("urun left record markers: %v", m)
 	}
-	// A reboot empties urun's state (the runtime directory) but not
-	// podman's store: the next run deletes the stale record.
+	// A reboot empties urun's state (the runtime directory) but not the
+	// container records (the data directory) nor podman's store: the
+	// container is still there, and its rm releases podman's record.
 	p.mustUrun(t, "create", "--image-store=podman", "--name", "stale", ref, "true")
 	if err := os.RemoveAll(filepath.Join(p.dir, "run", "urun")); err != nil {
 		t.Fatal(err)
 	}
 	p.mustUrun(t, "run", "--image-store=podman", ref, "true")
+	if ext := p.externalContainers(t); len(ext) != 1 || ext[0] != "urun-stale" {
+		t.Errorf("podman ps --external after a reboot: %v, want the kept container's [urun-stale]", ext)
+	}
+	p.mustUrun(t, "rm", "stale")
 	if ext := p.externalContainers(t); len(ext) != 0 {
-		t.Errorf("a record whose urun state is gone survived the next run: %v", ext)
+		t.Errorf("records left in podman's store after rm of a container from before the reboot: %v", ext)
 	}
 	checkLayersUnchanged(t, before, p.layerSnapshot(t, driver))
 	p.checkURunStoreEmpty(t)

@@ -753,6 +753,10 @@ func TestImageToolsWriteOnlyUnderDataDir(t *testing.T) {
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
 	os.Mkdir(filepath.Join(home, "config"), 0o700)
+	// The layer store's files belong to subordinate ids: rmi removes them.
+	t.Cleanup(func() {
+		urunEnv(t, env, "rmi", "localhost/busybox:latest", "localhost/again:latest")
+	})
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
 	for _, args := range [][]string{
 		{"pull", "-q", busybox()},

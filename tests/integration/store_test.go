@@ -261,13 +261,14 @@ func TestStoreRunPullsOnFirstUse(t *testing.T) {
 		t.Fatalf("first run should pull then run: %s", r)
 	}
 	// The second run finds it locally (--pull=never would fail otherwise)
-	// and starts from the same unpacked tree: no file is rewritten.
-	before := snapshotTree(t, filepath.Join(strings.TrimPrefix(env[0], "XDG_DATA_HOME="), "urun", "rootfs"))
+	// and starts from the same unpacked layers: no file is rewritten.
+	layers := filepath.Join(strings.TrimPrefix(env[0], "XDG_DATA_HOME="), "urun", "storage", "overlay")
+	before := snapshotTree(t, layers)
 	r = mustRunEnv(t, env, "run", "--pull=never", ref, "sh", "-c", "echo second; touch /new")
 	if r.stdout != "second\n" || strings.Contains(r.stderr, "Copying") {
 		t.Errorf("second run: %s", r)
 	}
-	if after := snapshotTree(t, filepath.Join(strings.TrimPrefix(env[0], "XDG_DATA_HOME="), "urun", "rootfs")); after != before {
+	if after := snapshotTree(t, layers); after != before {
 		t.Errorf("the second run changed the unpacked image:\n%s", diffLines(before, after))
 	}
 	r = mustRunEnv(t, env, "run", "--tls-verify=false", "--pull=always", ref, "true")

@@ -242,3 +242,23 @@ func farIDsLayer() layer {
 		},
 	}
 }
+
+// plusLayer goes on the busybox base for the "plus" image: 4 MiB of
+// bytes that do not compress, the same on every build.
+func plusLayer() layer {
+	b := make([]byte, 4<<20)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return layer{
+		CreatedBy: "mkimage: plus layer: 4 MiB of its own",
+		Entries: []entry{
+			dir("/plus", 0o755, 0, 0),
+			file("/plus/blob", 0o644, 0, 0, string(b)),
+		},
+	}
+}

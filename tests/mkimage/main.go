@@ -6,9 +6,10 @@
 //
 //	go run ./tests/mkimage -out DIR [-busybox /bin/busybox]
 //
-// It writes DIR/busybox, DIR/hard and DIR/farids (OCI image layouts, tag "latest"),
-// DIR/hard/expected.txt (the merged tree of the hard image as listed by the
-// command on its first line) and DIR/checksums.txt (sha256 of each index.json).
+// It writes DIR/busybox, DIR/hard, DIR/farids, DIR/stacked and DIR/plus (OCI
+// image layouts, tag "latest"), DIR/hard/expected.txt and
+// DIR/stacked/expected.txt (the merged trees, as listed by the command on
+// their first line) and DIR/checksums.txt (sha256 of each index.json).
 package main
 
 import (
@@ -144,9 +145,43 @@ func build(out string, bb busybox) error {
 		return fmt.Errorf("farids image: %w", err)
 	}
 
+	// "stacked": the hard image without its last layer (a hard link to a
+	// lower layer's file, which containers/storage's overlay driver does
+	// not apply), so the layer store holds it: owners, modes, special
+	// files, links, whiteouts and an opaque directory across layers.
+	stackedBuilt := built[:len(built)-1]
+	stackedIndex, err := freshLayout(filepath.Join(out, "stacked"), stackedBuilt, v1.ImageConfig{
+		Env: []string{defaultPath},
+		Cmd: []string{"/bin/sh"},
+	})
+	if err != nil {
+		return fmt.Errorf("stacked image: %w", err)
+	}
+	stackedTree, err := applyLayers(append([]layer{busyboxLayer(bb.Binary, bb.Applets)}, hard[:len(hard)-1]...))
+	if err != nil {
+		return fmt.Errorf("stacked image: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "stacked", "expected.txt"), []byte(expectedFile(stackedTree)), 0o644); err != nil {
+		return err
+	}
+
+	// "plus": busybox's layer and one of its own (4 MiB), for two images
+	// that share a base.
+	plus, err := buildLayer(plusLayer())
+	if err != nil {
+		return err
+	}
+	plusIndex, err := freshLayout(filepath.Join(out, "plus"), []builtLayer{base, plus}, v1.ImageConfig{
+		Env: []string{defaultPath},
+		Cmd: []string{"/bin/sh"},
+	})
+	if err != nil {
+		return fmt.Errorf("plus image: %w", err)
+	}
+
 	// sha256sum format, so "cd DIR && sha256sum -c checksums.txt" works.
-	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n%s  farids/index.json\n",
-		hexSum(busyboxIndex), hexSum(hardIndex), hexSum(farIndex))
+	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n%s  farids/index.json\n%s  stacked/index.json\n%s  plus/index.json\n",
+		hexSum(busyboxIndex), hexSum(hardIndex), hexSum(farIndex), hexSum(stackedIndex), hexSum(plusIndex))
 	return os.WriteFile(filepath.Join(out, "checksums.txt"), []byte(checksums), 0o644)
 }
 

@@ -45,7 +45,8 @@ cp -r "$src" "$stage/runc" && chmod -R u+w "$stage/runc"
 find "$stage/runc" -name '*.sh' -exec chmod +x {} +
 log "building runc $RUNC_VERSION's test helpers"
 for h in recvtty sd-helper seccompagent; do
-	(cd "$stage/runc" && GOFLAGS=-mod=mod go build -o "contrib/cmd/$h/$h" "./contrib/cmd/$h")
+	# -tags seccomp as runc's Makefile: without it seccompagent is a stub.
+	(cd "$stage/runc" && GOFLAGS=-mod=mod go build -tags seccomp -o "contrib/cmd/$h/$h" "./contrib/cmd/$h")
 done
 
 # The busybox image the suite downloads, made from busybox-static: the

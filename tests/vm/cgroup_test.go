@@ -336,3 +336,33 @@ func TestDefaultUsageReported(t *testing.T) {
 		t.Errorf("cpu usage %v ms, want more than 0", cpu)
 	}
 }
+
+// pause freezes a `urun run -d` container through cgroup.freeze of the
+// cgroup the user's systemd delegated (issue 21): cgroup.events says
+// frozen and the container's CPU time stands still until resume.
+func TestDefaultPauseResume(t *testing.T) {
+	r := mustRun(t, "run", "-d", busybox(), "sh", "-c", "while :; do :; done")
+	id := strings.TrimSpace(r.stdout)
+	defer urun(t, nil, "rm", "-f", id)
+	cg := filepath.Join("/sys/fs/cgroup", systemctlShow(t, "urun-"+id[:12]+".scope", "ControlGroup")["ControlGroup"], "container")
+	usage := func() string {
+		time.Sleep(2 * time.Second)
+		b, _ := os.ReadFile(filepath.Join(cg, "cpu.stat"))
+		return strings.Fields(string(b) + " ?")[1] // usage_usec N
+	}
+	frozen := func() bool {
+		b, _ := os.ReadFile(filepath.Join(cg, "cgroup.events"))
+		return strings.Contains(string(b), "frozen 1")
+	}
+	mustRun(t, "pause", id)
+	if a, b := usage(), usage(); a != b || !frozen() {
+		t.Errorf("paused: CPU time %s then %s, frozen %v; want it still and frozen", a, b, frozen())
+	}
+	if r := urun(t, nil, "pause", id); r.code != 125 || !strings.Contains(r.stderr, "is paused, not running") {
+		t.Errorf("pause of a paused container: %s", r)
+	}
+	mustRun(t, "resume", id)
+	if a, b := usage(), usage(); a == b || frozen() {
+		t.Errorf("resumed: CPU time %s then %s, frozen %v; want it counting", a, b, frozen())
+	}
+}

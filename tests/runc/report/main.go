@@ -263,7 +263,14 @@ func splice(doc, name, text string) error {
 		return err
 	}
 	s := string(b)
-	block := begin + "\n" + strings.TrimSpace(text) + "\n" + end
+	// A document of its own starts with its title; the part does not.
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "# ") {
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			text = strings.TrimSpace(text[i:])
+		}
+	}
+	block := begin + "\n" + text + "\n" + end
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i >= 0 && j > i {
 		s = s[:i] + block + s[j+len(end):]

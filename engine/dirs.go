@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -6,18 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// runtimeDir is where per-run state lives: $XDG_RUNTIME_DIR/urun when that
+// RuntimeDir is where per-run state lives: $XDG_RUNTIME_DIR/urun when that
 // directory is ours and private; else, as podman does, /run/user/UID/urun
 // when the login's runtime directory exists, is ours and 0700 (after `su`,
 // or in CI shells, XDG_RUNTIME_DIR is unset or still names another user's
 // directory, while containers started from the login shell are there);
 // else /tmp/urun-UID, which we create and check ourselves, saying so once
 // (when it is created): containers there are not seen from a login shell.
-func runtimeDir() (string, error) {
+func RuntimeDir() (string, error) {
 	env := os.Getenv("XDG_RUNTIME_DIR")
 	if env != "" && ownedPrivateDir(env) {
 		return ensureDir(filepath.Join(env, "urun"))
@@ -44,45 +45,46 @@ func runtimeDir() (string, error) {
 	return d, nil
 }
 
-// dataDir holds the image store, unpacked images and kept containers'
+// DataDir holds the image store, unpacked images and kept containers'
 // writable layers: --data-dir ($URUN_DATA_DIR), else $XDG_DATA_HOME/urun
 // or ~/.local/share/urun.
-func dataDir() (string, error) {
-	d, err := dataDirPath()
+func DataDir() (string, error) {
+	d, err := DataDirPath()
 	if err != nil {
 		return "", err
 	}
 	// A read-only home (a live system, a locked-down lab machine) fails
 	// later with "pinning image ...: read-only file system" and no fix.
 	if err := os.MkdirAll(d, 0o700); errors.Is(err, unix.EROFS) || err == nil && unix.Access(d, unix.W_OK) == unix.EROFS {
-		return "", &readOnlyDataError{dir: d}
+		return "", &ReadOnlyDataError{dir: d}
 	} else if err != nil {
 		return "", fmt.Errorf("creating %s: %w", d, err)
 	}
 	return d, nil
 }
 
-// readOnlyDataError: the data directory is on a read-only filesystem.
-type readOnlyDataError struct{ dir string }
+// ReadOnlyDataError: the data directory is on a read-only filesystem.
+type ReadOnlyDataError struct{ dir string }
 
-func (e *readOnlyDataError) Error() string {
-	return "storage: " + e.cause() + " — fix: " + readOnlyDataFix
+func (e *ReadOnlyDataError) Error() string {
+	return "storage: " + e.Cause() + " — fix: " + ReadOnlyDataFix
 }
 
-func (e *readOnlyDataError) cause() string {
+// Cause says which directory is read-only.
+func (e *ReadOnlyDataError) Cause() string {
 	return e.dir + " is on a read-only filesystem"
 }
 
-// readOnlyDataFix is the fix run and doctor print for it.
-const readOnlyDataFix = "export URUN_DATA_DIR=/a/writable/dir (or urun --data-dir)"
+// ReadOnlyDataFix is the fix run and doctor print for it.
+const ReadOnlyDataFix = "export URUN_DATA_DIR=/a/writable/dir (or urun --data-dir)"
 
 // DataDirEnv names the variable that moves urun's data directory (set
 // by the global --data-dir flag, so that the helpers and supervisors urun
 // starts find the same one).
 const DataDirEnv = "URUN_DATA_DIR"
 
-// dataDirPath is dataDir without creating it.
-func dataDirPath() (string, error) {
+// DataDirPath is DataDir without creating it.
+func DataDirPath() (string, error) {
 	if d := os.Getenv(DataDirEnv); d != "" {
 		if !filepath.IsAbs(d) {
 			return "", fmt.Errorf("%s=%q: give an absolute path", DataDirEnv, d)
@@ -114,4 +116,46 @@ func ownedPrivateDir(d string) bool {
 		return false
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == os.Getuid() && st.Mode&0o077 == 0
+}
+
+// StateRoot is the state root: flagRoot (the global --root), else
+// $XDG_RUNTIME_DIR/urun (or the private fallback) when rootless,
+// /run/urun for real root. Whatever urun killed at any moment left
+// there is swept first (sweep.go).
+func StateRoot(flagRoot string) (string, error) {
+	if flagRoot != "" {
+		root, err := filepath.Abs(flagRoot)
+		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return "", fmt.Errorf("creating --root %s: %w", root, err)
+		}
+		Sweep(root)
+		restoreRecords(root)
+		return root, nil
+	}
+	var root string
+	var err error
+	if os.Getuid() == 0 && !InUserNamespace() {
+		root, err = ensureDir("/run/urun")
+	} else {
+		root, err = RuntimeDir()
+	}
+	if err != nil {
+		return "", err
+	}
+	Sweep(root)
+	restoreRecords(root)
+	return root, nil
+}
+
+// InUserNamespace: this process is not in the initial user namespace.
+func InUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 // `urun run --image-store=podman IMAGE`: the image comes from the user's
 // podman store, used in place (store/podmanstore, docs/STORE.md "Sharing
@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
@@ -22,60 +26,47 @@ import (
 	"github.com/urun-dev/urun/userns"
 )
 
-// Image store names for --image-store and URUN_IMAGE_STORE.
-const (
-	imageStoreURun   = "urun"
-	imageStorePodman = "podman"
-)
+// PodmanQuery is what PodmanImage looks up, and for which container.
+type PodmanQuery struct {
+	Root, Ref, ID, Name string
+	// Pull is the --pull policy; TLSVerify its --tls-verify.
+	Pull      string
+	TLSVerify bool
+	// DryRun looks the image up without registering the container.
+	DryRun      bool
+	StorageRoot string
+	Debug       bool
+}
 
 // podmanMarker is the file beside a container's state that says it holds
 // a record in podman's store; removing the container releases it.
 func podmanMarker(root, id string) string { return container.Dir(root, id) + ".podman-store" }
 
-// resolveImageStore applies URUN_IMAGE_STORE and checks the flags.
-func (f *runFlags) resolveImageStore() error {
-	if f.imageStore == "" {
-		f.imageStore = os.Getenv("URUN_IMAGE_STORE")
-	}
-	switch f.imageStore {
-	case "", imageStoreURun, imageStorePodman:
-	default:
-		return fmt.Errorf("--image-store %q: use urun (urun's own store) or podman (the user's podman store)", f.imageStore)
-	}
-	if f.storageRoot != "" && f.imageStore != imageStorePodman {
-		return errors.New("--storage-root names a podman store: use it with --image-store=podman")
-	}
-	return nil
-}
-
-// podmanImage looks ref up in podman's store and fills plan with its
+// PodmanImage looks ref up in podman's store and fills plan with its
 // layer directories. Unless this is a dry run, it registers container id
 // in that store first (the record that keeps `podman rmi` from removing
 // the layers) and returns a release func to defer with the caller's
 // error: a failure before the container exists deletes the record again.
-func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan *fuseoverlay.Plan) (container.ImageConfig, container.ReadFile, func(error), error) {
+func PodmanImage(q PodmanQuery, maps userns.Maps, plan *fuseoverlay.Plan) (container.ImageConfig, container.ReadFile, func(error), error) {
+	root, ref, id := q.Root, q.Ref, q.ID
 	noop := func(error) {}
 	acquired := false
 	if err := podmanstore.CheckMaps(maps); err != nil {
 		return container.ImageConfig{}, nil, noop, err
 	}
-	helper, err := findImageHelper()
+	helper, err := ImageHelper()
 	if err != nil {
 		return container.ImageConfig{}, nil, noop, err
 	}
-	root, err := ociRoot(g)
-	if err != nil {
-		return container.ImageConfig{}, nil, noop, err
-	}
-	name := f.name
+	name := q.Name
 	if name == "" {
-		name = generatedName(id)
+		name = GeneratedName(id)
 	}
-	req := podmanstore.Request{Op: podmanstore.OpAcquire, Image: ref, ContainerID: id, Name: "urun-" + name, GraphRoot: f.storageRoot}
-	if f.pull != "never" && !store.IsIDPrefix(ref) {
-		req.Pull = &podmanstore.PullRequest{Policy: f.pull, Source: ref, TLSVerify: f.tlsVerify}
+	req := podmanstore.Request{Op: podmanstore.OpAcquire, Image: ref, ContainerID: id, Name: "urun-" + name, GraphRoot: q.StorageRoot}
+	if q.Pull != "never" && !store.IsIDPrefix(ref) {
+		req.Pull = &podmanstore.PullRequest{Policy: q.Pull, Source: ref, TLSVerify: q.TLSVerify}
 	}
-	if f.dryRun {
+	if q.DryRun {
 		req.Op, req.Pull = podmanstore.OpLookup, nil
 	} else {
 		// The marker comes first: another urun's sweep of stale
@@ -92,7 +83,7 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 			}()
 		}
 		req.StateRoot = root
-		if req.Live, err = liveIDs(root); err != nil {
+		if req.Live, err = LiveIDs(root); err != nil {
 			return container.ImageConfig{}, nil, noop, err
 		}
 	}
@@ -102,8 +93,8 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 		return container.ImageConfig{}, nil, noop, err
 	}
 	acquired = true
-	if g.debug {
-		fmt.Fprintf(os.Stderr, "urun: podman store %s (%s driver) %.2f ms\n", req.Op, reply.Driver, ms(time.Since(t0)))
+	if q.Debug {
+		fmt.Fprintf(os.Stderr, "urun: podman store %s (%s driver) %.2f ms\n", req.Op, reply.Driver, float64(time.Since(t0).Microseconds())/1000)
 	}
 	release := noop
 	if req.Op == podmanstore.OpAcquire {
@@ -116,7 +107,7 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 			if _, lerr := container.Load(root, id); err != nil && lerr != nil {
 				// Failed before the container was registered: nobody
 				// else will release the record.
-				releasePodmanRecord(root, id)
+				ReleasePodmanRecord(root, id)
 			}
 		}
 	}
@@ -143,23 +134,23 @@ func podmanImage(g *globals, f *runFlags, ref, id string, maps userns.Maps, plan
 		}
 		plan.Tier, plan.Lower = fuseoverlay.Bind, []string{dir}
 		plan.Why = "podman's store, vfs driver: the container's own copy"
-		readFile = rootReader(dir)
+		readFile = RootReader(dir)
 	default:
 		plan.Lower, plan.Upper, plan.Work = reply.Lower, reply.Upper, reply.Work
 		dirs := reply.Lower
 		if reply.Upper != "" {
 			dirs = append([]string{reply.Upper}, dirs...)
 		}
-		readFile = layeredReader(dirs)
+		readFile = LayeredReader(dirs)
 	}
 	return img.Config, readFile, release, nil
 }
 
-// liveIDs lists the containers in root that may hold a record: those
+// LiveIDs lists the containers in root that may hold a record: those
 // with state, and those whose marker is younger than a start can take
 // (podmanstore.StartWindow). An older marker without state is left from
 // a urun killed while starting: it is removed, and its record is swept.
-func liveIDs(root string) ([]string, error) {
+func LiveIDs(root string) ([]string, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
@@ -185,14 +176,14 @@ func liveIDs(root string) ([]string, error) {
 	return ids, nil
 }
 
-// layeredReader reads a file of an overlay of dirs (topmost first): the
+// LayeredReader reads a file of an overlay of dirs (topmost first): the
 // first layer holding the path wins; a whiteout or other non-file there
 // hides the lower ones. Opaque directories are not considered: it serves
 // /etc/passwd and /etc/group lookups, not a general merge.
-func layeredReader(dirs []string) container.ReadFile {
+func LayeredReader(dirs []string) container.ReadFile {
 	return func(p string) ([]byte, error) {
 		for _, d := range dirs {
-			b, err := rootReader(d)(p)
+			b, err := RootReader(d)(p)
 			if err == nil || !errors.Is(err, fs.ErrNotExist) {
 				return b, err
 			}
@@ -201,9 +192,9 @@ func layeredReader(dirs []string) container.ReadFile {
 	}
 }
 
-// releasePodmanRecord deletes the record container id holds in podman's
+// ReleasePodmanRecord deletes the record container id holds in podman's
 // store, if it holds one.
-func releasePodmanRecord(root, id string) error {
+func ReleasePodmanRecord(root, id string) error {
 	b, err := os.ReadFile(podmanMarker(root, id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -222,7 +213,7 @@ func releasePodmanRecord(root, id string) error {
 	if err := podmanstore.CheckMaps(maps); err != nil {
 		return fmt.Errorf("releasing container %s in podman's store: %w", id[:12], err)
 	}
-	helper, err := findImageHelper()
+	helper, err := ImageHelper()
 	if err != nil {
 		return err
 	}
@@ -237,9 +228,9 @@ func releasePodmanRecord(root, id string) error {
 	return nil
 }
 
-// podmanPull is `urun pull --image-store=podman SRC`: the image goes into
+// PodmanPull is `urun pull --image-store=podman SRC`: the image goes into
 // podman's store, as podman pull would put it there.
-func podmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Reply, error) {
+func PodmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Reply, error) {
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil {
 		return nil, err
@@ -247,9 +238,51 @@ func podmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Rep
 	if err := podmanstore.CheckMaps(maps); err != nil {
 		return nil, err
 	}
-	helper, err := findImageHelper()
+	helper, err := ImageHelper()
 	if err != nil {
 		return nil, err
 	}
 	return podmanstore.Call(helper, maps, podmanstore.Request{Op: podmanstore.OpPull, GraphRoot: storageRoot, Pull: &p})
+}
+
+// ImageHelper locates urun-image: $URUN_IMAGE_HELPER, else beside urun.
+func ImageHelper() (string, error) {
+	if p := os.Getenv("URUN_IMAGE_HELPER"); p != "" {
+		return p, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding urun's own executable: %w", err)
+	}
+	p := filepath.Join(filepath.Dir(exe), "urun-image")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("urun-image is missing (looked for %s): install it beside urun (make install)", p)
+	}
+	return p, nil
+}
+
+// RootReader reads files of a root filesystem, every path resolved inside
+// it (a symlink in an image cannot point urun at a host file).
+func RootReader(rootDir string) container.ReadFile {
+	return func(p string) ([]byte, error) {
+		// OpenInRoot gives an O_PATH handle resolved inside the rootfs;
+		// only a regular file is reopened for reading (a FIFO planted as
+		// /etc/passwd must not block urun).
+		h, err := pathrs.OpenInRoot(rootDir, p)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		if st, err := h.Stat(); err != nil {
+			return nil, err
+		} else if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s in the image is not a regular file", p)
+		}
+		fh, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		return io.ReadAll(io.LimitReader(fh, 1<<20))
+	}
 }

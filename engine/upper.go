@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ const autoRemoveMark = "autoremove"
 
 // upperDir is where container id's writable layer lives.
 func upperDir(id string) (string, error) {
-	data, err := dataDirPath()
+	data, err := DataDirPath()
 	if err != nil {
 		return "", err
 	}
@@ -115,11 +115,11 @@ func (e *noSpaceError) Error() string {
 	return fmt.Sprintf("too little disk space for the container's writable layer in the data directory %s (%s): free space there, or use a filesystem with room with --data-dir DIR (or %s=DIR), or keep this --rm container's writes in memory with --writable-layer=tmpfs", e.data, free, DataDirEnv)
 }
 
-// pruneOrphanUppers removes the writable layers of containers that are
+// PruneOrphanUppers removes the writable layers of containers that are
 // registered in root no more (the runtime directory does not survive a
 // reboot) and returns their ids.
-func pruneOrphanUppers(root string) ([]string, error) {
-	data, err := dataDirPath()
+func PruneOrphanUppers(root string) ([]string, error) {
+	data, err := DataDirPath()
 	if err != nil {
 		return nil, nil
 	}
@@ -160,6 +160,11 @@ func removeUpper(id string) error {
 	if _, err := os.Lstat(dir); os.IsNotExist(err) {
 		return nil
 	}
+	if !hasLayer(dir) {
+		// Only the record (a detached --rm container's): nothing of
+		// the container's ids to remove.
+		return os.RemoveAll(dir)
+	}
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil {
 		return err
@@ -169,4 +174,14 @@ func removeUpper(id string) error {
 		return fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	return store.RemoveTree(dir, maps, exe)
+}
+
+// hasLayer: dir holds a writable layer (upper, work), not only a record.
+func hasLayer(dir string) bool {
+	for _, d := range []string{"upper", "work"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"encoding/json"
@@ -14,12 +14,12 @@ import (
 	"github.com/urun-dev/urun/container"
 )
 
-// abandoned reports whether nothing will ever finish or remove st: a
+// Abandoned reports whether nothing will ever finish or remove st: a
 // --rm container whose urun died without removing it (kill -9, or a
 // closed terminal's SIGKILL; the init died with it, it has a
 // parent-death signal), or a container whose urun was killed while
 // setting it up (container.State.Unfinished).
-func abandoned(st *container.State) bool {
+func Abandoned(st *container.State) bool {
 	if st.Unfinished() {
 		return true
 	}
@@ -27,9 +27,9 @@ func abandoned(st *container.State) bool {
 		!container.ProcessAlive(st.Supervisor, st.SupervisorStart)
 }
 
-// reclaim removes container id if it is abandoned, as its urun would
+// Reclaim removes container id if it is abandoned, as its urun would
 // have; it reports whether it did.
-func reclaim(root, id string) bool {
+func Reclaim(root, id string) bool {
 	unlock, err := container.Lock(root, id)
 	if err != nil {
 		return false
@@ -46,7 +46,7 @@ func reclaim(root, id string) bool {
 		st, err = container.Load(root, id)
 	}
 	defer unlock()
-	if err != nil || !abandoned(st) {
+	if err != nil || !Abandoned(st) {
 		return false
 	}
 	return removeContainer(root, id) == nil
@@ -67,11 +67,11 @@ func reclaimName(root, name string) {
 		return
 	}
 	if f := strings.Fields(string(b)); len(f) > 0 && container.ValidID(f[0]) == nil {
-		reclaim(root, f[0])
+		Reclaim(root, f[0])
 	}
 }
 
-// sweep removes what a urun killed at any moment leaves in the state
+// Sweep removes what a urun killed at any moment leaves in the state
 // root, with the liveness rules above: abandoned containers, container
 // directories without state that nobody is making (empty, or a first
 // save cut short, or a removal cut short), lock files without their
@@ -82,7 +82,7 @@ func reclaimName(root, name string) {
 // container.Create hold the container's lock until the state is saved;
 // a directory held with a flock is in use).
 // It costs a directory listing and a state read per container.
-func sweep(root string) {
+func Sweep(root string) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return
@@ -111,7 +111,7 @@ func sweep(root string) {
 		if err == nil {
 			var st container.State
 			if json.Unmarshal(b, &st) == nil && (st.Creator != 0 && st.Unfinished() || orphanedRm(&st)) {
-				reclaim(root, name)
+				Reclaim(root, name)
 			}
 			continue
 		}
@@ -136,7 +136,7 @@ func orphanedRm(st *container.State) bool {
 // containers' layers hold the user's data: `container prune` names and
 // removes those.
 func sweepUppers(root string) {
-	data, err := dataDirPath()
+	data, err := DataDirPath()
 	if err != nil {
 		return
 	}

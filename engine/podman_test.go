@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ func TestLayeredReader(t *testing.T) {
 	write(low, "etc/hidden", "low")
 	write(mid, "etc/passwd", "mid")
 	os.MkdirAll(filepath.Join(top, "etc", "hidden"), 0o755) // not a file: hides
-	read := layeredReader([]string{top, mid, low})
+	read := LayeredReader([]string{top, mid, low})
 	for p, want := range map[string]string{"/etc/passwd": "mid", "/etc/group": "low"} {
 		if b, err := read(p); err != nil || string(b) != want {
 			t.Errorf("%s: %q, %v; want %q", p, b, err, want)
@@ -52,7 +52,7 @@ func TestLiveIDs(t *testing.T) {
 	os.WriteFile(old, []byte("{}"), 0o600)
 	past := time.Now().Add(-podmanstore.StartWindow - time.Minute)
 	os.Chtimes(old, past, past)
-	ids, err := liveIDs(root)
+	ids, err := LiveIDs(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,241 @@
+package engine
+
+// The commands on registered containers: find, list, start, stop,
+// remove, prune.
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/urun-dev/urun/container"
+)
+
+// Resolve finds a container by id, name, or unique id prefix.
+func Resolve(root, ref string) (string, error) {
+	if container.ValidID(ref) == nil {
+		if _, err := container.Load(root, ref); err == nil {
+			return ref, nil
+		} else if !errors.Is(err, container.ErrNotExist) {
+			return "", err
+		}
+	}
+	ids, err := container.List(root)
+	if err != nil {
+		return "", err
+	}
+	var match []string
+	for _, id := range ids {
+		st, err := container.Load(root, id)
+		if err != nil {
+			continue
+		}
+		if st.Name == ref {
+			return id, nil
+		}
+		if len(ref) >= 3 && strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: no id or name %q (see 'urun ps -a')", container.ErrNotExist, ref)
+	}
+	return "", fmt.Errorf("%q matches %d containers: give more of the id", ref, len(match))
+}
+
+// Find resolves ref and loads the container's state.
+func Find(root, ref string) (string, *container.State, error) {
+	id, err := Resolve(root, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := container.Load(root, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, st, nil
+}
+
+// List is every registered container's state, newest first; abandoned
+// ones are removed on the way, as their urun would have.
+func List(root string) ([]*container.State, error) {
+	ids, err := container.List(root)
+	if err != nil {
+		return nil, err
+	}
+	var list []*container.State
+	for _, id := range ids {
+		st, err := container.Load(root, id)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if Abandoned(st) && Reclaim(root, id) {
+			continue
+		}
+		list = append(list, st)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
+	return list, nil
+}
+
+// Start starts a created container: the OCI face's (exec FIFO) or an
+// engine container's (a new supervisor runs it; supervised is true).
+func Start(root, ref string) (supervised bool, err error) {
+	id, st, err := Find(root, ref)
+	if err != nil {
+		return false, err
+	}
+	if st.Record == "" {
+		return false, container.Start(root, id)
+	}
+	if st.Status == specs.StateRunning {
+		return true, fmt.Errorf("container %s is already running", ref)
+	}
+	return true, spawnSupervisor(id, st.Record)
+}
+
+// Stop signals the init and waits for the recorded exit: SIGTERM, then
+// SIGKILL after timeout. A stopped container is no error, as in podman.
+func Stop(root, ref string, timeout time.Duration) error {
+	id, st, err := Find(root, ref)
+	if err != nil {
+		return err
+	}
+	if (st.Status != specs.StateRunning && st.Status != specs.StateCreated) || st.Pid <= 0 {
+		return nil // already stopped (or never started), as podman
+	}
+	if st.Record != "" {
+		markStopped(id)
+	}
+	unix.Kill(st.Pid, unix.SIGTERM)
+	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
+		unix.Kill(st.Pid, unix.SIGKILL)
+		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
+			return fmt.Errorf("stopping %s: %w", ref, err)
+		}
+	}
+	WaitRecorded(root, id)
+	return nil
+}
+
+// WaitRecorded waits (briefly) for the supervisor to record the exit, so
+// a following ps shows the code.
+func WaitRecorded(root, id string) {
+	for i := 0; i < 500; i++ {
+		st, err := container.Load(root, id)
+		if err != nil || st.Supervisor == 0 || !container.ProcessAlive(st.Supervisor, st.SupervisorStart) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Wait waits until container id has stopped and returns its exit code
+// (-1: unknown).
+func Wait(root, id string) (int, error) {
+	for {
+		st, err := container.Load(root, id)
+		if err != nil {
+			return 0, err
+		}
+		if st.Status == specs.StateStopped {
+			WaitRecorded(root, id)
+			if st, err = container.Load(root, id); err != nil {
+				return 0, err
+			}
+			if st.ExitCode != nil {
+				return *st.ExitCode, nil
+			}
+			return -1, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Remove removes a stopped container, or with force any: the init (and
+// with it the whole pid namespace) is killed, the supervisor given a
+// moment to finish, then the state and name are removed.
+func Remove(root, ref string, force bool) error {
+	id, err := Resolve(root, ref)
+	if err != nil {
+		return err
+	}
+	st, err := load(root, id)
+	if err != nil {
+		return err
+	}
+	if st.Status == container.StatusConfigured && force {
+		// Being set up or started (its urun, or the supervisor of run
+		// -d or start, still runs and writes into its directory):
+		// stop that first, as a started one's init is.
+		for _, p := range [][2]uint64{{uint64(st.Creator), st.CreatorStart}, {uint64(st.Supervisor), st.SupervisorStart}} {
+			if p[0] != 0 && container.KillProcess(int(p[0]), p[1], unix.SIGKILL) == nil {
+				if err := container.WaitGone(int(p[0]), p[1], 10*time.Second); err != nil {
+					return fmt.Errorf("removing %s: %w", ref, err)
+				}
+			}
+		}
+		if st, err = load(root, id); err != nil {
+			return err
+		}
+	}
+	if (st.Status == specs.StateRunning || st.Status == specs.StateCreated) && st.Pid > 0 {
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first, or use 'urun rm -f'", ref)
+		}
+		if st.Record != "" {
+			markStopped(id)
+		}
+		unix.Kill(st.Pid, unix.SIGKILL)
+		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
+			return fmt.Errorf("removing %s: %w", ref, err)
+		}
+	}
+	WaitRecorded(root, id)
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return removeContainer(root, id)
+}
+
+// Prune removes every stopped container and the writable layers whose
+// container is gone; it returns the ids removed.
+func Prune(root string) ([]string, error) {
+	list, err := List(root)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, st := range list {
+		switch st.Status {
+		case specs.StateRunning, specs.StateCreated, container.StatusConfigured:
+			continue // what ps shows as running or created
+		}
+		if err := Remove(root, st.ID, false); err != nil {
+			return removed, err
+		}
+		removed = append(removed, st.ID)
+	}
+	orphans, err := PruneOrphanUppers(root)
+	return append(removed, orphans...), err
+}
+
+// load reads container id's state under its lock.
+func load(root, id string) (*container.State, error) {
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return container.Load(root, id)
+}

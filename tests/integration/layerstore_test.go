@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The layer store (docs/STORE.md): each layer unpacked once, at pull
+// time, in go.podman.io/storage's overlay layout under DATA/storage.
+
+func stacked() string { return "oci:" + filepath.Join(imagesDir, "stacked") }
+func plus() string    { return "oci:" + filepath.Join(imagesDir, "plus") }
+
+// layerGraph is the layer store of the data directory env names.
+func layerGraph(env []string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "XDG_DATA_HOME="); ok {
+			return filepath.Join(v, "urun", "storage")
+		}
+	}
+	panic("env names no XDG_DATA_HOME")
+}
+
+// storedLayers lists the layer directories of the layer store.
+func storedLayers(t *testing.T, graph string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(graph, "overlay"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if len(e.Name()) == 64 {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Two images on one base: the second costs its own layer only; rmi of
+// the base keeps a container of the other running; rmi of both empties
+// the store.
+func TestLayerStoreSharedBase(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	one := duBytes(graph)
+	if n := len(storedLayers(t, graph)); n != 1 {
+		t.Fatalf("layers after pulling busybox: %d, want 1", n)
+	}
+	mustRunEnv(t, env, "pull", "-q", plus())
+	two := duBytes(graph)
+	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("system check of the layer store: %s", r)
+	}
+	const unique = 4 << 20 // plus's own layer: one 4 MiB file
+	t.Logf("layer store: %d bytes with busybox, %d with plus too (+%d; its own layer %d)", one, two, two-one, unique)
+	if two-one > unique*105/100 {
+		t.Errorf("the second image on the same base grew the store by %d bytes, want ≤ its own layer (%d) + 5%%", two-one, unique)
+	}
+	if n := len(storedLayers(t, graph)); n != 2 {
+		t.Errorf("layers after pulling plus: %d, want 2 (the base once)", n)
+	}
+
+	r := mustRunEnv(t, env, "run", "-d", "--pull=never", "localhost/plus:latest", "sleep", "60")
+	id := strings.TrimSpace(r.stdout)
+	defer urunEnv(t, env, "rm", "-f", id)
+	mustRunEnv(t, env, "rmi", "localhost/busybox:latest")
+	if n := len(storedLayers(t, graph)); n != 2 {
+		t.Errorf("rmi of busybox removed a layer plus uses: %d left", n)
+	}
+	r = mustRunEnv(t, env, "exec", id, "sh", "-c", "wc -c </plus/blob; /bin/busybox true && echo base-ok")
+	if r.stdout != "4194304\nbase-ok\n" {
+		t.Errorf("the plus container after rmi of busybox: %s", r)
+	}
+	mustRunEnv(t, env, "rm", "-f", id)
+	mustRunEnv(t, env, "rmi", "localhost/plus:latest")
+	if l := storedLayers(t, graph); len(l) != 0 {
+		t.Errorf("layers after rmi of both images: %v", l)
+	}
+	if n := duBytes(graph); n > 128<<10 {
+		t.Errorf("the layer store holds %d bytes after rmi of every image", n)
+	}
+}
+
+// The stacked image (owners, modes, setuid, links, whiteouts, an opaque
+// directory across layers) runs from the layer store exactly as its
+// layers say, on both overlay tiers.
+func TestLayerStoreStackedImageExact(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(imagesDir, "stacked", "expected.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, want, _ := strings.Cut(string(b), "\n")
+	cmd, ok := strings.CutPrefix(first, "# cmd: ")
+	if !ok {
+		t.Fatalf("expected.txt has no command line: %q", first)
+	}
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", stacked())
+	if n := len(storedLayers(t, layerGraph(env))); n != 3 {
+		t.Fatalf("layers of the stacked image in the layer store: %d, want 3", n)
+	}
+	for _, tier := range []string{"native", "fuse"} {
+		r := mustRunEnv(t, env, "--debug", "run", "--pull=never", "--rootfs-tier", tier, "--user", "0:0", "localhost/stacked:latest", "sh", "-c", cmd)
+		if !strings.Contains(r.stderr, "layer store") || !strings.Contains(r.stderr, "3 layers") {
+			t.Errorf("%s: the run did not use the layer store: %s", tier, r.stderr)
+		}
+		if r.stdout != want {
+			t.Errorf("%s: tree differs from the image's layers:\n%s", tier, diffLines(want, r.stdout))
+		}
+	}
+}
+
+// podman and skopeo read urun's layer store with --root: the same image,
+// no copy.
+func TestLayerStorePodmanReads(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatal("podman is not installed: tests/harness/lib.sh installs it")
+	}
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", plus())
+	layers := storedLayers(t, graph)
+	run := t.TempDir()
+	podman := func(args ...string) (string, error) {
+		cmd := exec.Command("podman", append([]string{"--root", graph, "--runroot", run, "--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}, args...)...)
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), &podmanError{err, string(ee.Stderr)}
+		}
+		return string(out), err
+	}
+	out, err := podman("images", "--format", "{{.Repository}}:{{.Tag}}")
+	if err != nil || !strings.Contains(out, "localhost/plus:latest") {
+		t.Fatalf("podman images on urun's store: %v\n%s", err, out)
+	}
+	out, err = podman("run", "--rm", "--network", "none", "localhost/plus:latest", "sh", "-c", "wc -c </plus/blob")
+	if err != nil || out != "4194304\n" {
+		t.Errorf("podman run from urun's store: %v\n%q", err, out)
+	}
+	if got := storedLayers(t, graph); len(got) != len(layers) {
+		t.Errorf("podman's run changed the layers: %v, before %v", got, layers)
+	}
+	sk, err := exec.Command("skopeo", "inspect", "containers-storage:[overlay@"+graph+"+"+run+"]localhost/plus:latest").Output()
+	var info struct{ Layers []string }
+	if err != nil || json.Unmarshal(sk, &info) != nil || len(info.Layers) != 2 {
+		t.Errorf("skopeo inspect of urun's store: %v\n%s", err, sk)
+	}
+	// podman's run left its own bookkeeping (libpod/); urun's rmi still
+	// removes the image and its layers.
+	mustRunEnv(t, env, "rmi", "localhost/plus:latest")
+	if l := storedLayers(t, graph); len(l) != 0 {
+		t.Errorf("layers after rmi: %v", l)
+	}
+}
+
+type podmanError struct {
+	err    error
+	stderr string
+}
+
+func (e *podmanError) Error() string { return e.err.Error() + ": " + e.stderr }
