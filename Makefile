@@ -28,7 +28,7 @@ demo:
 
 # The demo runs first: on a fresh machine (CI) it must install all it uses.
 # podman-suite: 5.5 min on a quiet machine, 14 min with six other builds (docs/PODMAN.md).
-test: lint unit demo integration vm-test podman-suite
+test: lint unit demo integration runc-suite vm-test podman-suite
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi

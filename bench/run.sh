@@ -196,9 +196,11 @@ if want profile; then
 		-n "urun run IMG" "$URUN run --network none oci:$IMG true"
 	: >"$out/profile-rootfs.txt"
 	: >"$out/profile-image.txt"
+	: >"$out/profile-net.txt"
 	for _ in $(seq "$PROFILE_N"); do
 		"$URUN" --debug run --rootfs --network host "$R" /bin/true 2>>"$out/profile-rootfs.txt"
-		"$URUN" --debug run --network none "oci:$IMG" true 2>>"$out/profile-image.txt"
+		"$URUN" --debug run --rm --network none "oci:$IMG" true 2>>"$out/profile-image.txt"
+		"$URUN" --debug run --rm "oci:$IMG" true 2>>"$out/profile-net.txt"
 	done
 fi
 

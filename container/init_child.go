@@ -125,9 +125,15 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	tier, err := fuseoverlay.MountRootfs(cfg.Rootfs, cfg.RootfsDir)
+	mounted, err := fuseoverlay.MountRootfsReport(cfg.Rootfs, cfg.RootfsDir)
 	if err != nil {
 		return err
+	}
+	tier := mounted.Tier
+	if cfg.ReportRootfs {
+		if err := conn.Send(MsgRootfs, mounted); err != nil {
+			return err
+		}
 	}
 	if tier == fuseoverlay.Fuse {
 		// fuse-overlayfs serves the rootfs from this mount namespace.

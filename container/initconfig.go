@@ -35,6 +35,9 @@ type InitConfig struct {
 	// builds the container; before it execs, the init sends MsgNetWait
 	// and waits for MsgNetReady.
 	WaitNetwork bool `json:"waitNetwork,omitempty"`
+	// ReportRootfs: the init sends MsgRootfs (a fuseoverlay.Mounted) once
+	// the root filesystem is mounted.
+	ReportRootfs bool `json:"reportRootfs,omitempty"`
 }
 
 // Messages between the parent and the init (userns.Conn).
@@ -45,4 +48,6 @@ const (
 	MsgNetWait = "net-wait"
 	// MsgNetReady: the network is up (and the ports published).
 	MsgNetReady = "net-ready"
+	// MsgRootfs: the tier the init mounted the root filesystem with.
+	MsgRootfs = "rootfs"
 )

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,9 @@ type RunConfig struct {
 	Attachments []Attachment
 	// Exit, when set, times the exit path for --debug.
 	Exit *ExitTrace
+	// RootfsMounted, when set, is told which tier the init mounted the
+	// root filesystem with (the storage probe's record learns from it).
+	RootfsMounted func(fuseoverlay.Mounted)
 }
 
 // Attachment is host-side set-up bound to a container's namespaces. Attach
@@ -161,9 +165,16 @@ func Run(cfg RunConfig) (int, error) {
 	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
-		WaitNetwork: len(background) > 0,
+		WaitNetwork: len(background) > 0, ReportRootfs: cfg.RootfsMounted != nil,
 	}); err != nil {
 		return 0, killAndReap(child, err)
+	}
+	if cfg.RootfsMounted != nil {
+		var m fuseoverlay.Mounted
+		if err := receiveRootfs(child, &m); err != nil {
+			return 0, err
+		}
+		cfg.RootfsMounted(m)
 	}
 	var console *os.File
 	if spec.Process.Terminal {
@@ -247,6 +258,23 @@ func receiveConsole(child *userns.Child) (*os.File, error) {
 		return nil, killAndReap(child, err)
 	}
 	return f, nil
+}
+
+// receiveRootfs takes the init's MsgRootfs, or the error it sent instead.
+func receiveRootfs(child *userns.Child, m *fuseoverlay.Mounted) error {
+	msg, err := child.Conn.Receive(execTimeout)
+	switch {
+	case err != nil:
+		return killAndReap(child, fmt.Errorf("waiting for the container's root filesystem: %w", err))
+	case msg.Type == userns.MsgError:
+		return initFailed(child, msg)
+	case msg.Type != MsgRootfs:
+		return killAndReap(child, fmt.Errorf("container init sent unexpected %q message", msg.Type))
+	}
+	if err := json.Unmarshal(msg.Payload, m); err != nil {
+		return killAndReap(child, fmt.Errorf("decoding the init's %q message: %w", msg.Type, err))
+	}
+	return nil
 }
 
 // initFailed reaps an init that reported a set-up error and returns it.

@@ -124,7 +124,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit})
+	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted})
 }
 
 // makeLayer gives the container its writable layer on disk, unless it
@@ -161,6 +161,8 @@ type foreground struct {
 	stdin *os.File
 	debug bool
 	exit  *container.ExitTrace
+	// rootfsMounted learns the tier the init mounted (the storage probe's record).
+	rootfsMounted func(fuseoverlay.Mounted)
 }
 
 // runRecord runs the container of rec until it exits, in the foreground
@@ -177,6 +179,7 @@ func runRecord(rec *Record, fg *foreground) error {
 	}
 	if fg != nil {
 		cfg.Exit = fg.exit
+		cfg.RootfsMounted = fg.rootfsMounted
 	}
 	if fg == nil {
 		if err := claim(root, id); err != nil {

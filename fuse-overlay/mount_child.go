@@ -29,14 +29,21 @@ var Warnings io.Writer = os.Stderr
 // Preconditions: runs in the container's user and mount namespaces, as
 // root there, with mount propagation already private.
 func MountRootfs(p Plan, target string) (Tier, error) {
+	m, err := MountRootfsReport(p, target)
+	return m.Tier, err
+}
+
+// MountRootfsReport is MountRootfs, also saying why the tiers auto tried
+// first failed.
+func MountRootfsReport(p Plan, target string) (Mounted, error) {
 	if err := p.Validate(); err != nil {
-		return "", err
+		return Mounted{}, err
 	}
 	if p.Upper != "" && HasDiskCopy(p.Work) {
 		// A kept container that the copy tier started once: its writes
 		// are in that copy, which no overlay can show.
 		if p.Tier != Auto && p.Tier != Copy {
-			return "", fmt.Errorf("this container's root filesystem is a copy of the image (tier copy), with its writes: start it with --rootfs-tier copy or auto")
+			return Mounted{}, fmt.Errorf("this container's root filesystem is a copy of the image (tier copy), with its writes: start it with --rootfs-tier copy or auto")
 		}
 		p.Tier = Copy
 	}
@@ -45,10 +52,16 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 		if err != nil && p.Tier == Native {
 			err = fmt.Errorf("%w (tier native); try --rootfs-tier fuse", err)
 		}
-		return p.Tier, err
+		return Mounted{Tier: p.Tier}, err
+	}
+	order := autoOrder
+	for i, t := range autoOrder {
+		if t == p.Start && (t != Copy || len(p.Lower) == 1) {
+			order = autoOrder[i:]
+		}
 	}
 	var reasons []string
-	for _, t := range autoOrder {
+	for _, t := range order {
 		if t == Copy && len(p.Lower) != 1 {
 			break
 		}
@@ -58,14 +71,14 @@ func MountRootfs(p Plan, target string) (Tier, error) {
 			if t == Copy {
 				fmt.Fprintln(Warnings, copyWarning(reasons, st, p.Upper != ""))
 			}
-			return t, nil
+			return Mounted{Tier: t, Failed: reasons}, nil
 		}
 		// The kernel refused overlayfs in this user namespace (an old
 		// kernel, or a lower filesystem it will not stack on): user space
 		// can; where it cannot either, a copy can.
 		reasons = append(reasons, string(t)+": "+err.Error())
 	}
-	return "", fmt.Errorf("mounting the root filesystem: %s", strings.Join(reasons, "; "))
+	return Mounted{}, fmt.Errorf("mounting the root filesystem: %s", strings.Join(reasons, "; "))
 }
 
 // copyWarning is the one line that says Auto fell to the copy tier, why,

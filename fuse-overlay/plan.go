@@ -104,6 +104,10 @@ type Plan struct {
 	FuseBin string `json:"fuseBin,omitempty"`
 	// Why says why this tier was chosen, for urun info and debug output.
 	Why string `json:"why,omitempty"`
+	// Start, with tier auto, is where auto begins: the storage probe's
+	// answer (TierRecord), so a host where native cannot work does not
+	// try it at every start. Auto still falls through to the next tiers.
+	Start Tier `json:"start,omitempty"`
 }
 
 // Validate checks a plan before it crosses into the container.

@@ -282,9 +282,12 @@ func checkStorage(f Facts) Check {
 	if s.FSType != "" {
 		on += " (" + s.FSType + ")"
 	}
+	// The tier named is the one `urun run` starts containers with (the
+	// recorded probe) and `urun info` shows.
+	tier := " (rootfs tier " + s.Tier + ")"
 	switch {
 	case s.Overlay.passed():
-		return ok(id, "kernel overlayfs mounts in "+on+" inside a user namespace")
+		return ok(id, "kernel overlayfs mounts in "+on+" inside a user namespace"+tier)
 	case !s.Overlay.Ran:
 		return Check{ID: id, Status: Warn, Cause: "overlay was not probed: " + s.Overlay.Skipped}
 	}
@@ -295,7 +298,7 @@ func checkStorage(f Facts) Check {
 		fix = "upgrade the kernel to 5.11 or later (sudo apt-get install linux-image-amd64 from a recent release)"
 	}
 	if f.Fuse.Mount.passed() {
-		return Check{ID: id, Status: Warn, Cause: why + "; urun uses fuse-overlayfs instead, which is slower", Fix: fix}
+		return Check{ID: id, Status: Warn, Cause: why + "; urun uses fuse-overlayfs instead, which is slower" + tier, Fix: fix}
 	}
 	return Check{ID: id, Status: Warn,
 		Cause: why + "; and fuse-overlayfs cannot be used either (see the fuse line): every container gets a copy of its image in memory (tier copy), which costs the image's size in RAM and the copy's time at each start",

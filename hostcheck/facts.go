@@ -158,6 +158,9 @@ type StorageFacts struct {
 	// Tier is the rootfs tier `urun run` will use, and TierWhy why.
 	Tier    string `json:"tier"`
 	TierWhy string `json:"tierWhy"`
+	// TierRecord is the file the answer was recorded in for `urun run`
+	// (fuseoverlay.TierRecord), "" when it could not be written.
+	TierRecord string `json:"tierRecord,omitempty"`
 }
 
 // FuseFacts is /dev/fuse and the fuse-overlayfs probe.

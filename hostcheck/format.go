@@ -58,7 +58,11 @@ func WriteInfo(w io.Writer, f Facts) {
 		}
 		p(name, "%s (%s)", h.Path, strings.Join(extra, ", "))
 	}
-	p("storage", "%s (%s); rootfs tier %s: %s", f.Dirs.Data, f.Storage.FSType, f.Storage.Tier, f.Storage.TierWhy)
+	recorded := ""
+	if f.Storage.TierRecord != "" {
+		recorded = "; recorded for urun run in " + f.Storage.TierRecord
+	}
+	p("storage", "%s (%s); rootfs tier %s: %s%s", f.Dirs.Data, f.Storage.FSType, f.Storage.Tier, f.Storage.TierWhy, recorded)
 	p("fuse", "%s: %s", f.Fuse.Device, firstOf(f.Fuse.DeviceError, "opens"))
 	p("cgroups", "%s; own cgroup %q offers [%s]", f.Cgroup.Layout, f.Cgroup.Own, strings.Join(f.Cgroup.Controllers, " "))
 	p("systemd", "init %q (booted with systemd: %v); delegated scope: %s",

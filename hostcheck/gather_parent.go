@@ -474,6 +474,14 @@ func probeStorage(f *Facts, exe, data, dataErr string) {
 	default:
 		f.Storage.Tier, f.Storage.TierWhy = string(fuseoverlay.Copy), "neither kernel overlayfs ("+whyNot(f.Storage.Overlay)+") nor fuse-overlayfs ("+whyNot(f.Fuse.Mount)+") can be mounted: each container gets a copy of its image in memory"
 	}
+	// The answer `urun run` starts its containers with (issue 19: run,
+	// info and doctor agree); a run whose container mounts another tier
+	// replaces it.
+	key := fuseoverlay.TierKey(data, fuseoverlay.FuseBinary(), f.Fuse.Device)
+	rec := fuseoverlay.TierRecord{Key: key, Tier: fuseoverlay.Tier(f.Storage.Tier), Why: f.Storage.TierWhy, By: "urun doctor/info"}
+	if err := fuseoverlay.SaveTier(data, rec); err == nil {
+		f.Storage.TierRecord = filepath.Join(data, fuseoverlay.TierCacheFile)
+	}
 	if t, err := fuseoverlay.ParseTier(fuseoverlay.DefaultTier()); err == nil && t != fuseoverlay.Auto {
 		f.Storage.TierWhy = fmt.Sprintf("forced by $%s (auto would use %s: %s)", fuseoverlay.TierEnv, f.Storage.Tier, f.Storage.TierWhy)
 		f.Storage.Tier = string(t)

@@ -161,6 +161,7 @@ func run(dir string) error {
 	for _, p := range []struct{ file, title string }{
 		{"profile-rootfs.txt", "`urun --debug run --rootfs --network host ROOTFS /bin/true`"},
 		{"profile-image.txt", "`urun --debug run --network none oci:IMG true`"},
+		{"profile-net.txt", "`urun --debug run oci:IMG true` (default network)"},
 	} {
 		phases, err := readPhases(filepath.Join(dir, p.file))
 		if err == nil && len(phases) > 0 {
@@ -414,7 +415,9 @@ type phase struct {
 	Times []float64
 }
 
-var phaseLine = regexp.MustCompile(`^(urun(?:-init)?: .+?)\s+([0-9.]+) ms$`)
+// A mark is "urun: NAME  12.34 ms", or "urun: NAME  +1.23 ms after exit"
+// for the exit path, optionally followed by a parenthesised comment.
+var phaseLine = regexp.MustCompile(`^(urun(?:-init)?: .+?)\s+\+?([0-9.]+) ms( after exit)?(?: \(.*\))?$`)
 
 // parsePhases reads `urun --debug` output: "urun: clone+maps   11.08 ms",
 // "urun-init: mounts   2.63 ms"… in first-seen order.
@@ -430,11 +433,15 @@ func parsePhases(lines []string) []phase {
 		if err != nil {
 			continue
 		}
-		i, ok := idx[m[1]]
+		name := m[1]
+		if m[3] != "" {
+			name += " (after exit)"
+		}
+		i, ok := idx[name]
 		if !ok {
 			i = len(out)
-			idx[m[1]] = i
-			out = append(out, phase{Name: m[1]})
+			idx[name] = i
+			out = append(out, phase{Name: name})
 		}
 		out[i].Times = append(out[i].Times, v)
 	}
@@ -457,7 +464,7 @@ func readPhases(p string) ([]phase, error) {
 
 func writePhases(w *strings.Builder, title string, ps []phase) {
 	fmt.Fprintf(w, "\n### Phases of %s\n\n", title)
-	w.WriteString("`urun: clone+maps` and `urun: started` count from just before the clone; `urun-init:` lines are the time since the previous mark inside the container.\n\n")
+	w.WriteString("`urun:` lines count from just before the clone, those marked (after exit) from the container's exit; `urun-init:` lines are the time since the previous mark inside the container.\n\n")
 	w.WriteString("| phase | median ms | p95 ms | runs |\n|---|---:|---:|---:|\n")
 	for _, p := range ps {
 		fmt.Fprintf(w, "| %s | %.2f | %.2f | %d |\n", p.Name, quantile(p.Times, 0.5), quantile(p.Times, 0.95), len(p.Times))

@@ -40,6 +40,23 @@ func TestParsePhases(t *testing.T) {
 	}
 }
 
+func TestParsePhasesNetworkAndExitPath(t *testing.T) {
+	ps := parsePhases([]string{
+		"urun: network       30.07 ms (the init waited 11.20 ms for it)",
+		"urun: exited        68.44 ms",
+		"urun: cleaned up       +4.48 ms after exit",
+	})
+	want := []phase{{"urun: network", []float64{30.07}}, {"urun: exited", []float64{68.44}}, {"urun: cleaned up (after exit)", []float64{4.48}}}
+	if len(ps) != len(want) {
+		t.Fatalf("parsePhases = %+v", ps)
+	}
+	for i := range want {
+		if ps[i].Name != want[i].Name || ps[i].Times[0] != want[i].Times[0] {
+			t.Errorf("phase %d = %+v, want %+v", i, ps[i], want[i])
+		}
+	}
+}
+
 func TestCompare(t *testing.T) {
 	benches := map[string][]result{
 		"B2": {{Name: "urun run IMG", Median: 40}, {Name: "podman run IMG", Median: 400}},

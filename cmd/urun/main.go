@@ -127,9 +127,10 @@ func urunMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		g.logError(err)
 		code := fail(stderr, err)
-		if g.oci && code == container.ExitRuntime {
+		if g.oci {
 			// runc's statuses, which its clients and tests check: 255
-			// when exec fails, 1 for any other failure.
+			// when exec fails (a missing program too), 1 for any
+			// other failure.
 			code = 1
 			if cmd.name == "exec" {
 				code = 255

@@ -295,6 +295,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		SeccompCache: filepath.Join(data, "seccomp"),
 		Exit:         container.NewExitTrace(g.debug),
 	}
+	useStorageProbe(g, data, &cfg)
 	return runEngine(g, f, ref, id, cfg)
 }
 

@@ -209,7 +209,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 }
 
 // exec joins the running container: same pid namespace, exit codes and
-// 127 for a missing command.
+// 255 for a missing command (as runc).
 func TestOCIExec(t *testing.T) {
 	before := myProcesses(t)
 	b := bundle(t, false, "sleep", "60")
@@ -222,7 +222,7 @@ func TestOCIExec(t *testing.T) {
 	if r := urun(t, "--root", root, "exec", "ex", "sh", "-c", "exit 7"); r.code != 7 {
 		t.Errorf("exec exit code: %s", r)
 	}
-	if r := urun(t, "--root", root, "exec", "ex", "nosuch"); r.code != 127 || strings.Count(r.stderr, "\n") != 1 {
+	if r := urun(t, "--root", root, "exec", "ex", "nosuch"); r.code != 255 || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("exec of a missing command: %s", r)
 	}
 	proc := filepath.Join(t.TempDir(), "process.json")

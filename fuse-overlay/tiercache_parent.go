@@ -1,0 +1,139 @@
+package fuseoverlay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The storage tier is probed once and cached, so `urun run`, `urun info`
+// and `urun doctor` give one answer (issue 19): doctor and info probe
+// (kernel overlayfs, then fuse-overlayfs, mounted in the data directory
+// inside a user namespace) and record the result; run reads the record
+// and has its container start at that tier, and when a container mounts
+// another one (the record was stale, or there was none), run records
+// what the container actually used. The record is valid only for the
+// key it was made under: what the answer depends on and can change
+// without urun noticing.
+
+// TierCacheFile is the record's name in the data directory.
+const TierCacheFile = "storage-tier.json"
+
+// TierRecord is one probe's answer.
+type TierRecord struct {
+	// Key is TierKey at the time of the probe.
+	Key string `json:"key"`
+	// Tier is what auto uses: native, fuse or copy.
+	Tier Tier `json:"tier"`
+	// Why explains the answer, in words for info and doctor.
+	Why string `json:"why"`
+	// By is who probed: "doctor", "info" or "run" (a container's mount).
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// TierKey is what the tier depends on: the kernel, the filesystem and
+// device the data directory is on, the fuse-overlayfs program (path,
+// size, modification time), whether the FUSE device opens, and the user.
+// fuseDev is the device to check ("" for /dev/fuse).
+func TierKey(data, fuseBin, fuseDev string) string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	var sfs unix.Statfs_t
+	unix.Statfs(data, &sfs)
+	var st unix.Stat_t
+	unix.Stat(data, &st)
+	fuse := "none"
+	if fuseBin != "" {
+		var fst unix.Stat_t
+		if unix.Stat(fuseBin, &fst) == nil {
+			fuse = fmt.Sprintf("%s:%d:%d", fuseBin, fst.Size, fst.Mtim.Nano())
+		} else {
+			fuse = fuseBin + ":missing"
+		}
+	}
+	if fuseDev == "" {
+		fuseDev = "/dev/fuse"
+	}
+	dev := "ok"
+	if unix.Access(fuseDev, unix.R_OK|unix.W_OK) != nil {
+		dev = "no"
+	}
+	return fmt.Sprintf("kernel=%s fs=%#x dev=%d uid=%d fuse-overlayfs=%s %s=%s",
+		unix.ByteSliceToString(u.Release[:]), sfs.Type, st.Dev, os.Getuid(), fuse, fuseDev, dev)
+}
+
+// LoadTier returns the record in data when it was made under key.
+func LoadTier(data, key string) (TierRecord, bool) {
+	var r TierRecord
+	b, err := os.ReadFile(filepath.Join(data, TierCacheFile))
+	if err != nil || json.Unmarshal(b, &r) != nil || r.Key != key {
+		return TierRecord{}, false
+	}
+	if _, err := ParseTier(string(r.Tier)); err != nil || r.Tier == Auto || r.Tier == Bind {
+		return TierRecord{}, false
+	}
+	return r, true
+}
+
+// SaveTier replaces the record in data (atomically: readers see the old
+// record or the new one).
+func SaveTier(data string, r TierRecord) error {
+	if r.At.IsZero() {
+		r.At = time.Now().UTC()
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(data, ".storage-tier-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(data, TierCacheFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// Mounted is what a container's init reports after mounting its rootfs:
+// the tier it used and, for auto, why the ones before it failed.
+type Mounted struct {
+	Tier   Tier     `json:"tier"`
+	Failed []string `json:"failed,omitempty"`
+}
+
+// Remember records the tier a container mounted under auto when the
+// record says otherwise (or there is none). It returns the line --debug
+// prints about it.
+func Remember(data, key string, cached TierRecord, hit bool, m Mounted) (string, error) {
+	if hit && cached.Tier == m.Tier {
+		return fmt.Sprintf("rootfs tier %s, as the storage probe says (%s, by %s at %s): %s",
+			m.Tier, filepath.Join(data, TierCacheFile), cached.By, cached.At.Format(time.RFC3339), cached.Why), nil
+	}
+	why := "the first container here mounted it"
+	if len(m.Failed) > 0 {
+		why = "a container mounted it after " + strings.Join(m.Failed, "; ")
+	}
+	if hit {
+		why += fmt.Sprintf(" (the record said %s)", cached.Tier)
+	}
+	err := SaveTier(data, TierRecord{Key: key, Tier: m.Tier, Why: why, By: "run"})
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	return fmt.Sprintf("rootfs tier %s, recorded in %s: %s", m.Tier, filepath.Join(data, TierCacheFile), why), err
+}
