@@ -104,7 +104,15 @@ func checkRuntimeOptions(m specs.Mount, target, typ string, bind bool, data stri
 		}
 	}
 	if bind && data != "" {
-		return fmt.Errorf("mount %s: unknown bind mount option %q (a bind takes mount flags such as ro, nosuid, rprivate; see `urun features`)", target, strings.Split(data, ",")[0])
+		// A filesystem's key=value option on a bind (runtime-tools sends
+		// mode=755,size=1k with every mount) is ignored, as the kernel and
+		// runc ignore a bind's data; a bare word is a flag urun does not
+		// know, likely a typo that would silently drop a protection.
+		for _, o := range strings.Split(data, ",") {
+			if !strings.Contains(o, "=") {
+				return fmt.Errorf("mount %s: unknown bind mount option %q (a bind takes mount flags such as ro, nosuid, rprivate; see `urun features`)", target, o)
+			}
+		}
 	}
 	return nil
 }
@@ -142,6 +150,9 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 		}
 		if err := checkRuntimeOptions(m, target, typ, bind, data); err != nil {
 			return nil, err
+		}
+		if bind {
+			data = "" // ignored by the kernel: say so by not sending it
 		}
 		if typ == "cgroup" || typ == "cgroup2" {
 			ops = append(ops, mountOp{Kind: opCgroup, Target: target, Flags: flags})

@@ -148,7 +148,7 @@ func TestPlanRuntimeMountOptions(t *testing.T) {
 		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "idmap"}}, `option "idmap"`},
 		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "idmap=uids=0-1-10;gids=0-1-10"}}, `"idmap=uids=0-1-10;gids=0-1-10"`},
 		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "frobnicate"}}, `unknown bind mount option "frobnicate"`},
-		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "size=1m"}}, `unknown bind mount option "size=1m"`},
+		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "rdonly"}}, `unknown bind mount option "rdonly"`},
 		{specs.Mount{Destination: "/v", Type: "bind", Source: "/h", Options: []string{"rbind", "tmpcopyup"}}, "tmpcopyup is for tmpfs mounts only"},
 		{specs.Mount{Destination: "/v", Type: "tmpfs", Source: "tmpfs", Options: []string{"copy-symlink"}}, "copy-symlink is for bind mounts only"},
 	} {

@@ -131,8 +131,8 @@ func TestOCIMountOptionRefused(t *testing.T) {
 			[]string{`"frobnicate=3"`, "tmpfs", "frobnicate"}},
 		{map[string]any{"destination": "/b", "type": "bind", "source": "/tmp", "options": []string{"rbind", "idmap"}},
 			[]string{`"idmap"`, "idmapped", "/b"}},
-		{map[string]any{"destination": "/b", "type": "bind", "source": "/tmp", "options": []string{"rbind", "mode=755"}},
-			[]string{`unknown bind mount option "mode=755"`, "/b"}},
+		{map[string]any{"destination": "/b", "type": "bind", "source": "/tmp", "options": []string{"rbind", "rdonly"}},
+			[]string{`unknown bind mount option "rdonly"`, "/b"}},
 	} {
 		b := bundle(t, false, "true")
 		p := filepath.Join(b, "config.json")
