@@ -23,7 +23,11 @@ CGO_ENABLED=0 go test -c -o _build/integration.test ./tests/integration
 CGO_ENABLED=0 go build -o _build/attack ./tests/attack
 
 stage=$(stage)
-trap 'rm -rf "$stage"' EXIT
+cleanup_stage() {
+	rm -rf "$stage"
+	if [ "$(id -u)" = 0 ]; then end_leftovers "$TEST_USER"; end_leftovers "$NOSUBID_USER"; fi
+}
+trap cleanup_stage EXIT
 cp -r bin _build/images _build/integration.test _build/attack "$stage/"
 chmod -R a+rX "$stage"
 

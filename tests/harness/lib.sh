@@ -65,6 +65,18 @@ as_user() {
 		LANG=C.UTF-8 CI="${CI:-}" "$@"
 }
 
+# end_leftovers ends, by pid, what the tests left running as user $1 (a
+# user that runs nothing but these tests): podman's rootless pause process
+# (catatonit -P, which outlives every podman command by design) is the one
+# seen. Each is named, so a real leak shows in the log.
+end_leftovers() {
+	local u=$1 pids
+	pids=$(pgrep -d, -u "$u" 2>/dev/null) || return 0
+	log "ending what the tests left running as $u: $(ps -o pid=,args= -p "$pids" | tr -s ' ' | paste -sd';')"
+	# shellcheck disable=SC2086
+	kill ${pids//,/ } 2>/dev/null || true
+}
+
 # stage copies built artefacts to a directory the test user can read: the
 # checkout may live under /root, which is private.
 stage() {

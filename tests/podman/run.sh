@@ -49,6 +49,7 @@ cleanup() {
 		local p; p=$(cat "$stage/$rt/tmp/pause.pid" 2>/dev/null)
 		[ -n "$p" ] && kill "$p" 2>/dev/null
 	done
+	end_leftovers "$TEST_USER"
 	rm -rf "$stage"
 	exit $rc
 }
