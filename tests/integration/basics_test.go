@@ -26,7 +26,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"unknown global flag", []string{"--bogus", "run"}, "unknown flag"},
 		{"bad userns", []string{"run", "--userns=weird", busybox(), "true"}, "--userns"},
 		{"missing layout", []string{"run", "oci:/nonexistent/layout", "true"}, "not an OCI image layout"},
-		{"bad volume", []string{"run", "-v", "relative:/x", busybox(), "true"}, "absolute"},
+		{"bad volume", []string{"run", "-v", "/tmp:relative", busybox(), "true"}, "absolute"},
 		{"bad ulimit", []string{"run", "--ulimit", "nofile=abc", busybox(), "true"}, "nofile=abc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

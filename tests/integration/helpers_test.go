@@ -95,15 +95,26 @@ func urunEnv(t *testing.T, env []string, args ...string) result {
 // to keep the container, issue 23), and a test of keeping says so with
 // --rm=false or -d.
 func withRm(args []string) []string {
-	if len(args) == 0 || args[0] != "run" {
+	// Global flags of the image face may come first (`--debug run …`);
+	// --root selects the OCI face, which has no --rm.
+	i := 0
+	for i < len(args) && (args[i] == "--debug" || args[i] == "--data-dir" || strings.HasPrefix(args[i], "--data-dir=")) {
+		if args[i] == "--data-dir" {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) || args[i] != "run" {
 		return args
 	}
-	for _, a := range args[1:] {
+	for _, a := range args[i+1:] {
 		if a == "--rm" || strings.HasPrefix(a, "--rm=") || a == "-d" || a == "--detach" || a == "--bundle" || a == "-b" || a == "--dry-run" {
 			return args
 		}
 	}
-	return append([]string{"run", "--rm"}, args[1:]...)
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, "--rm")
+	return append(out, args[i+1:]...)
 }
 
 // mustRun runs urun and requires exit 0.

@@ -351,12 +351,12 @@ mount -t overlay o1 -o lowerdir=$d/l0,upperdir=$d/u1,workdir=$d/w1,userxattr $d/
 mount -t overlay o2 -o lowerdir=$d/m1,upperdir=$d/u2,workdir=$d/w2,userxattr $d/m2 || exit 91
 step() { name=$1; shift; timeout -s KILL 100 "$@" >$res/$name.out 2>$res/$name.err; echo $? >$res/$name.rc; }
 export XDG_DATA_HOME=$d/m2/data
-step auto $urun --debug run --rootfs $d/m2/rootfs /bin/sh -c 'echo hi > /etc/w && cat /etc/w'
+step auto $urun --debug run --rm --rootfs $d/m2/rootfs /bin/sh -c 'echo hi > /etc/w && cat /etc/w'
 step autoinfo $urun info --format json
 export URUN_FUSE_OVERLAYFS=/nonexistent/fuse-overlayfs
-step copy $urun --debug run --rootfs $d/m2/rootfs /bin/sh -c 'echo hi > /etc/w && cat /etc/w'
+step copy $urun --debug run --rm --rootfs $d/m2/rootfs /bin/sh -c 'echo hi > /etc/w && cat /etc/w'
 step copyinfo $urun info --format json
-step native $urun run --rootfs-tier native --rootfs $d/m2/rootfs /bin/true
+step native $urun run --rm --rootfs-tier native --rootfs $d/m2/rootfs /bin/true
 `
 
 // TestTiersFallbackReal makes the kernel refuse overlayfs for real and
