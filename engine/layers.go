@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urun-dev/urun/container"
@@ -132,7 +133,11 @@ func ForgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 		return err
 	}
 	for _, id := range ids {
-		if st, err := container.Load(root, id); err == nil && st.ImageDigest != "" && st.ImageDigest != d.String() {
+		// Only this data directory's containers: the state root is the
+		// user's, shared by every --data-dir, and a container of another
+		// store's image with the same digest would keep this store's copy.
+		if st, err := container.Load(root, id); err == nil && st.ImageDigest != "" && st.ImageDigest != d.String() &&
+			strings.HasPrefix(st.ImageRootfs, filepath.Clean(data)+string(filepath.Separator)) {
 			live = append(live, st.ImageDigest)
 		}
 	}
