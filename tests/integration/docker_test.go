@@ -193,7 +193,10 @@ func TestDockerLines(t *testing.T) {
 			case l.todo != "" && l.passes(u):
 				t.Errorf("urun passes %q now: remove its todo mark (%s)", l.script, l.todo)
 			case l.todo != "":
-				t.Skipf("not yet: %s%s", l.todo, podmanNote)
+				// Logged, not skipped: on CI a skip means the harness
+				// failed to provide something; this is a known gap in
+				// urun, checked each run (it errors once the line passes).
+				t.Logf("TODO, urun does not do this yet: %s%s", l.todo, podmanNote)
 			case !l.passes(u):
 				t.Errorf("urun fails %q%s:\n%s", l.script, podmanNote, u)
 			}
