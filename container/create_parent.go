@@ -168,15 +168,11 @@ func Create(cfg CreateConfig) (st *State, err error) {
 // Start lets a created container exec its process: opening the exec FIFO
 // for reading releases the init's blocked open; the FIFO then goes.
 func Start(root, id string) error {
-	unlock, err := Lock(root, id)
+	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
 	}

@@ -118,15 +118,11 @@ func PidsInContainer(init int) []int {
 // running one only with force. Its mounts live in its own mount namespace
 // and go with its last process.
 func Delete(root, id string, force bool) error {
-	unlock, err := Lock(root, id)
+	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	switch st.Status {
 	case specs.StateRunning, StatusPaused:
 		if !force {

@@ -40,15 +40,11 @@ func Pause(root, id string) error { return setFrozen(root, id, true) }
 func Resume(root, id string) error { return setFrozen(root, id, false) }
 
 func setFrozen(root, id string, freeze bool) error {
-	unlock, err := Lock(root, id)
+	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	want, from, to := "FROZEN", specs.StateRunning, StatusPaused
 	if !freeze {
 		want, from, to = "THAWED", StatusPaused, specs.StateRunning
@@ -202,15 +198,11 @@ func readKV(dir, file string) map[string]uint64 {
 // Update writes new limits into a container's cgroup (runc update); w
 // are the files to write, from cgroupdelegate.V1LimitPlan.
 func Update(root, id string, w []CgroupWrite) error {
-	unlock, err := Lock(root, id)
+	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	if st.Status == specs.StateStopped {
 		return fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}

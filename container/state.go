@@ -161,6 +161,22 @@ var (
 
 // Load reads the state of container id and refreshes its status from the
 // processes: a dead init means stopped, whatever the file said.
+// LoadLocked takes the container's lock and loads its state under it:
+// the start of every command that changes a container. The caller runs
+// unlock when done; on an error nothing is held.
+func LoadLocked(root, id string) (*State, func(), error) {
+	unlock, err := Lock(root, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := Load(root, id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 func Load(root, id string) (*State, error) {
 	if err := ValidID(id); err != nil {
 		return nil, err
