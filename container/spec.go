@@ -60,6 +60,23 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 	if err != nil {
 		return nil, err
 	}
+	extraGids, err := groupAdd(opts.GroupAdd, readFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range extraGids {
+		if !slices.Contains(user.AdditionalGids, g) {
+			user.AdditionalGids = append(user.AdditionalGids, g)
+		}
+	}
+	shm, err := shmSize(opts.ShmSize)
+	if err != nil {
+		return nil, err
+	}
+	sysctl, err := ParseSysctls(opts.Sysctls, opts.NetworkHost)
+	if err != nil {
+		return nil, err
+	}
 	env, err := buildEnv(img.Env, opts.Env, lookupEnv)
 	if err != nil {
 		return nil, err
@@ -83,7 +100,7 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 	if err != nil {
 		return nil, err
 	}
-	rlimits, err := buildRlimits(opts.Ulimits)
+	rlimits, err := buildRlimits(opts.Ulimits, opts.NofileHard)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +129,26 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 			Namespaces: namespaces(opts),
 			Devices:    defaultDevices(),
 		},
+	}
+	spec.Linux.Sysctl = sysctl
+	if shm != "" {
+		for i, m := range spec.Mounts {
+			if m.Destination == "/dev/shm" && m.Type == "tmpfs" {
+				spec.Mounts[i].Options = append(slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool {
+					return strings.HasPrefix(o, "size=")
+				}), shm)
+			}
+		}
+	}
+	for _, s := range opts.Devices {
+		d, err := ParseDevice(s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(spec.Mounts, func(m specs.Mount) bool { return m.Destination == d.Container }) {
+			return nil, fmt.Errorf("--device %s: %s is mounted already; give the device its own path", s, d.Container)
+		}
+		spec.Mounts = append(spec.Mounts, d.Mount())
 	}
 	if !opts.Privileged {
 		spec.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
@@ -239,8 +276,10 @@ func buildEnv(image, given []string, lookupEnv LookupEnv) (*envList, error) {
 }
 
 // buildRlimits parses --ulimit values; a later limit of the same type
-// replaces an earlier one.
-func buildRlimits(ulimits []string) ([]specs.POSIXRlimit, error) {
+// replaces an earlier one. Without a nofile limit, nofileHard (when not
+// 0) becomes both its soft and hard limit, as podman raises the soft
+// limit of a rootless container to the hard one.
+func buildRlimits(ulimits []string, nofileHard uint64) ([]specs.POSIXRlimit, error) {
 	var out []specs.POSIXRlimit
 	for _, s := range ulimits {
 		l, err := ParseUlimit(s)
@@ -252,6 +291,9 @@ func buildRlimits(ulimits []string) ([]specs.POSIXRlimit, error) {
 		} else {
 			out = append(out, l)
 		}
+	}
+	if nofileHard != 0 && !slices.ContainsFunc(out, func(o specs.POSIXRlimit) bool { return o.Type == "RLIMIT_NOFILE" }) {
+		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: nofileHard, Hard: nofileHard})
 	}
 	return out, nil
 }

@@ -109,6 +109,17 @@ func openCtrFS(root, ref string) (*ctrFS, error) {
 		return nil, err
 	}
 	v := &ctrFS{}
+	if st.Record != "" {
+		// The record's mount plan: the writable layer over the image's
+		// layers (the layer store's stack, or one unpacked tree).
+		if rec, err := engine.LoadRecord(st.Record); err == nil && len(rec.Rootfs.Lower) > 0 {
+			if rec.Rootfs.Upper != "" {
+				v.layers = append(v.layers, rec.Rootfs.Upper)
+			}
+			v.layers = append(v.layers, rec.Rootfs.Lower...)
+			return v, nil
+		}
+	}
 	upper := filepath.Join(data, "containers", id, "upper")
 	if _, err := os.Stat(upper); err == nil {
 		v.layers = append(v.layers, upper)

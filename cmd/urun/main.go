@@ -48,6 +48,7 @@ var commands = map[string]func() *command{}
 func register(name string, f func() *command) { commands[name] = f }
 
 func main() {
+	engine.EngineName = "urun-" + version
 	// The unpack helper re-executes urun inside a user namespace.
 	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
 		os.Exit(store.UnpackMain())

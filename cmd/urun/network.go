@@ -20,6 +20,9 @@ type netFlags struct {
 	mode  netns.Mode
 	ports []netns.Port
 	etc   netns.EtcConfig
+	// files: passwd and group with an entry for the container's user
+	// (engine.UserEntries).
+	files map[string][]byte
 }
 
 func (n *netFlags) register(fs *pflag.FlagSet) {
@@ -73,5 +76,5 @@ func (n *netFlags) parse(opts *container.Options) error {
 
 // config is the network the engine records for the container.
 func (n *netFlags) config() engine.NetConfig {
-	return engine.NetConfig{Mode: n.mode, Ports: n.ports, Etc: n.etc}
+	return engine.NetConfig{Mode: n.mode, Ports: n.ports, Etc: n.etc, Files: n.files}
 }

@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
@@ -63,6 +64,8 @@ type runFlags struct {
 	storageRoot string
 	// labels: --label/-l and --label-file, recorded for ps --filter and
 	// inspect.
+	// cidFile is --cidfile: the container's id is written there.
+	cidFile    string
 	labelArgs  []string
 	labelFiles []string
 	labels     map[string]string
@@ -119,6 +122,11 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVarP(&f.labelArgs, "label", "l", nil, "set metadata on the container: KEY=VALUE (shown by inspect, matched by ps --filter label=)")
 		fs.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file, one KEY=VALUE per line")
 		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
+		fs.StringVar(&f.cidFile, "cidfile", "", "write the container's id to this file (refused when the file exists)")
+		fs.StringArrayVar(&o.GroupAdd, "group-add", nil, "add a supplementary group to the process: a name in the image's /etc/group, or a number")
+		fs.StringVar(&o.ShmSize, "shm-size", "", "size of /dev/shm, e.g. 256m (default 64m)")
+		fs.StringArrayVar(&o.Sysctls, "sysctl", nil, "set a namespaced sysctl: KEY=VALUE (net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, kernel.domainname)")
+		fs.StringArrayVar(&o.Devices, "device", nil, "give the container a host device node: HOST[:CONTAINER][:PERMISSIONS] (bound from the host: it opens where you may open it on the host)")
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
 		short := "Run a command in a new container"
@@ -277,10 +285,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	}
 
 	f.opts.ContainerID = id
+	f.opts.NofileHard = nofileHard()
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
 	if err != nil {
 		return err
 	}
+	f.net.files = engine.UserEntries(spec, readFile, mode == idmap.ModeKeepID)
 	if f.init {
 		if err := checkInitBind(initPath, spec); err != nil {
 			return err
@@ -350,6 +360,24 @@ func (f *runFlags) complete() error {
 			f.labels = map[string]string{}
 		}
 		f.labels[k] = v
+	}
+	for _, s := range f.opts.Devices {
+		d, err := container.ParseDevice(s)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(d.Host)
+		if err != nil {
+			return fmt.Errorf("--device %s: %w", s, err)
+		}
+		if st.Mode()&os.ModeDevice == 0 {
+			return fmt.Errorf("--device %s: %s is not a device node", s, d.Host)
+		}
+	}
+	if f.cidFile != "" {
+		if _, err := os.Lstat(f.cidFile); err == nil {
+			return fmt.Errorf("--cidfile %s: the file exists (another container's?): remove it, or give another path", f.cidFile)
+		}
 	}
 	for _, o := range f.securityOpt {
 		switch o {
@@ -506,7 +534,20 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		Network:       f.net.config(),
 		Cgroups:       f.cgroups.Cgroups,
 		RestartPolicy: f.restartPolicy,
+		Labels:        f.labels,
+		CIDFile:       f.cidFile,
 	})
+}
+
+// nofileHard is the nofile limit a container gets without --ulimit
+// nofile: the caller's hard limit, at most podman's 1048576, soft and
+// hard (podman raises the soft limit to it).
+func nofileHard() uint64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0
+	}
+	return min(rl.Max, 1<<20)
 }
 
 func newID() string {
