@@ -69,7 +69,7 @@ func shmSize(s string) (string, error) {
 // namespace the container has of its own (IPC: kernel.msg*, kernel.sem,
 // kernel.shm*, fs.mqueue.*; network: net.*, unless --network host; UTS:
 // kernel.domainname), as docker and podman allow.
-func ParseSysctls(values []string, networkHost bool) (map[string]string, error) {
+func ParseSysctls(values []string, networkHost, ipcHost bool) (map[string]string, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
@@ -81,7 +81,11 @@ func ParseSysctls(values []string, networkHost bool) (map[string]string, error) 
 			return nil, fmt.Errorf("--sysctl %q: want KEY=VALUE, e.g. net.ipv4.ip_unprivileged_port_start=0", s)
 		}
 		switch {
-		case ipcSysctls[k], strings.HasPrefix(k, "fs.mqueue."), k == "kernel.domainname":
+		case ipcSysctls[k], strings.HasPrefix(k, "fs.mqueue."):
+			if ipcHost {
+				return nil, fmt.Errorf("--sysctl %s: an IPC sysctl needs the container's own IPC namespace, not --ipc host", k)
+			}
+		case k == "kernel.domainname":
 		case strings.HasPrefix(k, "net."):
 			if networkHost {
 				return nil, fmt.Errorf("--sysctl %s: a net.* sysctl needs the container's own network namespace, not --network host", k)
@@ -144,4 +148,20 @@ func (d Device) Mount() specs.Mount {
 		o = append(o, "ro")
 	}
 	return specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: o}
+}
+
+// ParseNamespaceMode reads --ipc or --pid (flag): "" or private (the
+// container's own; ipc also takes docker's shareable), or host (the
+// host's). container:NAME is refused: each urun container has a user
+// namespace of its own, which does not own another's namespaces.
+func ParseNamespaceMode(flag, v string) (host bool, err error) {
+	switch {
+	case v == "", v == "private", flag == "--ipc" && v == "shareable":
+		return false, nil
+	case v == "host":
+		return true, nil
+	case strings.HasPrefix(v, "container:"):
+		return false, fmt.Errorf("%s %s: not supported: each urun container has its own user namespace, which cannot join another container's; use %s host, or run the second process with 'urun exec'", flag, v, flag)
+	}
+	return false, fmt.Errorf("%s %q: use private or host", flag, v)
 }

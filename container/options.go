@@ -66,6 +66,10 @@ type Options struct {
 	// Devices are --device HOST[:CONTAINER][:PERMISSIONS] values (see
 	// ParseDevice), bound from the host.
 	Devices []string
+	// IPCHost and PIDHost are --ipc host and --pid host: no namespace
+	// of the container's own; the host's /dev/shm, /dev/mqueue and /proc
+	// are bound.
+	IPCHost, PIDHost bool
 	// Annotations are copied into the spec.
 	Annotations map[string]string
 }

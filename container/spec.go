@@ -73,7 +73,7 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 	if err != nil {
 		return nil, err
 	}
-	sysctl, err := ParseSysctls(opts.Sysctls, opts.NetworkHost)
+	sysctl, err := ParseSysctls(opts.Sysctls, opts.NetworkHost, opts.IPCHost)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +131,9 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 		},
 	}
 	spec.Linux.Sysctl = sysctl
+	if shm != "" && opts.IPCHost {
+		return nil, errors.New("--shm-size with --ipc host: the container uses the host's /dev/shm; drop one of them")
+	}
 	if shm != "" {
 		for i, m := range spec.Mounts {
 			if m.Destination == "/dev/shm" && m.Type == "tmpfs" {
@@ -314,6 +317,18 @@ func defaultMounts(opts Options) []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
+	if opts.PIDHost {
+		// proc cannot be mounted for a pid namespace the user namespace
+		// does not own: the host's is bound, as podman's --pid host.
+		m[0] = specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+	}
+	if opts.IPCHost {
+		// The host's IPC: its /dev/shm, bound. mqueue cannot be mounted
+		// for an ipc namespace the user namespace does not own, and the
+		// host need not have it mounted: no /dev/mqueue then.
+		m[3] = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+		m = slices.Delete(m, 4, 5)
+	}
 	if opts.ReadOnly && !opts.NoReadOnlyTmpfs {
 		// podman's --read-only-tmpfs: programs need somewhere to write.
 		for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
@@ -392,10 +407,15 @@ func pathDepth(p string) int {
 
 // namespaces are all of them; --network host shares the host's network.
 func namespaces(opts Options) []specs.LinuxNamespace {
-	ns := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
-		{Type: specs.MountNamespace}, {Type: specs.UserNamespace}, {Type: specs.CgroupNamespace},
+	var ns []specs.LinuxNamespace
+	if !opts.PIDHost {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
 	}
+	if !opts.IPCHost {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	}
+	ns = append(ns, []specs.LinuxNamespace{{Type: specs.UTSNamespace},
+		{Type: specs.MountNamespace}, {Type: specs.UserNamespace}, {Type: specs.CgroupNamespace}}...)
 	if !opts.NetworkHost {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}

@@ -65,6 +65,10 @@ type Record struct {
 	// Labels are --label/-l and --label-file (inspect's .Config.Labels,
 	// ps --filter label=).
 	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal and StopTimeout are --stop-signal (or the image's
+	// STOPSIGNAL) and --stop-timeout (container.State's).
+	StopSignal  int   `json:"stopSignal,omitempty"`
+	StopTimeout *uint `json:"stopTimeout,omitempty"`
 }
 
 // RestartPolicy is docker's --restart: Name is "no" (or empty), "always",
@@ -331,6 +335,7 @@ func stateOf(rec *Record, dir string) *container.State {
 		Created: rec.Created, Rootless: true,
 		Name: rec.Name, Image: rec.Image, ImageDigest: rec.ImageDigest, ImageRootfs: rec.ImageRootfs,
 		Command: rec.Spec.Process.Args, Tty: rec.Spec.Process.Terminal, Labels: rec.Labels,
+		StopSignal: rec.StopSignal, StopTimeout: rec.StopTimeout,
 		LogPath: filepath.Join(dir, "ctr.log"),
 		Record:  mustRecordPath(rec.ID),
 	}

@@ -66,6 +66,9 @@ type Request struct {
 	// CIDFile is --cidfile: written with the id once the container is
 	// registered (a file already there is refused).
 	CIDFile string
+	// StopSignal and StopTimeout: what `stop` does (0, nil: SIGTERM, 10 s).
+	StopSignal  int
+	StopTimeout *uint
 }
 
 // Run registers the container and, unless it is only created, runs it:
@@ -86,6 +89,7 @@ func Run(r Request) error {
 		Spec: cfg.Spec, InitPath: cfg.InitPath, Rootfs: cfg.Rootfs, UseHelpers: cfg.UseHelpers,
 		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
 		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy, Labels: r.Labels,
+		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout,
 	}
 	if use.Img != nil {
 		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -27,7 +26,7 @@ func init() {
 					return err
 				}
 				for _, ref := range args {
-					if err := engine.Stop(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+					if err := engine.Stop(root, ref, stopTimeout(fs, *timeout)); err != nil {
 						return err
 					}
 					if err := urunStart(g, ref); err != nil {
