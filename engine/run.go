@@ -124,7 +124,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted})
+	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
 }
 
 // makeLayer gives the container its writable layer on disk, unless it
@@ -166,8 +166,9 @@ type foreground struct {
 }
 
 // runRecord runs the container of rec until it exits, in the foreground
-// (fg) or as its supervisor, and records how it ended.
-func runRecord(rec *Record, fg *foreground) error {
+// (fg) or as its supervisor (which reports the start to rep), and
+// records how it ended.
+func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	root, id := rec.Root, rec.ID
 	spec, err := rec.spec()
 	if err != nil {
@@ -182,7 +183,7 @@ func runRecord(rec *Record, fg *foreground) error {
 		cfg.RootfsMounted = fg.rootfsMounted
 	}
 	if fg == nil {
-		if err := claim(root, id); err != nil {
+		if err := claim(root, id, rep.shared); err != nil {
 			return err
 		}
 	}
@@ -266,6 +267,7 @@ func runRecord(rec *Record, fg *foreground) error {
 		st.AutoRemove = autoRemove
 		st.Supervisor = os.Getpid()
 		st.SupervisorStart, _ = container.ProcessStart(os.Getpid())
+		st.SharedSupervisor = rep != nil && rep.shared
 		st.Creator, st.CreatorStart = 0, 0 // handed over to its init
 		return st.Save(root)
 	}
@@ -273,7 +275,9 @@ func runRecord(rec *Record, fg *foreground) error {
 		if logs != nil && !cfg.Spec.Process.Terminal {
 			logs.closeWriters()
 		}
-		reportStarted()
+		if rep != nil {
+			rep.started()
+		}
 		return nil
 	}
 	status, runErr := container.Run(cfg)
@@ -373,10 +377,11 @@ func reserve(root string, rec *Record) error {
 // while it starts the container. For run -d the front that set the
 // container up waits for us, and may be killed meanwhile: the container
 // is ours to finish now.
-func claim(root, id string) error {
+func claim(root, id string, shared bool) error {
 	self, _ := container.ProcessStart(os.Getpid())
 	return updateState(root, id, func(st *container.State) {
 		st.Supervisor, st.SupervisorStart = os.Getpid(), self
+		st.SharedSupervisor = shared
 		if st.Creator != 0 {
 			st.Creator, st.CreatorStart = os.Getpid(), self
 		}
@@ -408,7 +413,7 @@ func recordExit(root, id string, status int, runErr error, autoRemove, later boo
 		code := container.ExitCode(runErr)
 		st.ExitCode = &code
 	}
-	st.Supervisor = 0
+	st.Supervisor, st.SharedSupervisor = 0, false
 	st.Creator, st.CreatorStart = 0, 0
 	st.Save(root)
 	return nil

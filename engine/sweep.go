@@ -105,7 +105,7 @@ func Sweep(root string) {
 			}
 			continue
 		}
-		if !e.IsDir() || name == "names" || container.ValidID(name) != nil {
+		if !e.IsDir() || name == "names" || name == sharedDir || container.ValidID(name) != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,28 @@ func HasDiskCopy(work string) bool {
 	return err == nil && string(b) == "done"
 }
 
-// mountCopy copies p.Lower[0] into a tmpfs mounted at target, or, for a
+// copyLayers copies lower (topmost first, as overlay's lowerdir) onto
+// dst: one directory as it is; a stack of layers (the layer store's diff
+// directories) bottom up, with overlay's rules: a whiteout (a 0/0
+// character device) removes what the layers below have at its path, an
+// opaque directory (user.overlay.opaque or trusted.overlay.opaque = y)
+// hides their directory's entries, and anything else replaces what is
+// below it, a directory over a directory merging with it.
+func copyLayers(lower []string, dst string, st *copyStats) error {
+	if len(lower) == 1 {
+		c := copier{links: map[devIno]string{}, stats: st}
+		return c.copyTree(lower[0], dst)
+	}
+	for i := len(lower) - 1; i >= 0; i-- {
+		c := copier{links: map[devIno]string{}, stats: st, merge: true}
+		if err := c.copyTree(lower[i], dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountCopy copies p.Lower (the image's one tree, or its layers) into a tmpfs mounted at target, or, for a
 // kept container (p.Upper set), into its writable layer on disk, once:
 // later starts bind that copy, so writes survive stop and start as they
 // do with the overlay tiers.
@@ -51,8 +73,7 @@ func mountCopy(p Plan, target string) (copyStats, error) {
 	if err := unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return st, fmt.Errorf("mounting tmpfs for the image copy: %w", err)
 	}
-	c := copier{links: map[devIno]string{}, stats: &st}
-	if err := c.copyTree(p.Lower[0], target); err != nil {
+	if err := copyLayers(p.Lower, target, &st); err != nil {
 		// The tmpfs holds nothing anyone else sees: drop it whole.
 		unix.Unmount(target, unix.MNT_DETACH)
 		return st, fmt.Errorf("copying the image into memory (tier copy): %w", err)
@@ -79,8 +100,7 @@ func mountDiskCopy(p Plan, target string) (copyStats, error) {
 		if err := os.WriteFile(marker, []byte("partial"), 0o600); err != nil {
 			return st, fmt.Errorf("copying the image (tier copy): %w", err)
 		}
-		c := copier{links: map[devIno]string{}, stats: &st}
-		if err := c.copyTree(p.Lower[0], p.Upper); err != nil {
+		if err := copyLayers(p.Lower, p.Upper, &st); err != nil {
 			return st, fmt.Errorf("copying the image into the container's writable layer %s (tier copy): %w", p.Upper, err)
 		}
 		if err := syncDir(p.Upper); err != nil {
@@ -131,6 +151,25 @@ type devIno struct{ dev, ino uint64 }
 type copier struct {
 	links map[devIno]string // first path copied for each multiply linked file
 	stats *copyStats
+	// merge: the layers of a stack are copied onto each other, with
+	// overlay's whiteouts and opaque directories (copyLayers).
+	merge bool
+}
+
+// isOverlayXattr names overlay's own markers, which a merged copy has
+// applied and does not carry.
+func isOverlayXattr(name string) bool {
+	return strings.HasPrefix(name, "user.overlay.") || strings.HasPrefix(name, "trusted.overlay.")
+}
+
+// opaque: src is an overlay opaque directory.
+func opaque(src string) bool {
+	for _, n := range []string{"user.overlay.opaque", "trusted.overlay.opaque"} {
+		if v, err := getXattr(src, n); err == nil && string(v) == "y" {
+			return true
+		}
+	}
+	return false
 }
 
 // copyTree copies the directory src onto the existing directory dst
@@ -143,10 +182,30 @@ func (c *copier) copyTree(src, dst string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("%s is not a directory", src)
 	}
+	if c.merge && opaque(src) {
+		if err := emptyDir(dst); err != nil {
+			return err
+		}
+	}
 	if err := c.copyDirContents(src, dst); err != nil {
 		return err
 	}
-	return finishDir(src, dst, &st)
+	return c.finishDir(src, dst, &st)
+}
+
+// emptyDir removes dir's entries (a lower layer's, under an opaque
+// directory of the layer above).
+func emptyDir(dir string) error {
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := os.RemoveAll(filepath.Join(dir, n.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *copier) copyDirContents(src, dst string) error {
@@ -173,6 +232,37 @@ func (c *copier) copyEntry(src, dst string) error {
 		return err
 	}
 	mode := st.Mode & unix.S_IFMT
+	if c.merge {
+		var old unix.Stat_t
+		exists := unix.Lstat(dst, &old) == nil
+		if mode == unix.S_IFCHR && st.Rdev == 0 {
+			// A whiteout: the path is gone from here up.
+			if exists {
+				return os.RemoveAll(dst)
+			}
+			return nil
+		}
+		if exists && mode == unix.S_IFDIR && old.Mode&unix.S_IFMT == unix.S_IFDIR {
+			// A directory over a directory: its entries merge.
+			if err := unix.Chmod(dst, 0o700); err != nil {
+				return err
+			}
+			if opaque(src) {
+				if err := emptyDir(dst); err != nil {
+					return err
+				}
+			}
+			if err := c.copyDirContents(src, dst); err != nil {
+				return err
+			}
+			return c.finishDir(src, dst, &st)
+		}
+		if exists {
+			if err := os.RemoveAll(dst); err != nil {
+				return err
+			}
+		}
+	}
 	if mode != unix.S_IFDIR && st.Nlink > 1 {
 		key := devIno{uint64(st.Dev), st.Ino}
 		if first, ok := c.links[key]; ok {
@@ -192,7 +282,7 @@ func (c *copier) copyEntry(src, dst string) error {
 		if err := c.copyDirContents(src, dst); err != nil {
 			return err
 		}
-		return finishDir(src, dst, &st)
+		return c.finishDir(src, dst, &st)
 	case unix.S_IFREG:
 		if err := c.copyFile(src, dst, &st); err != nil {
 			return fmt.Errorf("copying %s: %w", src, err)
@@ -219,7 +309,7 @@ func (c *copier) copyEntry(src, dst string) error {
 			return fmt.Errorf("creating %s: %w", dst, err)
 		}
 	}
-	return finishNode(src, dst, &st)
+	return finishNode(src, dst, &st, c.merge)
 }
 
 func (c *copier) copyFile(src, dst string, st *unix.Stat_t) error {
@@ -234,7 +324,7 @@ func (c *copier) copyFile(src, dst string, st *unix.Stat_t) error {
 	}
 	n, err := io.Copy(out, in)
 	if err == nil {
-		err = finishFD(int(out.Fd()), src, st)
+		err = finishFD(int(out.Fd()), src, st, c.merge)
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -246,7 +336,7 @@ func (c *copier) copyFile(src, dst string, st *unix.Stat_t) error {
 
 // finishFD sets owner, then mode (chown clears setuid/setgid), xattrs and
 // times on an open regular file.
-func finishFD(fd int, src string, st *unix.Stat_t) error {
+func finishFD(fd int, src string, st *unix.Stat_t, merge bool) error {
 	if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("owner %d:%d: %w", st.Uid, st.Gid, err)
 	}
@@ -254,7 +344,7 @@ func finishFD(fd int, src string, st *unix.Stat_t) error {
 		return err
 	}
 	set := func(name string, val []byte) error { return unix.Fsetxattr(fd, name, val, 0) }
-	if err := copyXattrs(src, set, false); err != nil {
+	if err := copyXattrs(src, set, false, merge); err != nil {
 		return err
 	}
 	// The descriptor's magic link leads to the file itself.
@@ -263,21 +353,21 @@ func finishFD(fd int, src string, st *unix.Stat_t) error {
 
 // finishDir is finishNode for a directory, done after its entries so
 // their creation does not change its times.
-func finishDir(src, dst string, st *unix.Stat_t) error {
+func (c *copier) finishDir(src, dst string, st *unix.Stat_t) error {
 	if err := unix.Chown(dst, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("owner %d:%d of %s: %w", st.Uid, st.Gid, dst, err)
 	}
 	if err := unix.Chmod(dst, st.Mode&0o7777); err != nil {
 		return err
 	}
-	if err := copyXattrs(src, lset(dst), false); err != nil {
+	if err := copyXattrs(src, lset(dst), false, c.merge); err != nil {
 		return err
 	}
 	return setTimes(dst, st)
 }
 
 // finishNode sets what finishFD does on a path that is not followed.
-func finishNode(src, dst string, st *unix.Stat_t) error {
+func finishNode(src, dst string, st *unix.Stat_t, merge bool) error {
 	if err := unix.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("owner %d:%d of %s: %w", st.Uid, st.Gid, dst, err)
 	}
@@ -287,7 +377,7 @@ func finishNode(src, dst string, st *unix.Stat_t) error {
 			return err
 		}
 	}
-	if err := copyXattrs(src, lset(dst), link); err != nil {
+	if err := copyXattrs(src, lset(dst), link, merge); err != nil {
 		return err
 	}
 	return setTimes(dst, st)
@@ -302,12 +392,15 @@ func setTimes(dst string, st *unix.Stat_t) error {
 // and trusted.* ones a user namespace may not set, and user.* ones on a
 // symlink (which the kernel refuses), are left out, as the overlay tiers
 // would not show the latter either.
-func copyXattrs(src string, set func(name string, val []byte) error, link bool) error {
+func copyXattrs(src string, set func(name string, val []byte) error, link, merge bool) error {
 	names, err := listXattrs(src)
 	if err != nil || len(names) == 0 {
 		return nil // a filesystem without xattrs has none to copy
 	}
 	for _, name := range names {
+		if merge && isOverlayXattr(name) {
+			continue
+		}
 		val, err := getXattr(src, name)
 		if err != nil {
 			continue

@@ -57,8 +57,11 @@ func TestValidateCopy(t *testing.T) {
 	if err := (Plan{Tier: Copy, Lower: []string{"/a"}}).Validate(); err != nil {
 		t.Errorf("copy of one directory: %v", err)
 	}
-	if err := (Plan{Tier: Copy, Lower: []string{"/a", "/b"}}).Validate(); err == nil {
-		t.Error("copy of two directories: no error")
+	if err := (Plan{Tier: Copy, Lower: []string{"/a", "/b"}}).Validate(); err != nil {
+		t.Errorf("copy of a layer stack: %v", err)
+	}
+	if err := (Plan{Tier: Bind, Lower: []string{"/a", "/b"}}).Validate(); err == nil {
+		t.Error("bind of two directories: no error")
 	}
 	if err := (Plan{Tier: "vfs", Lower: []string{"/a"}}).Validate(); err == nil {
 		t.Error("unknown tier: no error")
@@ -159,3 +162,60 @@ func describe(t *testing.T, dir string) string {
 }
 
 func itoa[T uint32 | uint64 | int64](v T) string { return strconv.FormatInt(int64(v), 10) }
+
+// TestCopyLayers merges a stack of overlay layers (the layer store's diff
+// directories) as overlayfs shows them: whiteouts remove, an opaque
+// directory hides the layers below, a file replaces a directory, and
+// overlay's own markers are not carried into the copy.
+func TestCopyLayers(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to make whiteouts (make test runs unit tests as root)")
+	}
+	bottom, mid, top, dst := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(p, body string) {
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.WriteFile(p, []byte(body), 0o644))
+	}
+	file(filepath.Join(bottom, "a", "x"), "x")
+	file(filepath.Join(bottom, "a", "y"), "y")
+	file(filepath.Join(bottom, "b", "f"), "f")
+	file(filepath.Join(bottom, "c", "old"), "old")
+	file(filepath.Join(bottom, "e"), "bottom")
+	must(os.MkdirAll(filepath.Join(mid, "a"), 0o750))
+	must(unix.Mknod(filepath.Join(mid, "a", "x"), unix.S_IFCHR, 0))
+	file(filepath.Join(mid, "b", "g"), "g")
+	must(unix.Setxattr(filepath.Join(mid, "b"), "trusted.overlay.opaque", []byte("y"), 0))
+	file(filepath.Join(mid, "c"), "now a file")
+	file(filepath.Join(top, "a", "z"), "z")
+	file(filepath.Join(top, "e"), "top")
+	var st copyStats
+	if err := copyLayers([]string{top, mid, bottom}, dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.Walk(dst, func(p string, fi os.FileInfo, err error) error {
+		rel, _ := filepath.Rel(dst, p)
+		if !fi.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel += "=" + string(b)
+		}
+		got = append(got, rel)
+		return nil
+	})
+	want := []string{".", "a", "a/y=y", "a/z=z", "b", "b/g=g", "c=now a file", "e=top"}
+	if !slices.Equal(got, want) {
+		t.Errorf("merged layers: %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(filepath.Join(dst, "a")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("a: %v %v, want the topmost layer's mode 0755", fi.Mode(), err)
+	}
+	if _, err := getXattr(filepath.Join(dst, "b"), "trusted.overlay.opaque"); err == nil {
+		t.Error("the opaque marker was carried into the copy")
+	}
+}

@@ -56,15 +56,12 @@ func MountRootfsReport(p Plan, target string) (Mounted, error) {
 	}
 	order := autoOrder
 	for i, t := range autoOrder {
-		if t == p.Start && (t != Copy || len(p.Lower) == 1) {
+		if t == p.Start {
 			order = autoOrder[i:]
 		}
 	}
 	var reasons []string
 	for _, t := range order {
-		if t == Copy && len(p.Lower) != 1 {
-			break
-		}
 		p.Tier = t
 		st, err := mountTier(p, target)
 		if err == nil {

@@ -115,7 +115,7 @@ func (p Plan) Validate() error {
 	if len(p.Lower) == 0 {
 		return errors.New("rootfs plan has no layer directory")
 	}
-	if (p.Tier == Bind || p.Tier == Copy) && len(p.Lower) != 1 {
+	if p.Tier == Bind && len(p.Lower) != 1 {
 		return fmt.Errorf("a %s rootfs takes one directory, got %d", p.Tier, len(p.Lower))
 	}
 	if _, err := ParseTier(string(p.Tier)); err != nil {

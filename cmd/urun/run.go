@@ -194,6 +194,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
+	if _, _, oci := store.ParseOCIRef(ref); !f.rootfs && (oci || f.imageStore != imageStorePodman) {
+		if err := checkOwners(&maps); err != nil {
+			return err
+		}
+	}
 
 	var imgConfig container.ImageConfig
 	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto, FuseBin: fuseoverlay.FuseBinary()}
@@ -243,8 +248,9 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		}
 		c := img.Config.Config
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		// The copy tier copies one tree; the layer store's is a stack.
-		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace && plan.Tier != fuseoverlay.Copy {
+		// Every tier takes the layer store's stack (the copy tier merges
+		// its layers, fuse-overlay/copy_child.go).
+		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace {
 			if s, err := openStore(); err == nil {
 				if dirs, ok := engine.ImageLayers(s, img, data, maps, g.debug); ok {
 					plan.Lower, readFile = dirs, engine.LayeredReader(dirs)

@@ -89,7 +89,8 @@ func TestLayerStoreSharedBase(t *testing.T) {
 
 // The stacked image (owners, modes, setuid, links, whiteouts, an opaque
 // directory across layers) runs from the layer store exactly as its
-// layers say, on both overlay tiers.
+// layers say, on both overlay tiers and the copy tier (which merges the
+// layers' diff directories).
 func TestLayerStoreStackedImageExact(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(imagesDir, "stacked", "expected.txt"))
 	if err != nil {
@@ -105,7 +106,7 @@ func TestLayerStoreStackedImageExact(t *testing.T) {
 	if n := len(storedLayers(t, layerGraph(env))); n != 3 {
 		t.Fatalf("layers of the stacked image in the layer store: %d, want 3", n)
 	}
-	for _, tier := range []string{"native", "fuse"} {
+	for _, tier := range []string{"native", "fuse", "copy"} {
 		r := mustRunEnv(t, env, "--debug", "run", "--pull=never", "--rootfs-tier", tier, "--user", "0:0", "localhost/stacked:latest", "sh", "-c", cmd)
 		if !strings.Contains(r.stderr, "layer store") || !strings.Contains(r.stderr, "3 layers") {
 			t.Errorf("%s: the run did not use the layer store: %s", tier, r.stderr)
@@ -165,3 +166,32 @@ type podmanError struct {
 }
 
 func (e *podmanError) Error() string { return e.err.Error() + ": " + e.stderr }
+
+// The copy tier from the layer store for a kept container: the layers
+// merged once into its writable layer, its writes kept across stop and
+// start, nothing left after rm.
+func TestLayerStoreCopyTierKept(t *testing.T) {
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", plus())
+	name := "copy-kept"
+	urunEnv(t, env, "rm", "-f", name)
+	r := mustRunEnv(t, env, "--debug", "run", "-d", "--name", name, "--pull=never", "--rootfs-tier", "copy", "localhost/plus:latest",
+		"sh", "-c", "echo kept >>/kept; sleep 300")
+	t.Cleanup(func() { urunEnv(t, env, "rm", "-f", name) })
+	if !strings.Contains(r.stderr, "2 layers") {
+		t.Errorf("the copy tier did not take the layer store's stack: %s", r.stderr)
+	}
+	if r := mustRunEnv(t, env, "exec", name, "sh", "-c", "wc -c </plus/blob; /bin/busybox true && cat /kept"); r.stdout != "4194304\nkept\n" {
+		t.Errorf("the copy of plus's two layers: %s", r)
+	}
+	mustRunEnv(t, env, "stop", "-t", "0", name)
+	mustRunEnv(t, env, "start", name)
+	if r := mustRunEnv(t, env, "exec", name, "cat", "/kept"); r.stdout != "kept\nkept\n" {
+		t.Errorf("the copy's writes across stop and start: %s", r)
+	}
+	mustRunEnv(t, env, "rm", "-f", name)
+	dir := strings.TrimPrefix(env[0], "XDG_DATA_HOME=")
+	if ents, _ := os.ReadDir(filepath.Join(dir, "urun", "containers")); len(ents) != 0 {
+		t.Errorf("the copy is left after rm: %v", ents)
+	}
+}
