@@ -312,10 +312,13 @@ pss_of() {
 }
 # b5 NAME START-CMD STOP-CMD: STOP-CMD gets the ids START-CMD printed.
 b5() {
-	local name=$1 start=$2 stop=$3 before after new ids=() i id
+	local name=$1 start=$2 stop=$3 before after new ids=() i id t0 t1 start_ns=0
 	before=$(pids_here)
 	for i in $(seq "$B5_N"); do
+		t0=$(date +%s%N)
 		id=$(timeout 20 $start 2>>"$W/b5.err") || { note B5 "$name: start failed: $(tail -n1 "$W/b5.err")"; break; }
+		t1=$(date +%s%N)
+		start_ns=$((start_ns + t1 - t0))
 		ids+=("$id")
 	done
 	sleep 2
@@ -330,9 +333,10 @@ b5() {
 		names+=("$(cat "/proc/$i/comm")")
 	done
 	local total; total=$(pss_of "${live[@]}")
-	jq -n --arg name "$name" --argjson n "${#ids[@]}" --argjson total "$total" \
+	jq -n --arg name "$name" --argjson n "${#ids[@]}" --argjson total "$total" --argjson start_ns "$start_ns" \
 		--arg names "$(printf '%s\n' "${names[@]}" | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')" \
-		'{($name): {containers: $n, helper_pss_kib: $total, per_container_kib: (if $n > 0 then $total / $n else null end), helpers: $names}}' \
+		'{($name): {containers: $n, helper_pss_kib: $total, per_container_kib: (if $n > 0 then $total / $n else null end),
+		  start_ms: (if $n > 0 then $start_ns / $n / 1e6 else null end), helpers: $names}}' \
 		>"$W/b5-$name.json"
 	[ ${#ids[@]} -gt 0 ] && $stop "${ids[@]}" >/dev/null 2>&1
 	return 0
@@ -348,6 +352,10 @@ if want B5; then
 		urun_stop "$probe" >/dev/null 2>&1
 		b5 urun "$URUN run -d --network none oci:$IMG sleep 1000" urun_stop
 		[ -s "$W/b5-urun.json" ] || note B5 "urun: measured nothing: $(tail -n 2 "$W/b5.err" | tr '\n' ' ')"
+		log "B5 urun done"
+		# The same with a supervisor per container (what urun did before
+		# the shared one): its start time is the latency to keep.
+		b5 urun-own "env URUN_SUPERVISOR=own $URUN run -d --network none oci:$IMG sleep 1000" urun_stop
 	else
 		note B5 "urun: not available: 'urun run -d IMAGE' did not return a container id (not implemented in this build)"
 	fi

@@ -311,3 +311,14 @@ func (c *Cgroup) Usage() Usage {
 	}
 	return u
 }
+
+// Scoped says whether Setup in mode would put the calling process into
+// a systemd scope of the container's (the host delegates cgroups): a
+// process that serves several containers must not run one of those.
+func Scoped(mode Mode) bool {
+	if mode == Disabled {
+		return false
+	}
+	_, u := probeHost()
+	return u == nil
+}

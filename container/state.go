@@ -45,16 +45,19 @@ type State struct {
 	// -d, create), until it hands it over: to its init (Cloned), or to
 	// the user (create). A configured container whose creator is dead
 	// was left by a kill -9 and is swept (see Unfinished).
-	Creator         int       `json:"creator,omitempty"`
-	CreatorStart    uint64    `json:"creatorStart,omitempty"`
-	Supervisor      int       `json:"supervisor,omitempty"`
-	SupervisorStart uint64    `json:"supervisorStart,omitempty"`
-	StartedAt       time.Time `json:"startedAt,omitzero"`
-	FinishedAt      time.Time `json:"finishedAt,omitzero"`
-	ExitCode        *int      `json:"exitCode,omitempty"`
-	AutoRemove      bool      `json:"autoRemove,omitempty"`
-	Tty             bool      `json:"tty,omitempty"`
-	LogPath         string    `json:"logPath,omitempty"`
+	Creator         int    `json:"creator,omitempty"`
+	CreatorStart    uint64 `json:"creatorStart,omitempty"`
+	Supervisor      int    `json:"supervisor,omitempty"`
+	SupervisorStart uint64 `json:"supervisorStart,omitempty"`
+	// SharedSupervisor: the supervisor serves other containers too
+	// (engine/shared.go); rm -f must not kill it.
+	SharedSupervisor bool      `json:"sharedSupervisor,omitempty"`
+	StartedAt        time.Time `json:"startedAt,omitzero"`
+	FinishedAt       time.Time `json:"finishedAt,omitzero"`
+	ExitCode         *int      `json:"exitCode,omitempty"`
+	AutoRemove       bool      `json:"autoRemove,omitempty"`
+	Tty              bool      `json:"tty,omitempty"`
+	LogPath          string    `json:"logPath,omitempty"`
 	// Labels are the user's --label values (docker's and podman's
 	// labels: metadata for filters and inspect, not OCI annotations).
 	Labels map[string]string `json:"labels,omitempty"`

@@ -172,7 +172,17 @@ func Remove(root, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == container.StatusConfigured && force {
+	if st.Status == container.StatusConfigured && force && st.SharedSupervisor {
+		// Being started by the shared supervisor, which serves others
+		// too: removed under its lock, its start finds it gone
+		// (runRecord's Cloned) and ends what it began.
+		if removed, err := removeConfigured(root, id); removed || err != nil {
+			return err
+		}
+		if st, err = load(root, id); err != nil {
+			return err
+		}
+	} else if st.Status == container.StatusConfigured && force {
 		// Being set up or started (its urun, or the supervisor of run
 		// -d or start, still runs and writes into its directory):
 		// stop that first, as a started one's init is.
@@ -206,6 +216,24 @@ func Remove(root, ref string, force bool) error {
 	}
 	defer unlock()
 	return removeContainer(root, id)
+}
+
+// removeConfigured removes container id if it is still being set up
+// (removed); a container that meanwhile runs is left to the caller.
+func removeConfigured(root, id string) (removed bool, err error) {
+	unlock, err := container.Lock(root, id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	st, err := container.Load(root, id)
+	if err != nil {
+		return false, err
+	}
+	if st.Status != container.StatusConfigured {
+		return false, nil
+	}
+	return true, removeContainer(root, id)
 }
 
 // Prune removes every stopped container and the writable layers whose

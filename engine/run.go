@@ -124,7 +124,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted})
+	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
 }
 
 // makeLayer gives the container its writable layer on disk, unless it
@@ -166,8 +166,9 @@ type foreground struct {
 }
 
 // runRecord runs the container of rec until it exits, in the foreground
-// (fg) or as its supervisor, and records how it ended.
-func runRecord(rec *Record, fg *foreground) error {
+// (fg) or as its supervisor (which reports the start to rep), and
+// records how it ended.
+func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	root, id := rec.Root, rec.ID
 	spec, err := rec.spec()
 	if err != nil {
@@ -182,7 +183,7 @@ func runRecord(rec *Record, fg *foreground) error {
 		cfg.RootfsMounted = fg.rootfsMounted
 	}
 	if fg == nil {
-		if err := claim(root, id); err != nil {
+		if err := claim(root, id, rep.shared); err != nil {
 			return err
 		}
 	}
@@ -266,6 +267,7 @@ func runRecord(rec *Record, fg *foreground) error {
 		st.AutoRemove = autoRemove
 		st.Supervisor = os.Getpid()
 		st.SupervisorStart, _ = container.ProcessStart(os.Getpid())
+		st.SharedSupervisor = rep != nil && rep.shared
 		st.Creator, st.CreatorStart = 0, 0 // handed over to its init
 		return st.Save(root)
 	}
@@ -273,14 +275,20 @@ func runRecord(rec *Record, fg *foreground) error {
 		if logs != nil && !cfg.Spec.Process.Terminal {
 			logs.closeWriters()
 		}
-		reportStarted()
+		if rep != nil {
+			rep.started()
+		}
 		return nil
 	}
 	status, runErr := container.Run(cfg)
 	if logs != nil {
 		logs.close()
 	}
-	recordExit(root, id, status, runErr, autoRemove)
+	if moved := recordExit(root, id, status, runErr, autoRemove, fg != nil); moved != nil {
+		// Removed by a detached remover while urun returns the status
+		// (the mark below includes starting it).
+		moved.removeLater()
+	}
 	cfg.Exit.Mark("cleaned up")
 	if cg != nil {
 		if cfg.Debug {
@@ -369,10 +377,11 @@ func reserve(root string, rec *Record) error {
 // while it starts the container. For run -d the front that set the
 // container up waits for us, and may be killed meanwhile: the container
 // is ours to finish now.
-func claim(root, id string) error {
+func claim(root, id string, shared bool) error {
 	self, _ := container.ProcessStart(os.Getpid())
 	return updateState(root, id, func(st *container.State) {
 		st.Supervisor, st.SupervisorStart = os.Getpid(), self
+		st.SharedSupervisor = shared
 		if st.Creator != 0 {
 			st.Creator, st.CreatorStart = os.Getpid(), self
 		}
@@ -380,19 +389,21 @@ func claim(root, id string) error {
 }
 
 // recordExit writes how the container ended, or removes it (--rm).
-func recordExit(root, id string, status int, runErr error, autoRemove bool) {
+// With later (a foreground run), a --rm container's writable layer is
+// returned for removal after urun reports the exit (trash.go).
+func recordExit(root, id string, status int, runErr error, autoRemove, later bool) *trashEntry {
 	unlock, err := container.Lock(root, id)
 	if err != nil {
-		return
+		return nil
 	}
 	defer unlock()
 	st, err := container.Load(root, id)
 	if err != nil {
-		return // removed meanwhile (rm -f)
+		return nil // removed meanwhile (rm -f)
 	}
 	if autoRemove {
-		removeContainer(root, id)
-		return
+		moved, _ := removeContainerLater(root, id, later)
+		return moved
 	}
 	st.Status = specs.StateStopped
 	st.FinishedAt = time.Now().UTC()
@@ -402,9 +413,10 @@ func recordExit(root, id string, status int, runErr error, autoRemove bool) {
 		code := container.ExitCode(runErr)
 		st.ExitCode = &code
 	}
-	st.Supervisor = 0
+	st.Supervisor, st.SharedSupervisor = 0, false
 	st.Creator, st.CreatorStart = 0, 0
 	st.Save(root)
+	return nil
 }
 
 // updateState changes container id's saved state under its lock.
@@ -426,22 +438,39 @@ func updateState(root, id string, change func(*container.State)) error {
 // and its name. The caller holds its lock and made sure nothing of it
 // runs.
 func removeContainer(root, id string) error {
+	_, err := removeContainerLater(root, id, false)
+	return err
+}
+
+// removeContainerLater is removeContainer; with later, the writable
+// layer is moved into the trash and returned for removal after the exit
+// status is reported (trash.go), instead of removed here.
+func removeContainerLater(root, id string, later bool) (*trashEntry, error) {
 	if err := ReleasePodmanRecord(root, id); err != nil {
-		return err
+		return nil, err
 	}
 	st, err := container.Load(root, id)
 	if err == nil && st.Name != "" {
 		defer container.ReleaseName(root, st.Name, id)
 	}
-	if err := removeUpper(id); err != nil {
-		return fmt.Errorf("removing container %s: %w", id, err)
+	var moved *trashEntry
+	if later {
+		moved = trashUpper(id)
+	}
+	if moved == nil {
+		if err := removeUpper(id); err != nil {
+			return nil, fmt.Errorf("removing container %s: %w", id, err)
+		}
 	}
 	if err := removeStateLast(container.Dir(root, id)); err != nil {
-		return fmt.Errorf("removing container %s: %w", id, err)
+		if moved != nil {
+			moved.removeNow()
+		}
+		return nil, fmt.Errorf("removing container %s: %w", id, err)
 	}
 	// The lock file goes when its holder unlocks (container.Lock), or
 	// with the next sweep.
-	return nil
+	return moved, nil
 }
 
 // discardContainer removes a container its command failed to set up,

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,43 +17,81 @@ import (
 )
 
 // SupervisorArg is the hidden command a detached container's supervisor
-// runs: urun __supervise RECORD (the container's record, engine/record.go).
+// runs: urun __supervise RECORD (the container's record, engine/record.go),
+// or urun __supervise --serve SOCKET (the shared supervisor, shared.go).
 const SupervisorArg = "__supervise"
 
-// supervisor is set in a supervisor process.
-type supervisor struct {
-	// status reports to the front (`run -d`, `start`) once: "ok" when the
-	// process runs, else the error; closing it ends the front's wait.
-	status *os.File
+// reporter tells the front (`run -d`, `start`) once how the start went:
+// "ok" when the process runs, else "err CODE TEXT"; closing it ends the
+// front's wait.
+type reporter struct {
+	mu sync.Mutex
+	w  io.WriteCloser
+	// shared: this supervisor serves other containers too.
+	shared bool
 }
 
-var supervised *supervisor
+// started reports the container running, and lets the front go.
+func (r *reporter) started() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil {
+		return
+	}
+	fmt.Fprint(r.w, "ok")
+	r.w.Close()
+	r.w = nil
+	// From here the supervisor only copies output and waits: give
+	// back what start-up used (measured: docs/BENCHMARKS.md).
+	go func() {
+		debug.FreeOSMemory()
+		dropText()
+	}()
+}
+
+// failed reports an error before the process ran (the front prints it).
+func (r *reporter) failed(code int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil {
+		return
+	}
+	fmt.Fprintf(r.w, "err %d %s", code, strings.TrimSpace(err.Error()))
+	r.w.Close()
+	r.w = nil
+}
 
 // SuperviseMain is the supervisor's main: it runs the container of the
 // record at args[0], detached, its output going to the log, and records
-// how it ended.
+// how it ended; with --serve SOCKET it is the shared supervisor.
 func SuperviseMain(args []string) int {
+	debug.SetGCPercent(25)
+	if len(args) == 2 && args[0] == serveFlag {
+		return serveShared(args[1])
+	}
 	if len(args) != 1 {
 		return container.ExitRuntime
 	}
-	supervised = &supervisor{status: os.NewFile(3, "status")}
-	debug.SetGCPercent(25)
-	err := supervise(args[0])
+	return superviseReporting(args[0], &reporter{w: os.NewFile(3, "status")})
+}
+
+// superviseReporting runs one container's supervision, reporting a
+// failure to start to rep, and returns the supervisor's exit code.
+func superviseReporting(path string, rep *reporter) int {
+	err := supervise(path, rep)
 	code := container.ExitCode(err)
 	if ce, ok := err.(*container.CodedError); err == nil || ok && ce.Err == nil {
 		code = 0 // the container ran; its status is recorded
 	}
-	if supervised.status != nil && err != nil {
-		// Failed before the process ran: the front prints the error.
-		fmt.Fprintf(supervised.status, "err %d %s", code, strings.TrimSpace(err.Error()))
-		supervised.status.Close()
+	if err != nil {
+		rep.failed(code, err)
 	}
 	return code
 }
 
 // supervise runs the container of the record at path, and again as its
 // restart policy says, until it says no or the user stopped it.
-func supervise(path string) error {
+func supervise(path string, rep *reporter) error {
 	rec, err := LoadRecord(path)
 	if err != nil {
 		return err
@@ -60,7 +99,7 @@ func supervise(path string) error {
 	// A new supervisor is a start: a stop before it no longer holds.
 	os.Remove(stoppedMarker(rec.ID))
 	for restarts := 0; ; restarts++ {
-		err = runRecord(rec, nil)
+		err = runRecord(rec, nil, rep)
 		if !rec.RestartPolicy.again(err, restarts) || stoppedByUser(rec.ID) {
 			return err
 		}
@@ -77,22 +116,14 @@ func restartDelay(restarts int) time.Duration {
 	return min(d, time.Minute)
 }
 
-// reportStarted tells the front the container runs, and lets it go.
-func reportStarted() {
-	if supervised != nil && supervised.status != nil {
-		fmt.Fprint(supervised.status, "ok")
-		supervised.status.Close()
-		supervised.status = nil
-		// From here the supervisor only copies output and waits: give
-		// back what start-up used (measured: docs/BENCHMARKS.md).
-		debug.FreeOSMemory()
-	}
-}
-
-// spawnSupervisor starts a detached supervisor for container id, which
-// runs it from its record, and waits until it reports the process
-// running.
+// spawnSupervisor hands container id to a supervisor, which runs it from
+// its record, and waits until it reports the process running: the
+// user's shared supervisor where it can serve it (shared.go), else one
+// of the container's own.
 func spawnSupervisor(id, record string) error {
+	if handled, err := handToShared(id, record); handled {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding urun's own executable: %w", err)
@@ -112,17 +143,26 @@ func spawnSupervisor(id, record string) error {
 	}
 	w.Close()
 	msg, _ := io.ReadAll(r)
-	s := string(msg)
-	if s == "ok" {
+	if string(msg) == "ok" {
 		cmd.Process.Release()
 		return nil
 	}
 	cmd.Wait()
-	if rest, ok := strings.CutPrefix(s, "err "); ok {
-		codeStr, text, _ := strings.Cut(rest, " ")
-		code, _ := strconv.Atoi(codeStr)
-		text = strings.TrimPrefix(text, "urun: ")
-		return &container.CodedError{Code: code, Err: errors.New(text)}
+	if err := parseReport(msg); err != nil {
+		return err
 	}
 	return fmt.Errorf("the supervisor of %s exited before the container started (%s)", id[:12], cmd.ProcessState)
+}
+
+// parseReport turns a supervisor's "err CODE TEXT" into its error; nil
+// for anything else.
+func parseReport(msg []byte) error {
+	rest, ok := strings.CutPrefix(string(msg), "err ")
+	if !ok {
+		return nil
+	}
+	codeStr, text, _ := strings.Cut(rest, " ")
+	code, _ := strconv.Atoi(codeStr)
+	text = strings.TrimPrefix(text, "urun: ")
+	return &container.CodedError{Code: code, Err: errors.New(text)}
 }

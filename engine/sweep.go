@@ -76,7 +76,8 @@ func reclaimName(root, name string) {
 // directories without state that nobody is making (empty, or a first
 // save cut short, or a removal cut short), lock files without their
 // container, and names nothing holds; a directory's writable layer goes
-// with it. Layers whose whole state root went (a reboot) are left to
+// with it, and so do the layers in the trash that nobody is removing
+// (trash.go). Layers whose whole state root went (a reboot) are left to
 // 'container prune', which names them.
 // A directory being made is locked by its maker (reserve,
 // container.Create hold the container's lock until the state is saved;
@@ -104,7 +105,7 @@ func Sweep(root string) {
 			}
 			continue
 		}
-		if !e.IsDir() || name == "names" || container.ValidID(name) != nil {
+		if !e.IsDir() || name == "names" || name == sharedDir || container.ValidID(name) != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
@@ -121,6 +122,7 @@ func Sweep(root string) {
 	}
 	container.SweepNames(root)
 	sweepUppers(root)
+	sweepTrash()
 }
 
 // orphanedRm: a --rm container whose urun (or supervisor) is dead; its

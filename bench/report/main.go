@@ -248,7 +248,9 @@ type memResult struct {
 	Containers   int      `json:"containers"`
 	HelperPSS    float64  `json:"helper_pss_kib"`
 	PerContainer *float64 `json:"per_container_kib"`
-	Helpers      string   `json:"helpers"`
+	// StartMs is the mean time of one detached start.
+	StartMs *float64 `json:"start_ms"`
+	Helpers string   `json:"helpers"`
 }
 
 // rateResult is one runtime's line of b6.json.
@@ -288,6 +290,22 @@ func compare(benches map[string][]result, b5 map[string]memResult, b6 map[string
 			r.Note = "podman side not measured"
 		default:
 			x := *u.PerContainer / *v.PerContainer
+			r.Value = &x
+		}
+		setTarget(&r, 1)
+		out = append(out, r)
+	}
+	{
+		// The shared supervisor must not make run -d slower than a
+		// supervisor per container did.
+		r := ratio{Bench: "B5-start", Urun: "urun", Peer: "urun-own", Note: "mean `run -d` time, shared supervisor over one per container"}
+		u, uok := b5["urun"]
+		v, vok := b5["urun-own"]
+		switch {
+		case !uok || !vok || u.StartMs == nil || v.StartMs == nil || *v.StartMs == 0:
+			r.Note = "not measured"
+		default:
+			x := *u.StartMs / *v.StartMs
 			r.Value = &x
 		}
 		setTarget(&r, 1)
@@ -382,14 +400,17 @@ func writeMemory(w *strings.Builder, b5 map[string]memResult) {
 		return
 	}
 	w.WriteString("\n## B5 idle memory: helper processes of detached `sleep` containers\n\n")
-	w.WriteString("| engine | containers | helper PSS total KiB | per container KiB | helper processes |\n|---|---:|---:|---:|---|\n")
+	w.WriteString("| engine | containers | helper PSS total KiB | per container KiB | mean start ms | helper processes |\n|---|---:|---:|---:|---:|---|\n")
 	for _, k := range sortedKeys(b5) {
 		m := b5[k]
-		per := "n/a"
+		per, start := "n/a", "n/a"
 		if m.PerContainer != nil {
 			per = fmt.Sprintf("%.0f", *m.PerContainer)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s |\n", k, m.Containers, m.HelperPSS, per, m.Helpers)
+		if m.StartMs != nil {
+			start = fmt.Sprintf("%.1f", *m.StartMs)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s |\n", k, m.Containers, m.HelperPSS, per, start, m.Helpers)
 	}
 }
 

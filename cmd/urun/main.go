@@ -56,6 +56,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == engine.SupervisorArg {
 		os.Exit(engine.SuperviseMain(os.Args[2:]))
 	}
+	// The detached remover of a --rm container's writable layer
+	// (engine/trash.go).
+	if len(os.Args) > 1 && os.Args[1] == engine.TrashArg {
+		os.Exit(engine.TrashMain(os.Args[2:]))
+	}
 	// urun doctor's probes re-execute urun inside their namespaces.
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
 		os.Exit(hostcheck.ChildMain())

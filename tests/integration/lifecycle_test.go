@@ -457,3 +457,56 @@ func TestPruneOrphanLayers(t *testing.T) {
 		t.Errorf("writable layers after prune: %v", got)
 	}
 }
+
+// Detached containers share one supervisor (engine/shared.go): it serves
+// each, records each exit, and ends with the last one; with
+// URUN_SUPERVISOR=own each gets its own, as before.
+func TestSharedSupervisor(t *testing.T) {
+	before := myProcesses(t)
+	supervisorOf := func(name string) (int, bool) {
+		var st struct {
+			Supervisor int  `json:"supervisor"`
+			Shared     bool `json:"sharedSupervisor"`
+		}
+		b, err := os.ReadFile(filepath.Join(stateRoot(t), psAll(t)[name].ID, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &st)
+		return st.Supervisor, st.Shared
+	}
+	names := []string{"sh-a", "sh-b", "sh-c"}
+	for _, n := range names {
+		urun(t, "rm", "-f", n)
+		mustRun(t, "run", "-d", "--name", n, busybox(), "sh", "-c", "echo "+n+"; exec sleep 300")
+	}
+	pid, shared := supervisorOf("sh-a")
+	if pid == 0 || !shared {
+		t.Fatalf("sh-a: supervisor %d, shared %v", pid, shared)
+	}
+	for _, n := range names[1:] {
+		if p, _ := supervisorOf(n); p != pid {
+			t.Errorf("%s is supervised by %d, sh-a by %d", n, p, pid)
+		}
+	}
+	for _, n := range names {
+		waitFor(t, func() bool { return strings.Contains(urun(t, "logs", n).stdout, n) })
+	}
+	// One container's end leaves the others supervised.
+	mustRun(t, "stop", "-t", "1", "sh-a")
+	if e := psAll(t)["sh-a"]; e.State != "exited" {
+		t.Errorf("sh-a after stop: %+v", e)
+	}
+	if e := psAll(t)["sh-b"]; e.State != "running" {
+		t.Errorf("sh-b after sh-a stopped: %+v", e)
+	}
+	own := urunEnv(t, []string{"URUN_SUPERVISOR=own"}, "run", "-d", "--rm", "--name", "sh-own", busybox(), "sleep", "300")
+	if own.code != 0 {
+		t.Fatalf("run -d with URUN_SUPERVISOR=own: %s", own)
+	}
+	if p, shared := supervisorOf("sh-own"); p == pid || shared {
+		t.Errorf("URUN_SUPERVISOR=own: supervisor %d (shared one %d), shared %v", p, pid, shared)
+	}
+	mustRun(t, "rm", "-f", "sh-a", "sh-b", "sh-c", "sh-own")
+	checkNoLeftovers(t, before)
+}
