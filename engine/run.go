@@ -462,6 +462,9 @@ func removeContainerLater(root, id string, later bool) (*trashEntry, error) {
 			return nil, fmt.Errorf("removing container %s: %w", id, err)
 		}
 	}
+	if later && trashState(root, id) {
+		return moved, nil
+	}
 	if err := removeStateLast(container.Dir(root, id)); err != nil {
 		if moved != nil {
 			moved.removeNow()
