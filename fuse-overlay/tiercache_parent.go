@@ -36,6 +36,60 @@ type TierRecord struct {
 	// By is who probed: "doctor", "info" or "run" (a container's mount).
 	By string    `json:"by"`
 	At time.Time `json:"at"`
+	// Owners is the ownership probe's answer, kept under its own key.
+	Owners *OwnersRecord `json:"owners,omitempty"`
+}
+
+// OwnersRecord says whether files owned by a mapping's ids (not only the
+// user's own) can be stored in the data directory: not on a FUSE
+// filesystem whose server runs as the user (sshfs, a user's
+// fuse-overlayfs) nor on NFS, where the server or the client refuses a
+// chown a user namespace's root asks for.
+type OwnersRecord struct {
+	// Key is OwnersKey at the time of the probe.
+	Key string `json:"key"`
+	// Error is why not; empty when they can be stored.
+	Error string    `json:"error,omitempty"`
+	By    string    `json:"by"`
+	At    time.Time `json:"at"`
+}
+
+// OwnersKey is what the ownership answer depends on: the filesystem and
+// device the data directory is on, the user and the id mapping.
+func OwnersKey(data, mapping string) string {
+	var sfs unix.Statfs_t
+	unix.Statfs(data, &sfs)
+	var st unix.Stat_t
+	unix.Stat(data, &st)
+	return fmt.Sprintf("fs=%#x dev=%d uid=%d map=%s", sfs.Type, st.Dev, os.Getuid(), mapping)
+}
+
+// LoadOwners returns the ownership answer in data when it was made under key.
+func LoadOwners(data, key string) (OwnersRecord, bool) {
+	r := readRecord(data)
+	if r.Owners == nil || r.Owners.Key != key {
+		return OwnersRecord{}, false
+	}
+	return *r.Owners, true
+}
+
+// SaveOwners records the ownership answer next to the tier's.
+func SaveOwners(data string, o OwnersRecord) error {
+	if o.At.IsZero() {
+		o.At = time.Now().UTC()
+	}
+	r := readRecord(data)
+	r.Owners = &o
+	return writeRecord(data, r)
+}
+
+// readRecord is the record in data as it is, valid or not.
+func readRecord(data string) TierRecord {
+	var r TierRecord
+	if b, err := os.ReadFile(filepath.Join(data, TierCacheFile)); err == nil {
+		json.Unmarshal(b, &r)
+	}
+	return r
 }
 
 // TierKey is what the tier depends on: the kernel, the filesystem and
@@ -82,12 +136,19 @@ func LoadTier(data, key string) (TierRecord, bool) {
 	return r, true
 }
 
-// SaveTier replaces the record in data (atomically: readers see the old
-// record or the new one).
+// SaveTier replaces the tier's record in data, keeping the ownership
+// answer (atomically: readers see the old record or the new one).
 func SaveTier(data string, r TierRecord) error {
 	if r.At.IsZero() {
 		r.At = time.Now().UTC()
 	}
+	if r.Owners == nil {
+		r.Owners = readRecord(data).Owners
+	}
+	return writeRecord(data, r)
+}
+
+func writeRecord(data string, r TierRecord) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -64,3 +64,26 @@ func TestRememberWritesOnlyWhatChanged(t *testing.T) {
 		t.Error("a matching record was written again")
 	}
 }
+
+// The ownership answer and the tier's share the record, each under its
+// own key: saving one keeps the other.
+func TestOwnersRecordKeptWithTier(t *testing.T) {
+	data := t.TempDir()
+	ok, sub := OwnersKey(data, "0:1000:1"), OwnersKey(data, "0:1000:1,1:100000:65536")
+	if err := SaveOwners(data, OwnersRecord{Key: sub, Error: "lchown: operation not permitted", By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveTier(data, TierRecord{Key: TierKey(data, "", ""), Tier: Fuse, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	o, hit := LoadOwners(data, sub)
+	if !hit || o.Error == "" || o.At.IsZero() {
+		t.Fatalf("LoadOwners after SaveTier = %+v, %v", o, hit)
+	}
+	if _, hit := LoadOwners(data, ok); hit {
+		t.Error("an answer for one mapping used for another")
+	}
+	if _, hit := LoadTier(data, TierKey(data, "", "")); !hit {
+		t.Error("SaveOwners after SaveTier lost the tier")
+	}
+}

@@ -269,6 +269,15 @@ func checkRuntimeDir(f Facts) Check {
 const storageFix = "keep urun's storage on a local filesystem such as ext4, xfs, btrfs or tmpfs: export URUN_DATA_DIR=/a/dir/on/ext4 (or urun --data-dir)"
 
 func checkStorage(f Facts) Check {
+	c := checkStorageTier(f)
+	if s := f.Storage; s.Owners != "" && f.Dirs.DataError == "" {
+		// run and pull refuse: a failure whatever the tier.
+		c = Check{ID: c.ID, Status: Fail, Cause: s.Owners + "; " + c.Cause, Fix: s.OwnersFix}
+	}
+	return c
+}
+
+func checkStorageTier(f Facts) Check {
 	s := f.Storage
 	const id = "storage"
 	if f.Dirs.DataError != "" {

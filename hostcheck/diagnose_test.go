@@ -244,6 +244,17 @@ func TestCauses(t *testing.T) {
 			fix: []string{"export URUN_DATA_DIR="}, exit: ExitDegraded,
 		},
 		{
+			name: "storage cannot hold subordinate ids (sshfs)",
+			breakF: func(f *Facts) {
+				f.Storage.FSType = "fuse"
+				f.Storage.Overlay = Probe{Ran: true, Error: "mount -t overlay: invalid argument", Errno: "EINVAL"}
+				f.Storage.Owners = "/home/dev/.local/share/urun (fuse) cannot store files owned by subordinate ids (giving a file to uid 100000, gid 100000: operation not permitted)"
+				f.Storage.OwnersFix = "urun --data-dir /a/local/dir"
+			},
+			id: "storage", status: Fail, cause: []string{"cannot store files owned by subordinate ids", "fuse-overlayfs instead"},
+			fix: []string{"--data-dir"}, exit: ExitCannot,
+		},
+		{
 			name: "overlay and fuse both impossible",
 			breakF: func(f *Facts) {
 				f.Storage.Overlay = failed("mount -t overlay: invalid argument")

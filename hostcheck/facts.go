@@ -161,6 +161,11 @@ type StorageFacts struct {
 	// TierRecord is the file the answer was recorded in for `urun run`
 	// (fuseoverlay.TierRecord), "" when it could not be written.
 	TierRecord string `json:"tierRecord,omitempty"`
+	// Owners is why the storage cannot hold files owned by subordinate
+	// ids, so that images cannot be unpacked there with the default
+	// mapping (empty: it can, or there is one id); OwnersFix the fix.
+	Owners    string `json:"owners,omitempty"`
+	OwnersFix string `json:"ownersFix,omitempty"`
 }
 
 // FuseFacts is /dev/fuse and the fuse-overlayfs probe.

@@ -49,6 +49,9 @@ type Options struct {
 	Data, DataError   string
 	// DataFix is the fix for DataError, when urun knows it.
 	DataFix string
+	// Owners is why Data cannot store files owned by subordinate ids
+	// (store.CheckOwners, the answer run and pull act on); OwnersFix its fix.
+	Owners, OwnersFix string
 	// NetworkDefault is `urun run`'s --network default, and why.
 	NetworkDefault, NetworkWhy string
 }
@@ -68,6 +71,7 @@ func Gather(o Options) Facts {
 	}
 	f.Sysctl = readSysctls()
 	f.Dirs = DirFacts{State: o.State, StateError: o.StateError, Data: o.Data, DataError: o.DataError, DataFix: o.DataFix}
+	f.Storage.Owners, f.Storage.OwnersFix = o.Owners, o.OwnersFix
 	f.Dirs.RuntimeEnv, f.Dirs.RuntimeProblem, f.Dirs.RuntimeOwner, f.Dirs.RuntimeMode = runtimeDirState(f.User.UID)
 	f.Network.Default, f.Network.DefaultWhy = o.NetworkDefault, o.NetworkWhy
 	f.Helpers = map[string]Helper{}

@@ -39,6 +39,9 @@ type UnpackRequest struct {
 	// Remove only deletes Dir: files owned by subordinate ids can be
 	// removed only from inside the mapping too.
 	Remove bool `json:"remove,omitempty"`
+	// Owners asks only whether a file in Dir can be given to this
+	// user namespace's id pair (owners_parent.go); nothing is unpacked.
+	Owners *[2]int `json:"owners,omitempty"`
 }
 
 // UnpackResult is the helper's answer: how many files had owners outside
@@ -46,6 +49,8 @@ type UnpackRequest struct {
 type UnpackResult struct {
 	Unmapped int    `json:"unmapped,omitempty"`
 	First    string `json:"first,omitempty"`
+	// OwnersError is the refused chown of an Owners probe.
+	OwnersError string `json:"ownersError,omitempty"`
 }
 
 // RootfsOptions are the choices a run makes about its image's files.

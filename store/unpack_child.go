@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,9 @@ const initTimeout = 30 * time.Second
 // unpack applies the layers into a fresh req.Dir. A leftover from an
 // interrupted earlier unpack is removed first; on failure nothing is left.
 func unpack(req UnpackRequest) (res UnpackResult, err error) {
+	if req.Owners != nil {
+		return probeOwners(req.Dir, req.Owners[0], req.Owners[1])
+	}
 	if err := os.RemoveAll(req.Dir); err != nil {
 		return res, fmt.Errorf("removing an interrupted unpack at %s: %w", req.Dir, err)
 	}
@@ -164,4 +168,31 @@ func applyLayer(dir string, l Layer, opts *archive.TarOptions, maps *nsMaps) (fi
 		return nil, 0, err
 	}
 	return nil, 0, nil
+}
+
+// probeOwners gives a new file in dir to uid:gid: an unnamed one
+// (O_TMPFILE, gone with the process even when it is killed) where the
+// filesystem has them, else a named one it removes. A filesystem that
+// cannot store that owner refuses the chown with EPERM (sshfs, a user's
+// FUSE mount, NFS) or EINVAL; that is an answer, not an error.
+func probeOwners(dir string, uid, gid int) (res UnpackResult, err error) {
+	var chown error
+	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600); err == nil {
+		chown = unix.Fchown(fd, uid, gid)
+		unix.Close(fd)
+	} else {
+		f, err := os.CreateTemp(dir, ".owners-probe-")
+		if err != nil {
+			return res, fmt.Errorf("creating a probe file in %s: %w", dir, err)
+		}
+		f.Close()
+		defer os.Remove(f.Name())
+		chown = unix.Lchown(f.Name(), uid, gid)
+	}
+	if errors.Is(chown, unix.EPERM) || errors.Is(chown, unix.EINVAL) || errors.Is(chown, unix.EACCES) {
+		res.OwnersError = chown.Error()
+	} else if chown != nil {
+		return res, fmt.Errorf("probing %s: %w", dir, chown)
+	}
+	return res, nil
 }

@@ -7,7 +7,10 @@ import (
 
 	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/hostcheck"
+	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/netns"
+	"github.com/urun-dev/urun/store"
+	"github.com/urun-dev/urun/userns"
 )
 
 // gatherFacts runs hostcheck's probes with what the rest of urun would
@@ -37,6 +40,15 @@ func gatherFacts() hostcheck.Facts {
 		o.DataError = err.Error()
 	} else {
 		o.Data = d
+		// The ownership probe run and pull use, asked again and recorded.
+		if maps, err := userns.ResolveMaps(idmap.ModeAuto, false); err == nil && o.Executable != "" {
+			var oe *store.OwnersError
+			if err := store.ProbeOwners(d, maps, o.Executable, "urun doctor/info"); errors.As(err, &oe) {
+				o.Owners, o.OwnersFix = oe.Cause(), store.OwnersFix
+			} else if err != nil {
+				o.Owners, o.OwnersFix = "probing which owners "+d+" can store: "+err.Error(), store.OwnersFix
+			}
+		}
 	}
 	return hostcheck.Gather(o)
 }

@@ -22,6 +22,9 @@ func init() {
 				if *input == "" || len(args) > 1 {
 					return argsError("load", "-i FILE and at most one NAME")
 				}
+				if err := checkOwners(nil); err != nil {
+					return err
+				}
 				full, err := imageHelper(append(append([]string{"load"}, pullFlags(true, *quiet)...), append([]string{*input}, args...)...)...)
 				if err != nil {
 					return err

@@ -41,6 +41,9 @@ func init() {
 					fmt.Println(reply.ImageID)
 					return nil
 				}
+				if err := checkOwners(nil); err != nil {
+					return err
+				}
 				a := pullFlags(*tlsVerify, *quiet)
 				if *authFile != "" {
 					a = append(a, "--authfile", *authFile)

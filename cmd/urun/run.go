@@ -194,6 +194,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
+	if _, _, oci := store.ParseOCIRef(ref); !f.rootfs && (oci || f.imageStore != imageStorePodman) {
+		if err := checkOwners(&maps); err != nil {
+			return err
+		}
+	}
 
 	var imgConfig container.ImageConfig
 	plan := fuseoverlay.Plan{Tier: fuseoverlay.Auto, FuseBin: fuseoverlay.FuseBinary()}

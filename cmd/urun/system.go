@@ -18,16 +18,25 @@ func init() {
 	register("system", func() *command {
 		fs := pflag.NewFlagSet("system", pflag.ContinueOnError)
 		repair := fs.Bool("repair", false, "with check: repair what the check finds (containers/storage's Repair: damaged layers and images are removed)")
+		verbose := fs.BoolP("verbose", "v", false, "with df: one line per image (with its shared and unique size), container and volume")
+		format := fs.String("format", "", "with df: json")
 		return &command{
 			name:  "system",
-			short: "Check the layer store",
-			usage: "system check [--repair]\n\ncheck runs go.podman.io/storage's consistency check on urun's layer store\n(every layer's content against its recorded digest and size), prints one\nline per problem and exits 1 when there is any.",
+			short: "Show disk use; check the layer store",
+			usage: "system df [-v] [--format json] | system check [--repair]\n\n" +
+				"df shows what images, containers and local volumes take on disk, as docker\n" +
+				"and podman show it; -v adds each image's size shared with other images and\n" +
+				"its own (unique), as podman's system df -v.\n" +
+				"check runs go.podman.io/storage's consistency check on urun's layer store\n(every layer's content against its recorded digest and size), prints one\nline per problem and exits 1 when there is any.",
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				if len(args) != 1 || args[0] != "check" {
-					return argsError("system", "the subcommand check")
+				switch {
+				case len(args) == 1 && args[0] == "check":
+					return systemCheck(*repair)
+				case len(args) == 1 && args[0] == "df":
+					return systemDF(g, *verbose, *format)
 				}
-				return systemCheck(*repair)
+				return argsError("system", "a subcommand: df or check")
 			},
 		}
 	})
