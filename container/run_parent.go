@@ -224,10 +224,7 @@ func Run(cfg RunConfig) (int, error) {
 // returns how cmd ended. run and exec share it.
 func waitForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, deliver func(os.Signal) error, exited func(), copied <-chan struct{}, restore func()) (int, error) {
 	done := make(chan error, 1)
-	go func() {
-		awaitExit(cmd.Process.Pid)
-		done <- cmd.Wait()
-	}()
+	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
@@ -243,35 +240,6 @@ func waitForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, deliver func(os.Signal
 			return exitStatus(cmd.ProcessState, werr)
 		}
 	}
-}
-
-// awaitExit returns once process pid has exited (it is not reaped),
-// waiting in Go's netpoller on a pidfd (Linux 5.3) rather than in a
-// blocking wait4, which holds an OS thread: a supervisor serving many
-// containers would keep one thread per container (~0.1 MB each,
-// docs/BENCHMARKS.md B5). Without pidfds it returns at once and the
-// caller's Wait blocks as before.
-func awaitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	// A pidfd reads as ready once its process has exited; Read's
-	// callback returning false parks this goroutine until then.
-	first := true
-	rc.Read(func(uintptr) bool {
-		if first {
-			first = false
-			return false
-		}
-		return true
-	})
 }
 
 // receiveConsole takes the pty master the init sends for -t.
