@@ -289,7 +289,11 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	if logs != nil {
 		logs.close()
 	}
-	recordExit(root, id, status, runErr, autoRemove)
+	if moved := recordExit(root, id, status, runErr, autoRemove, fg != nil); moved != nil {
+		// Removed by a detached remover while urun returns the status
+		// (the mark below includes starting it).
+		moved.removeLater()
+	}
 	cfg.Exit.Mark("cleaned up")
 	if cg != nil {
 		if cfg.Debug {
@@ -390,19 +394,21 @@ func claim(root, id string, shared bool) error {
 }
 
 // recordExit writes how the container ended, or removes it (--rm).
-func recordExit(root, id string, status int, runErr error, autoRemove bool) {
+// With later (a foreground run), a --rm container's writable layer is
+// returned for removal after urun reports the exit (trash.go).
+func recordExit(root, id string, status int, runErr error, autoRemove, later bool) *trashEntry {
 	unlock, err := container.Lock(root, id)
 	if err != nil {
-		return
+		return nil
 	}
 	defer unlock()
 	st, err := container.Load(root, id)
 	if err != nil {
-		return // removed meanwhile (rm -f)
+		return nil // removed meanwhile (rm -f)
 	}
 	if autoRemove {
-		removeContainer(root, id)
-		return
+		moved, _ := removeContainerLater(root, id, later)
+		return moved
 	}
 	st.Status = specs.StateStopped
 	st.FinishedAt = time.Now().UTC()
@@ -415,6 +421,7 @@ func recordExit(root, id string, status int, runErr error, autoRemove bool) {
 	st.Supervisor, st.SharedSupervisor = 0, false
 	st.Creator, st.CreatorStart = 0, 0
 	st.Save(root)
+	return nil
 }
 
 // updateState changes container id's saved state under its lock.
@@ -436,22 +443,42 @@ func updateState(root, id string, change func(*container.State)) error {
 // and its name. The caller holds its lock and made sure nothing of it
 // runs.
 func removeContainer(root, id string) error {
+	_, err := removeContainerLater(root, id, false)
+	return err
+}
+
+// removeContainerLater is removeContainer; with later, the writable
+// layer is moved into the trash and returned for removal after the exit
+// status is reported (trash.go), instead of removed here.
+func removeContainerLater(root, id string, later bool) (*trashEntry, error) {
 	if err := ReleasePodmanRecord(root, id); err != nil {
-		return err
+		return nil, err
 	}
 	st, err := container.Load(root, id)
 	if err == nil && st.Name != "" {
 		defer container.ReleaseName(root, st.Name, id)
 	}
-	if err := removeUpper(id); err != nil {
-		return fmt.Errorf("removing container %s: %w", id, err)
+	var moved *trashEntry
+	if later {
+		moved = trashUpper(id)
+	}
+	if moved == nil {
+		if err := removeUpper(id); err != nil {
+			return nil, fmt.Errorf("removing container %s: %w", id, err)
+		}
+	}
+	if later && trashState(root, id) {
+		return moved, nil
 	}
 	if err := removeStateLast(container.Dir(root, id)); err != nil {
-		return fmt.Errorf("removing container %s: %w", id, err)
+		if moved != nil {
+			moved.removeNow()
+		}
+		return nil, fmt.Errorf("removing container %s: %w", id, err)
 	}
 	// The lock file goes when its holder unlocks (container.Lock), or
 	// with the next sweep.
-	return nil
+	return moved, nil
 }
 
 // discardContainer removes a container its command failed to set up,

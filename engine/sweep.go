@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -76,7 +77,8 @@ func reclaimName(root, name string) {
 // directories without state that nobody is making (empty, or a first
 // save cut short, or a removal cut short), lock files without their
 // container, and names nothing holds; a directory's writable layer goes
-// with it. Layers whose whole state root went (a reboot) are left to
+// with it, and so do the layers in the trash that nobody is removing
+// (trash.go). Layers whose whole state root went (a reboot) are left to
 // 'container prune', which names them.
 // A directory being made is locked by its maker (reserve,
 // container.Create hold the container's lock until the state is saved;
@@ -121,7 +123,27 @@ func Sweep(root string) {
 	}
 	container.SweepNames(root)
 	sweepUppers(root)
+	sweepTrashInBackground(root)
 }
+
+// trashSwept counts the trash removals the sweep started.
+var trashSwept sync.WaitGroup
+
+// sweepTrashInBackground removes the trash (trash.go) while the command
+// goes on with its own work (a run waits on its helpers and init most of
+// its start); FinishSweep waits for it before urun exits. An exit
+// without that wait only leaves the rest for the next command.
+func sweepTrashInBackground(root string) {
+	trashSwept.Add(1)
+	go func() {
+		defer trashSwept.Done()
+		sweepStateTrash(root)
+		sweepTrash()
+	}()
+}
+
+// FinishSweep waits for the trash removal the sweep started.
+func FinishSweep() { trashSwept.Wait() }
 
 // orphanedRm: a --rm container whose urun (or supervisor) is dead; its
 // init dies with it, and its writable layer on disk must go (reclaim

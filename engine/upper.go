@@ -10,9 +10,6 @@ import (
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/fuse-overlay"
-	"github.com/urun-dev/urun/idmap"
-	"github.com/urun-dev/urun/store"
-	"github.com/urun-dev/urun/userns"
 )
 
 // Every container's writable layer is a directory in the data directory
@@ -148,10 +145,8 @@ func PruneOrphanUppers(root string) ([]string, error) {
 	return removed, nil
 }
 
-// removeUpper deletes container id's writable layer, if it has one. Its
-// files belong to the container's ids, so the removal runs in a user
-// namespace with all of the user's ids (any mapping a container had is
-// inside it).
+// removeUpper deletes container id's writable layer, if it has one
+// (removeLayerDir: in a user namespace where this user cannot).
 func removeUpper(id string) error {
 	dir, err := upperDir(id)
 	if err != nil {
@@ -165,15 +160,7 @@ func removeUpper(id string) error {
 		// the container's ids to remove.
 		return os.RemoveAll(dir)
 	}
-	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding urun's own executable: %w", err)
-	}
-	return store.RemoveTree(dir, maps, exe)
+	return removeLayerDir(dir)
 }
 
 // hasLayer: dir holds a writable layer (upper, work), not only a record.

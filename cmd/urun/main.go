@@ -56,11 +56,18 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == engine.SupervisorArg {
 		os.Exit(engine.SuperviseMain(os.Args[2:]))
 	}
+	// The detached remover of a --rm container's writable layer
+	// (engine/trash.go).
+	if len(os.Args) > 1 && os.Args[1] == engine.TrashArg {
+		os.Exit(engine.TrashMain(os.Args[2:]))
+	}
 	// urun doctor's probes re-execute urun inside their namespaces.
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
 		os.Exit(hostcheck.ChildMain())
 	}
-	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
+	code := urunMain(os.Args[1:], os.Stdout, os.Stderr)
+	engine.FinishSweep() // the trash the sweep is removing (engine/sweep.go)
+	os.Exit(code)
 }
 
 func urunMain(args []string, stdout, stderr io.Writer) int {

@@ -52,37 +52,34 @@ func init() {
 						return fmt.Errorf("--resources: not linux.resources JSON: %w", err)
 					}
 				}
-				set := func(name string) bool { return fs.Changed(name) }
-				if set("memory") || set("memory-reservation") || set("memory-swap") {
+				// Each flag given sets its field, over the file's.
+				mem := func() *specs.LinuxMemory {
 					if r.Memory == nil {
 						r.Memory = &specs.LinuxMemory{}
 					}
-					if set("memory") {
-						r.Memory.Limit = memory
-					}
-					if set("memory-reservation") {
-						r.Memory.Reservation = reservation
-					}
-					if set("memory-swap") {
-						r.Memory.Swap = swap
-					}
+					return r.Memory
 				}
-				if set("cpu-share") || set("cpu-period") || set("cpu-quota") {
+				cpu := func() *specs.LinuxCPU {
 					if r.CPU == nil {
 						r.CPU = &specs.LinuxCPU{}
 					}
-					if set("cpu-share") {
-						r.CPU.Shares = shares
-					}
-					if set("cpu-period") {
-						r.CPU.Period = period
-					}
-					if set("cpu-quota") {
-						r.CPU.Quota = quota
-					}
+					return r.CPU
 				}
-				if set("pids-limit") {
-					r.Pids = &specs.LinuxPids{Limit: pids}
+				for _, l := range []struct {
+					flag string
+					set  func()
+				}{
+					{"memory", func() { mem().Limit = memory }},
+					{"memory-reservation", func() { mem().Reservation = reservation }},
+					{"memory-swap", func() { mem().Swap = swap }},
+					{"cpu-share", func() { cpu().Shares = shares }},
+					{"cpu-period", func() { cpu().Period = period }},
+					{"cpu-quota", func() { cpu().Quota = quota }},
+					{"pids-limit", func() { r.Pids = &specs.LinuxPids{Limit: pids} }},
+				} {
+					if fs.Changed(l.flag) {
+						l.set()
+					}
 				}
 				// containerd sends the container's whole linux.resources;
 				// device rules are set at create and, as with runc, not

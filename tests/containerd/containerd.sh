@@ -30,6 +30,8 @@ newcg=()
 for h in /sys/fs/cgroup/*/; do
 	[ -d "${h}k8s.io" ] || newcg+=("${h}k8s.io")
 done
+# shellcheck source=cri.bash
+. "$repo/tests/containerd/cri.bash"
 pid=
 cleanup() {
 	local rc=$?
@@ -67,61 +69,6 @@ if [ ! -x "$crictl_bin" ]; then
 	GOBIN=$dir/gobin GOFLAGS=-buildvcs=false go install sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0
 	mkdir -p "$repo/_build/gobin" && mv "$dir/gobin/crictl" "$crictl_bin"
 fi
-crictl() { "$crictl_bin" -c "$dir/crictl.yaml" "$@"; }
-
-mkdir -p "$dir/cni" "$dir/logs"
-cat >"$dir/cni/10-urun-cri.conflist" <<JSON
-{"cniVersion": "0.4.0", "name": "urun-cri", "plugins": [
-  {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "dataDir": "$dir/cni-ipam"}}]}
-JSON
-# restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE. Streaming
-# (exec) on an ephemeral loopback port. The handlers' Root keeps each
-# runtime's state under $dir.
-cat >"$dir/config.toml" <<TOML
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "$dir/containerd.sock"
-[ttrpc]
-  address = "$dir/containerd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$dir/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/urun-pause:test"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$dir/cni"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "$runc"
-        Root = "$dir/runtime-root/runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun.options]
-        BinaryName = "$urun"
-        Root = "$dir/runtime-root/urun"
-TOML
-cat >"$dir/crictl.yaml" <<YAML
-runtime-endpoint: unix://$dir/containerd.sock
-image-endpoint: unix://$dir/containerd.sock
-timeout: 20
-YAML
-containerd --config "$dir/config.toml" >"$dir/log" 2>&1 &
-pid=$!
-C="ctr -a $dir/containerd.sock"
-for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
-
 # The images: busybox (the suites' layout) and the pause image, built
 # here from tests/containerd/pause as a one-layer OCI layout.
 tar -C "$layout" -cf "$dir/busybox.tar" .
@@ -148,15 +95,9 @@ build_pause() {
 	tar -C "$d/layout" -cf "$dir/pause.tar" .
 }
 build_pause
-# --base-name: the layouts tag their manifest ("latest", "test").
+cri_start "$dir/busybox.tar" "$dir/pause.tar"
+# ctr's own namespace gets busybox too.
 $C images import --base-name localhost/busybox "$dir/busybox.tar" >/dev/null
-$C -n k8s.io images import --base-name localhost/busybox "$dir/busybox.tar" >/dev/null
-$C -n k8s.io images import --base-name localhost/urun-pause "$dir/pause.tar" >/dev/null
-
-fail=0
-check() { # name, want, got
-	if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: want [$2], got [$3]"; fail=1; fi
-}
 
 # The ctr battery (urun only; containerd's own client, no CRI).
 out=$($C run --rm --runc-binary "$urun" localhost/busybox:latest t1 echo hello-from-containerd)
@@ -218,7 +159,7 @@ for rt in runc urun; do
 	$C container rm $t >/dev/null 2>&1
 done
 
-. "$repo/tests/containerd/cri.bash"
+cri_lifecycle
 echo "containerd: CRI lifecycle took $((SECONDS - began)) s so far" >&2
 
 # Rootless containerd (rootless.sh) as ROOTLESS_USER, from copies that

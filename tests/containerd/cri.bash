@@ -1,11 +1,84 @@
 # shellcheck shell=bash
-# The CRI pod lifecycle, sourced by containerd.sh (which provides crictl,
-# $dir, $prefix, $hostdisk and check). For each handler (runc, urun) and
-# each pod kind (cni: a pod network from the CNI bridge; host:
-# hostNetwork; pidpod: shareProcessNamespace) it runs what the kubelet
-# does: runp, create, start, exec, logs, a container that exits by itself
-# (EXITED with its code), stop, rm, stopp, rmp. Each step is one `step`
-# line "HANDLER KIND STEP"; at the end urun must fail no step runc passes.
+# The CRI side of the containerd tests, sourced by containerd.sh (root)
+# and rootless.sh (under rootlesskit), which set $dir, $urun, $runc,
+# $crictl_bin, $bridge, $subnet, $prefix and $hostdisk:
+#  - cri_start: the CNI bridge, containerd with its CRI plugin and the
+#    two handlers (runc, urun), crictl's config, the images;
+#  - cri_lifecycle: for each handler and each pod kind (cni: a pod
+#    network from the CNI bridge; host: hostNetwork; pidpod:
+#    shareProcessNamespace) what the kubelet does: runp, create, start,
+#    exec, logs, a container that exits by itself (EXITED with its code),
+#    stop, rm, stopp, rmp. Each step is one `step` line "HANDLER KIND
+#    STEP"; at the end urun must fail no step runc passes.
+
+fail=0
+check() { # name, want, got
+	if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: want [$2], got [$3]"; fail=1; fi
+}
+crictl() { "$crictl_bin" -c "$dir/crictl.yaml" "$@"; }
+
+# cri_start writes the CNI bridge's config, containerd's (EXTRA: more
+# lines for the CRI plugin's section) and crictl's, starts containerd
+# (its pid in $pid, its client in $C), waits for its socket and imports
+# the busybox and pause images into the k8s.io namespace.
+# restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, and a user
+# can only raise it. Streaming (exec) on an ephemeral loopback port. The
+# handlers' Root keeps each runtime's state under $dir.
+cri_start() { # busybox_tar pause_tar [extra]
+	mkdir -p "$dir/cni" "$dir/logs"
+	cat >"$dir/cni/10-urun-cri.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "urun-cri", "plugins": [
+  {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "dataDir": "$dir/cni-ipam"}}]}
+JSON
+	cat >"$dir/config.toml" <<TOML
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$dir/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/urun-pause:test"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  disable_apparmor = true
+${3:+  $3
+}  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "$runc"
+        Root = "$dir/runtime-root/runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun.options]
+        BinaryName = "$urun"
+        Root = "$dir/runtime-root/urun"
+TOML
+	cat >"$dir/crictl.yaml" <<YAML
+runtime-endpoint: unix://$dir/containerd.sock
+image-endpoint: unix://$dir/containerd.sock
+timeout: 20
+YAML
+	containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
+	pid=$!
+	C="ctr -a $dir/containerd.sock"
+	for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
+	# --base-name: the layouts tag their manifest ("latest", "test").
+	$C -n k8s.io images import --base-name localhost/busybox "$1" >/dev/null
+	$C -n k8s.io images import --base-name localhost/urun-pause "$2" >/dev/null
+}
 
 # step is check for the CRI lines: runc's failures are the peer's,
 # printed as "peer"; a step urun fails as runc did (runc runs first, its
@@ -115,23 +188,26 @@ JSON
 	step "$t pod name reusable" "" "$(crictl pods -q --name "^$n\$" 2>&1)"
 }
 
-crifail=0
-set +e
-for h in runc urun; do
-	for kind in cni host pidpod; do
-		cri_pod "$h" "$kind"
+# cri_lifecycle runs every pod kind with each handler, then the gate.
+cri_lifecycle() {
+	crifail=0
+	set +e
+	for h in runc urun; do
+		for kind in cni host pidpod; do
+			cri_pod "$h" "$kind"
+		done
+	done 2>&1 | tee "$dir/cri.out"
+	for h in runc urun; do
+		echo "containerd: CRI $h: $(grep -c "^ok   $h " "$dir/cri.out")/$(grep -c -E "^(ok  |FAIL|peer|same) $h " "$dir/cri.out") steps pass" >&2
 	done
-done 2>&1 | tee "$dir/cri.out"
-for h in runc urun; do
-	echo "containerd: CRI $h: $(grep -c "^ok   $h " "$dir/cri.out")/$(grep -c -E "^(ok  |FAIL|peer|same) $h " "$dir/cri.out") steps pass" >&2
-done
-# The gate: every step runc passes here, urun passes.
-while read -r step; do
-	if ! grep -qxF "ok   urun $step" "$dir/cri.out"; then
-		echo "FAIL gate: runc passes \"$step\", urun does not"
-		crifail=1
-	fi
-done < <(sed -n 's/^ok   runc //p' "$dir/cri.out")
-grep -q '^peer runc ' "$dir/cri.out" && echo "containerd: runc fails some CRI steps here (above); urun is gated on the rest" >&2
-set -e
-[ $crifail = 0 ] || fail=1
+	# The gate: every step runc passes here, urun passes.
+	while read -r step; do
+		if ! grep -qxF "ok   urun $step" "$dir/cri.out"; then
+			echo "FAIL gate: runc passes \"$step\", urun does not"
+			crifail=1
+		fi
+	done < <(sed -n 's/^ok   runc //p' "$dir/cri.out")
+	grep -q '^peer runc ' "$dir/cri.out" && echo "containerd: runc fails some CRI steps here (above); urun is gated on the rest" >&2
+	set -e
+	[ $crifail = 0 ] || fail=1
+}

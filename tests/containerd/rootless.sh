@@ -29,68 +29,13 @@ rm -f /run/containerd /var/lib/cni
 mkdir -p /run/containerd /var/lib/cni
 runc=$(command -v runc)
 bridge=urun-cri0 subnet=10.213.21.0/24 prefix=10.213.21.
-crictl() { "$crictl_bin" -c "$dir/crictl.yaml" "$@"; }
-mkdir -p "$dir/cni" "$dir/logs"
-cat >"$dir/cni/10-urun-cri.conflist" <<JSON
-{"cniVersion": "0.4.0", "name": "urun-cri", "plugins": [
-  {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "dataDir": "$dir/cni-ipam"}}]}
-JSON
+# shellcheck source=cri.bash
+. "$cri_bash"
 # Rootless: no cgroups of containerd's own (this host's controllers are
-# cgroup v1, which an ordinary user cannot be delegated), no apparmor,
-# oom_score_adj only raised.
-cat >"$dir/config.toml" <<TOML
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "$dir/containerd.sock"
-[ttrpc]
-  address = "$dir/containerd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$dir/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/urun-pause:test"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  disable_cgroup = true
-  disable_apparmor = true
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$dir/cni"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "$runc"
-        Root = "$dir/runtime-root/runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.urun.options]
-        BinaryName = "$urun"
-        Root = "$dir/runtime-root/urun"
-TOML
-cat >"$dir/crictl.yaml" <<YAML
-runtime-endpoint: unix://$dir/containerd.sock
-image-endpoint: unix://$dir/containerd.sock
-timeout: 20
-YAML
-containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
-C="ctr -a $dir/containerd.sock"
-for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
-$C -n k8s.io images import --base-name localhost/busybox "$busybox_tar" >/dev/null
-$C -n k8s.io images import --base-name localhost/urun-pause "$pause_tar" >/dev/null
-fail=0
-check() {
-	if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: want [$2], got [$3]"; fail=1; fi
-}
+# cgroup v1, which an ordinary user cannot be delegated), no apparmor.
+cri_start "$busybox_tar" "$pause_tar" "disable_cgroup = true"
 # A user namespace cannot make device nodes at all: the mknod step
 # passes for both runtimes here.
 hostdisk="mknod /tmp/hd b 7 0 2>/dev/null; if head -c 1 /tmp/hd >/dev/null 2>&1; then echo READ; else echo DENIED; fi"
-# shellcheck source=cri.bash
-. "$cri_bash"
+cri_lifecycle
 exit $fail

@@ -88,6 +88,13 @@ var dockerLines = []dockerLine{
 	{name: "exec --env-file", script: `printf 'E=1\n' > $W/e; docker run -d --name ef $IMG sleep 300 >/dev/null; docker exec --env-file $W/e ef sh -c 'echo $E'; docker rm -f ef >/dev/null`, want: "1"},
 	{name: "exec -w", script: `docker run -d --name ew $IMG sleep 300 >/dev/null; docker exec -w /etc ew pwd; docker rm -f ew >/dev/null`, want: "/etc"},
 	{name: "help -h hostname", script: `docker run --help | grep -c -- '--hostname'`, want: "1"},
+	// save and load through stdout and stdin; rename, port (issue 23's missing commands).
+	{name: "save stdout load stdin", script: `docker save $IMG > $W/i.tar && docker load < $W/i.tar`, match: `^Loaded image\(?s?\)?: \S*test/docker-bb:1$`},
+	{name: "save -o oci load -i", script: `docker save --format oci-archive -o $W/o.tar $IMG && docker load -q -i $W/o.tar`, match: `^Loaded image\(?s?\)?: \S*test/docker-bb:1$`},
+	{name: "rename", script: `docker run -d --name rn1 $IMG sleep 300 >/dev/null && docker rename rn1 rn2 && docker ps --filter name=rn2 --format '{{.Names}}'; docker rm -f rn2 >/dev/null`, want: "rn2"},
+	{name: "rename taken", script: `docker run -d --name ra $IMG sleep 300 >/dev/null; docker create --name rb $IMG true >/dev/null; docker rename ra rb 2>/dev/null; echo $?; docker rename ra ra; echo $?; docker rm -f ra rb >/dev/null`, want: "125\n0"},
+	{name: "rename frees the old name", script: `docker create --name ro1 $IMG true >/dev/null && docker rename ro1 ro2 && docker create --name ro1 $IMG true >/dev/null && echo ok; docker rm -f ro1 ro2 >/dev/null`, want: "ok"},
+	{name: "port", script: `docker run -d --name pt -p 127.0.0.1:18380:80 -p 18381:81/udp $IMG sleep 300 >/dev/null && docker port pt | sort && docker port pt 80 && docker port pt 81/udp; docker port pt 99 >/dev/null 2>&1; echo $?; docker rm -f pt >/dev/null`, want: "80/tcp -> 127.0.0.1:18380\n81/udp -> 0.0.0.0:18381\n127.0.0.1:18380\n0.0.0.0:18381\n125"},
 }
 
 // dockerEngine is a `docker` on PATH for the lines: urun or podman.

@@ -332,6 +332,10 @@ func TestHelpersOffPath(t *testing.T) {
 	if rr.code != 125 || !strings.Contains(rr.stderr, "pasta is installed at /usr/bin/pasta, but /usr/bin is not on PATH") {
 		t.Errorf("urun run --network pasta with pasta off PATH: %s", rr)
 	}
+	rr = urunEnv(t, []string{path}, "run", "--network", "slirp4netns", busybox(), "true")
+	if rr.code != 125 || !strings.Contains(rr.stderr, "slirp4netns is installed at /usr/bin/slirp4netns, but /usr/bin is not on PATH") || !strings.Contains(rr.stderr, `fix: export PATH="$PATH:/usr/bin"`) {
+		t.Errorf("urun run --network slirp4netns with slirp4netns off PATH: %s", rr)
+	}
 }
 
 // XDG_RUNTIME_DIR unset (su, a CI shell) or naming another user's

@@ -35,7 +35,19 @@ func shmem(t *testing.T) int64 {
 // layersIn lists the writable layers in data directory data.
 func layersIn(t *testing.T, data string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(data, "containers"))
+	return entriesIn(t, filepath.Join(data, "containers"))
+}
+
+// trashIn lists the layers in data's trash: moved there at a --rm
+// container's exit, removed by the detached remover or the next sweep.
+func trashIn(t *testing.T, data string) []string {
+	t.Helper()
+	return entriesIn(t, filepath.Join(data, "trash"))
+}
+
+func entriesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
@@ -88,8 +100,9 @@ func writeThenWait(t *testing.T, env []string, mib int, args ...string) (*exec.C
 }
 
 // A --rm container's writes go to disk in the data directory, not to
-// host memory; the layer goes at exit, and after kill -9 of urun the next
-// urun command removes it. --writable-layer=tmpfs keeps them in memory.
+// host memory; the layer goes at exit (into the trash, removed by a
+// detached remover), and after kill -9 of urun the next urun command
+// removes it. --writable-layer=tmpfs keeps them in memory.
 func TestWritableLayerOnDisk(t *testing.T) {
 	data, err := os.MkdirTemp("", "urun-writable-")
 	if err != nil {
@@ -116,7 +129,7 @@ func TestWritableLayerOnDisk(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	mustRunEnv(t, env, "ps", "-a")
-	if l := layersIn(t, data); len(l) != 0 {
+	if l := append(layersIn(t, data), trashIn(t, data)...); len(l) != 0 {
 		t.Errorf("writable layers after kill -9 of urun and the next command: %v", l)
 	}
 	if n := duBytes(filepath.Join(data, "containers")); n > 64<<10 {
@@ -133,6 +146,31 @@ func TestWritableLayerOnDisk(t *testing.T) {
 	}
 	if l := layersIn(t, data); len(l) != 0 {
 		t.Errorf("writable layers after a --rm container exited: %v", l)
+	}
+	// It was moved into the trash, and (files it cannot size: another
+	// id's) the remover urun left behind frees its space without
+	// another urun command.
+	waitFor(t, func() bool { return len(trashIn(t, data)) == 0 })
+	if n := duBytes(data + "/trash"); n > 64<<10 {
+		t.Errorf("the trash holds %d bytes after its remover finished", n)
+	}
+	// A large layer: the same, without another command.
+	mustRunEnv(t, env, "run", "--rm", "--network", "none", busybox(), "dd", "if=/dev/zero", "of=/big", "bs=1M", "count=40")
+	waitFor(t, func() bool { return len(trashIn(t, data)) == 0 })
+	// A small layer is left to the next command's sweep, as is the
+	// entry of a remover killed before it finished: nobody holds it.
+	mustRunEnv(t, env, "run", "--rm", "--network", "none", busybox(), "sh", "-c", "echo x >/small")
+	if l := trashIn(t, data); len(l) != 1 {
+		t.Errorf("the trash after a --rm container with a small layer exited: %v, want its layer", l)
+	}
+	mustRunEnv(t, env, "ps", "-a")
+	if l := trashIn(t, data); len(l) != 0 {
+		t.Errorf("the trash after the next command: %v", l)
+	}
+	// Its state directory went into the state root's trash at exit,
+	// and the next command removed it too.
+	if l := entriesIn(t, filepath.Join(stateRoot(t), ".trash")); len(l) != 0 {
+		t.Errorf("the state root's trash after the next command: %v", l)
 	}
 
 	// On request, the writes stay in memory: the measure above can fail.
