@@ -65,7 +65,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
 		os.Exit(hostcheck.ChildMain())
 	}
-	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
+	code := urunMain(os.Args[1:], os.Stdout, os.Stderr)
+	engine.FinishSweep() // the trash the sweep is removing (engine/sweep.go)
+	os.Exit(code)
 }
 
 func urunMain(args []string, stdout, stderr io.Writer) int {
