@@ -228,7 +228,11 @@ func (s *State) refresh(root string) {
 	}
 }
 
-// Save writes the state atomically (temporary file, fsync, rename).
+// Save writes the state atomically (temporary file, rename). Without
+// fsync, as runc's saveState: the state root is runtime data (a reboot
+// empties $XDG_RUNTIME_DIR, and kept containers come back from their
+// records in the data directory, engine/record.go), and a fsync on a
+// disk-backed root cost each run milliseconds (docs/BENCHMARKS.md).
 func (s *State) Save(root string) error {
 	dir := Dir(root, s.ID)
 	b, err := json.MarshalIndent(s, "", "  ")
@@ -243,10 +247,6 @@ func (s *State) Save(root string) error {
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("saving state of %s: %w", s.ID, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err

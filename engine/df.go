@@ -133,3 +133,27 @@ func DiskUsage(root, data string) (*Usage, error) {
 	sort.SliceStable(u.Images, func(i, j int) bool { return u.Images[i].Name < u.Images[j].Name })
 	return u, nil
 }
+
+// UnpackedSizes sets each entry's Size to its image's unpacked size, as
+// docker and podman show it in `images`: its layers in the layer store
+// (their diff sizes, as system df counts them), or its tree of its own
+// under rootfs/; an image in neither keeps the size of its compressed
+// blobs.
+func UnpackedSizes(s *store.Store, list []store.Entry) {
+	data := filepath.Dir(s.Dir)
+	lu, err := store.ReadLayerUse(store.LayerStoreDir(data))
+	if err != nil {
+		return
+	}
+	for i, e := range list {
+		img, err := store.OpenOCILayout(e.Name, s.Dir, e.Name)
+		if err != nil {
+			continue
+		}
+		if _, ok := lu.Chains[img.Manifest.Config.Digest.Encoded()]; ok {
+			list[i].Size, _ = lu.ImageSize(img.Manifest.Config.Digest.Encoded(), nil)
+		} else if n := store.RootfsTrees(data, e.Digest); n > 0 {
+			list[i].Size = n
+		}
+	}
+}

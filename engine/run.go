@@ -206,9 +206,14 @@ type foreground struct {
 // records how it ended.
 func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	root, id := rec.Root, rec.ID
-	spec, err := rec.spec()
-	if err != nil {
-		return err
+	// A supervisor's record is read fresh for each run (supervise): its
+	// spec is this run's own. The foreground's is the caller's.
+	spec := rec.Spec
+	if fg != nil {
+		var err error
+		if spec, err = rec.spec(); err != nil {
+			return err
+		}
 	}
 	cfg := container.RunConfig{
 		Spec: spec, InitPath: rec.InitPath, Rootfs: rec.Rootfs, UseHelpers: rec.UseHelpers,

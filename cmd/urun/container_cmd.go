@@ -21,7 +21,7 @@ func init() {
 				if len(args) == 0 {
 					return argsError("restart", "at least one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -48,7 +48,7 @@ func init() {
 				if len(args) != 1 || args[0] != "prune" {
 					return argsError("container", "the subcommand prune")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -43,7 +43,7 @@ func init() {
 				if len(args) != 2 {
 					return argsError("cp", "a SRC and a DEST, one of them CONTAINER:PATH")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -97,7 +97,7 @@ type ctrFS struct {
 }
 
 func openCtrFS(root, ref string) (*ctrFS, error) {
-	id, st, err := findContainer(root, ref)
+	id, st, err := engine.Find(root, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -191,7 +191,7 @@ func init() {
 // inspect prints every object, then fails (125, as docker and podman)
 // when one of them was not found.
 func inspect(g *globals, refs []string, kind, format string) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ var errNoSuchObject = errors.New("no such object")
 
 func inspectOne(root, ref, kind string) (any, error) {
 	if kind != "image" {
-		id, st, err := findContainer(root, ref)
+		id, st, err := engine.Find(root, ref)
 		if err == nil {
 			return containerInspect(root, id, st), nil
 		}

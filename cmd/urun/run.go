@@ -214,7 +214,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
-			root, rerr := ociRoot(g)
+			root, rerr := engine.StateRoot(g.root)
 			if rerr != nil {
 				return rerr
 			}
@@ -554,7 +554,7 @@ func findInit() (string, error) {
 // runEngine hands the container to the engine with what the flags say
 // about its lifecycle.
 func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func init() {
 				if len(args) == 0 {
 					return argsError("stop", "at least one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -103,6 +103,20 @@ func TestSystemDF(t *testing.T) {
 		t.Fatalf("plus's own layer is %d bytes in layers.json, want 4 MiB + <5%%", all-baseSize)
 	}
 
+	// images SIZE is the unpacked size, as docker's and podman's.
+	var listed []struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(mustRunEnv(t, env, "images", "--format", "json").stdout), &listed); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range listed {
+		if want := map[string]int64{"localhost/busybox:latest": baseSize, "localhost/plus:latest": all}[l.Name]; l.Size != want {
+			t.Errorf("images: %s has size %d, want %d (unpacked)", l.Name, l.Size, want)
+		}
+	}
+
 	vol := "dfvol"
 	t.Cleanup(func() { urunEnv(t, env, "volume", "rm", "-f", vol) })
 	name := "df-writer"
