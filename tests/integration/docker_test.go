@@ -107,6 +107,7 @@ var dockerLines = []dockerLine{
 	{name: "stop-timeout", script: `docker run -d --name st --stop-timeout 1 $IMG sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null; s=$(date +%s); docker stop st >/dev/null; e=$(date +%s); test $((e-s)) -lt 6 && echo quick; docker rm st >/dev/null`, want: "quick"},
 	{name: "stop -t", script: `docker run -d --name st2 $IMG sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null; s=$(date +%s); docker stop -t 1 st2 >/dev/null; e=$(date +%s); test $((e-s)) -lt 6 && echo quick; docker rm st2 >/dev/null`, want: "quick"},
 	{name: "publish-all", script: `docker run -d --name pa -P $EXP sleep 300 >/dev/null; docker inspect -f '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}' pa; docker rm -f pa >/dev/null`, match: `^[1-9][0-9]*$`},
+	{name: "publish container port", script: `docker run -d --name pc -p 8080 $IMG sleep 300 >/dev/null; docker inspect -f '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}' pc; docker rm -f pc >/dev/null`, match: `^[1-9][0-9]*$`},
 	{name: "platform host", script: `docker run --rm --platform linux/$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/') $IMG true && echo ok`, want: "ok"},
 	{name: "platform other", script: `docker run --rm --name pl --platform linux/s390x $IMG true 2>/dev/null; echo $?; docker ps -aq --filter name=pl | wc -l`, want: "125\n0"},
 	{name: "help -h hostname", script: `docker run --help | grep -c -- '--hostname'`, want: "1"},
