@@ -61,6 +61,11 @@ type State struct {
 	// Labels are the user's --label values (docker's and podman's
 	// labels: metadata for filters and inspect, not OCI annotations).
 	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal and StopTimeout are what `stop` sends first and how many
+	// seconds it waits before SIGKILL (--stop-signal, the image's
+	// STOPSIGNAL, --stop-timeout); 0 and nil: SIGTERM and 10 s.
+	StopSignal  int   `json:"stopSignal,omitempty"`
+	StopTimeout *uint `json:"stopTimeout,omitempty"`
 	// Record is the engine's container record (engine/record.go), from
 	// which `start` and `restart` run the container again; empty for the
 	// OCI face's containers and foreground --rm runs.

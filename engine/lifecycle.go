@@ -102,8 +102,10 @@ func Start(root, ref string) (supervised bool, err error) {
 	return true, spawnSupervisor(id, st.Record)
 }
 
-// Stop signals the init and waits for the recorded exit: SIGTERM, then
-// SIGKILL after timeout. A stopped container is no error, as in podman.
+// Stop signals the init and waits for the recorded exit: its stop
+// signal (SIGTERM unless --stop-signal or the image's STOPSIGNAL), then
+// SIGKILL after timeout (negative: the container's --stop-timeout, else
+// 10 s). A stopped container is no error, as in podman.
 func Stop(root, ref string, timeout time.Duration) error {
 	id, st, err := Find(root, ref)
 	if err != nil {
@@ -115,7 +117,17 @@ func Stop(root, ref string, timeout time.Duration) error {
 	if st.Record != "" {
 		markStopped(id)
 	}
-	unix.Kill(st.Pid, unix.SIGTERM)
+	sig := unix.SIGTERM
+	if st.StopSignal != 0 {
+		sig = unix.Signal(st.StopSignal)
+	}
+	if timeout < 0 {
+		timeout = 10 * time.Second
+		if st.StopTimeout != nil {
+			timeout = time.Duration(*st.StopTimeout) * time.Second
+		}
+	}
+	unix.Kill(st.Pid, sig)
 	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
 		unix.Kill(st.Pid, unix.SIGKILL)
 		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {

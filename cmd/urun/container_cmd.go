@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -22,12 +21,12 @@ func init() {
 				if len(args) == 0 {
 					return argsError("restart", "at least one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
 				for _, ref := range args {
-					if err := engine.Stop(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+					if err := engine.Stop(root, ref, stopTimeout(fs, *timeout)); err != nil {
 						return err
 					}
 					if err := urunStart(g, ref); err != nil {
@@ -49,7 +48,7 @@ func init() {
 				if len(args) != 1 || args[0] != "prune" {
 					return argsError("container", "the subcommand prune")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -34,7 +34,7 @@ func gatherFacts() hostcheck.Facts {
 		o.State = d
 	}
 	var ro *engine.ReadOnlyDataError
-	if d, err := dataDir(); errors.As(err, &ro) {
+	if d, err := engine.DataDir(); errors.As(err, &ro) {
 		o.DataError, o.DataFix = ro.Cause(), engine.ReadOnlyDataFix
 	} else if err != nil {
 		o.DataError = err.Error()
