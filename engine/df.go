@@ -5,6 +5,7 @@ package engine
 // podman's shared and unique sizes per image (`system df -v`).
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -70,6 +71,12 @@ func DiskUsage(root, data string) (*Usage, error) {
 	users := map[string]int{}
 	prefix := filepath.Clean(data) + string(filepath.Separator)
 	for _, st := range states {
+		// Only this data directory's containers: the state root is the
+		// user's, shared by every --data-dir.
+		_, err := os.Lstat(filepath.Join(data, "containers", st.ID))
+		if !strings.HasPrefix(st.ImageRootfs, prefix) && err != nil {
+			continue
+		}
 		if st.ImageDigest != "" && strings.HasPrefix(st.ImageRootfs, prefix) {
 			users[st.ImageDigest]++
 		}

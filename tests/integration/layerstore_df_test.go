@@ -78,6 +78,11 @@ func layerSizes(t *testing.T, graph string) map[string]int64 {
 // reclaimable.
 func TestSystemDF(t *testing.T) {
 	env := storeEnv(t)
+	// A kept container of another data directory (the state root is
+	// the user's) is not this one's.
+	other := storeEnv(t)
+	mustRunEnv(t, other, "run", "-d", "--name", "df-other", busybox(), "true")
+	t.Cleanup(func() { urunEnv(t, other, "rm", "-f", "df-other") })
 	r := mustRunEnv(t, env, "system", "df")
 	if !strings.HasPrefix(r.stdout, "TYPE") || !strings.Contains(r.stdout, "Images") || !strings.Contains(r.stdout, "Local Volumes") {
 		t.Errorf("system df on an empty store: %q", r.stdout)
