@@ -56,6 +56,9 @@ type mountOp struct {
 	// KeepDirMode (tmpfs without mode=) gives the tmpfs root the mode of
 	// the directory it covers, as runc does: --tmpfs /tmp keeps 1777.
 	KeepDirMode bool
+	// Optional (option x-urun-optional): a mount point that cannot be
+	// made skips the mount instead of failing the container.
+	Optional bool
 }
 
 // checkProcMount refuses anything but a proc filesystem on /proc, as runc
@@ -182,6 +185,7 @@ func planMounts(spec *specs.Spec) ([]mountOp, error) {
 			CopyUp:      typ == "tmpfs" && hasOption(m.Options, "tmpcopyup"),
 			CopySymlink: bind && hasOption(m.Options, "copy-symlink"),
 			KeepDirMode: typ == "tmpfs" && !hasDataKey(data, "mode"),
+			Optional:    hasOption(m.Options, OptionalMount),
 		})
 	}
 	if spec.Linux != nil {

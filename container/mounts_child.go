@@ -105,6 +105,9 @@ func mountOne(root *os.File, op mountOp) error {
 		}
 	}
 	target, err := openTarget(root, op.Target, dirTarget)
+	if err != nil && op.Optional {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

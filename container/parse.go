@@ -438,12 +438,20 @@ var runtimeOptionTable = map[string]string{
 	"tmpcopyup":    "copy the image's directory into the new tmpfs (as crun and runc do)",
 	"notmpcopyup":  "do not copy (the default)",
 	"copy-symlink": "a bind of a symbolic link makes the same link, as crun does",
-	"z":            "SELinux relabelling, which the engine does (podman, CRI-O)",
-	"Z":            "SELinux relabelling, which the engine does (podman, CRI-O)",
-	"U":            "chown of the source, which podman does",
-	"copy":         "named-volume copy-up, which podman does",
-	"nocopy":       "named-volume copy-up, which podman does",
+	// OptionalMount marks a mount urun's engine adds for convenience.
+	OptionalMount: "skipped when its mount point cannot be made (urun's own /run/.containerenv)",
+	"z":           "SELinux relabelling, which the engine does (podman, CRI-O)",
+	"Z":           "SELinux relabelling, which the engine does (podman, CRI-O)",
+	"U":           "chown of the source, which podman does",
+	"copy":        "named-volume copy-up, which podman does",
+	"nocopy":      "named-volume copy-up, which podman does",
 }
+
+// OptionalMount is the option of a mount the container can do without
+// (/run/.containerenv, a marker for tools): where its mount point cannot
+// be made (an image without /run on a fuse-overlayfs whose upper layer
+// is itself on FUSE refuses the mkdir), the container starts without it.
+const OptionalMount = "x-urun-optional"
 
 // hasOption reports whether options holds o.
 func hasOption(options []string, o string) bool {

@@ -122,7 +122,9 @@ func (n NetConfig) writeExtraEtc(spec *specs.Spec, dir string, env ContainerEnv)
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			return fmt.Errorf("writing the container's /run/.containerenv: %w", err)
 		}
-		spec.Mounts = append(spec.Mounts, etcMount("/run/.containerenv", p, true))
+		m := etcMount("/run/.containerenv", p, true)
+		m.Options = append(m.Options, container.OptionalMount)
+		spec.Mounts = append(spec.Mounts, m)
 	}
 	for _, name := range []string{"passwd", "group"} {
 		b, ok := n.Files[name]
