@@ -21,16 +21,19 @@ if [ -n "$quick" ]; then
 	FAST=(--warmup 1 --runs 3)
 	SLOW=(--warmup 1 --runs 2)
 	N_DIRS=1000 WRITE_MIB=32 LIB_DIRS=4 LAYER_MIB=2 B5_N=3 B6_N=5 B6_REPS=1 PROFILE_N=3
+	B8_N=3 B8_BASE_MIB=8 B8_WRITE_MIB=32
 else
 	FAST=(--warmup 5 --min-runs 40)
 	# B3 runs for minutes (20,000 directories on this VM's ext4 take ~30 s);
 	# its data was just written, so the page cache is warm without warm-up.
 	SLOW=(--warmup 0 --runs 2)
 	N_DIRS=20000 WRITE_MIB=1024 LIB_DIRS=40 LAYER_MIB=24 B5_N=20 B6_N=100 B6_REPS=2 PROFILE_N=30
+	B8_N=10 B8_BASE_MIB=64 B8_WRITE_MIB=1024
 fi
 # Any of these can be set from the environment, e.g. B6_REPS=5.
 N_DIRS=${BENCH_N_DIRS:-$N_DIRS} WRITE_MIB=${BENCH_WRITE_MIB:-$WRITE_MIB}
 B6_N=${BENCH_B6_N:-$B6_N} B6_REPS=${BENCH_B6_REPS:-$B6_REPS}
+B8_N=${BENCH_B8_N:-$B8_N} B8_BASE_MIB=${BENCH_B8_BASE_MIB:-$B8_BASE_MIB} B8_WRITE_MIB=${BENCH_B8_WRITE_MIB:-$B8_WRITE_MIB}
 # A command whose first try takes longer than this is left out of its
 # benchmark (fuse-overlayfs 1.10 needs many minutes for 20,000 rmdir).
 PREFLIGHT_TIMEOUT=${BENCH_PREFLIGHT_TIMEOUT:-90}
@@ -423,5 +426,60 @@ if want B7; then
 		log "B7 host->container -p via $net: ${mbit:-failed} Mbit/s"
 	done
 	(IFS=,; echo "[${rows[*]}]") | jq . >"$out/b7.json"
+fi
+# --- B8 disk use of N images on one base, and RAM for a container's writes --
+# N images, each the same base (busybox + B8_BASE_MIB of random files) and
+# one 1 MiB layer of its own, pulled from one OCI layout by urun and by
+# podman (overlay driver): the bytes on disk of urun's layer store, of its
+# whole data directory (with the compressed blobs it keeps for save and
+# push), and of podman's graph root. Then host Shmem (/proc/meminfo, which
+# a container reads unchanged) before and after a --rm container writes
+# B8_WRITE_MIB: urun's writable layer on disk, urun's tmpfs layer
+# (--writable-layer=tmpfs) and podman's.
+# du_b DIR: its disk use in bytes, read in a user namespace that maps the
+# subordinate ids its files belong to.
+du_b() { unshare --user --map-auto --map-root-user du -s --block-size=1 "$1" 2>/dev/null | cut -f1; }
+shmem_delta() { # a command line that prints "before after" (kB)
+	local r; r=$("$@" sh -c "a=\$(awk '/^Shmem:/ {print \$2}' /proc/meminfo); head -c $((B8_WRITE_MIB * 1048576)) /dev/zero >/b8-written; sync; b=\$(awk '/^Shmem:/ {print \$2}' /proc/meminfo); echo \$a \$b" 2>>"$W/b8.err") || { echo null; return; }
+	set -- $r
+	echo $(( ($2 - $1) ))
+}
+if want B8; then
+	{
+		ctx=$W/b8
+		mkdir -p "$ctx/base"
+		for f in $(seq 4); do head -c $((B8_BASE_MIB * 262144)) /dev/urandom >"$ctx/base/r$f"; done
+		printf 'FROM %s\nCOPY base /base\n' "$PIMG" >"$ctx/Containerfile"
+		podman build -q -t localhost/b8-base "$ctx" >/dev/null 2>"$W/b8-build.log" || note B8 "podman build of the base failed: $(tail -n1 "$W/b8-build.log")"
+		for i in $(seq "$B8_N"); do
+			d=$W/b8-$i
+			mkdir -p "$d"
+			head -c 1048576 /dev/urandom >"$d/own"
+			printf 'FROM localhost/b8-base\nCOPY own /own\n' >"$d/Containerfile"
+			podman build -q -t "localhost/b8-i$i" "$d" >/dev/null 2>>"$W/b8-build.log" || note B8 "podman build failed: $(tail -n1 "$W/b8-build.log")"
+			skopeo copy -q "containers-storage:localhost/b8-i$i" "oci:$W/b8-oci:i$i" 2>>"$W/b8-build.log" || note B8 "skopeo copy failed: $(tail -n1 "$W/b8-build.log")"
+		done
+		UD=$W/urun-b8
+		P8="podman --root $W/podman-b8 --runroot $W/podman-b8-run --storage-driver overlay"
+		for i in $(seq "$B8_N"); do
+			env XDG_DATA_HOME="$UD" "$URUN" pull -q "oci:$W/b8-oci:i$i" >/dev/null 2>>"$W/b8.err" || note B8 "urun pull failed: $(tail -n1 "$W/b8.err")"
+			# (podman pull oci:DIR names the image after DIR, which has
+			# capitals here: skopeo copies it into podman's store instead.)
+			skopeo copy -q "oci:$W/b8-oci:i$i" "containers-storage:[overlay@$W/podman-b8+$W/podman-b8-run]localhost/b8:i$i" 2>>"$W/b8.err" || note B8 "copying into podman's store failed: $(tail -n1 "$W/b8.err")"
+		done
+		u_store=$(du_b "$UD/urun/storage") u_data=$(du_b "$UD/urun") p_root=$(du_b "$W/podman-b8")
+		log "B8 disk, $B8_N images on one ${B8_BASE_MIB} MiB base: urun layer store $u_store, urun data dir $u_data, podman $p_root bytes"
+		u_ram=$(shmem_delta env XDG_DATA_HOME="$UD" "$URUN" run --rm --network none --pull=never localhost/b8-oci:i1)
+		t_ram=$(shmem_delta env XDG_DATA_HOME="$UD" "$URUN" run --rm --network none --pull=never --writable-layer=tmpfs localhost/b8-oci:i1)
+		p_ram=$(shmem_delta $P8 --runtime runc run --rm --network none localhost/b8:i1)
+		log "B8 RAM (Shmem) for ${B8_WRITE_MIB} MiB written: urun $u_ram kB, urun tmpfs $t_ram kB, podman $p_ram kB"
+		jq -n --argjson n "$B8_N" --argjson base "$B8_BASE_MIB" --argjson write "$B8_WRITE_MIB" \
+			--argjson us "${u_store:-null}" --argjson ud "${u_data:-null}" --argjson pr "${p_root:-null}" \
+			--argjson ur "$u_ram" --argjson tr "$t_ram" --argjson pram "$p_ram" \
+			'{images: $n, base_mib: $base, write_mib: $write,
+			  disk: {"urun layer store": $us, "urun data directory": $ud, "podman graph root": $pr},
+			  shmem_kib: {"urun": $ur, "urun --writable-layer=tmpfs": $tr, "podman": $pram}}' >"$out/b8.json"
+		$P8 rm -a -f >/dev/null 2>&1 || true
+	}
 fi
 log "raw results in $out"

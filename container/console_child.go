@@ -11,9 +11,6 @@ import (
 	"github.com/urun-dev/urun/userns"
 )
 
-// MsgConsole carries the pty master of a -t container to the parent.
-const MsgConsole = "console"
-
 // setupConsole gives the process a terminal from the container's own
 // devpts instance, so tty(1), ttyname(3) and /dev/console work inside, as
 // with runc and crun. The master goes to the parent over the sync socket;

@@ -260,9 +260,6 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	return execProcess(conn, spec, fifo == nil, cfg.Seccomp, ready, cfg.Preserve)
 }
 
-// MsgCreated tells the parent a waiting container is ready to start.
-const MsgCreated = "created"
-
 // waitStart ends `create`: the program was found already (a missing one
 // is a create error, as with runc), the init stops dying with its parent,
 // tells it the container is created, and blocks until `urun start` opens

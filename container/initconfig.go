@@ -39,15 +39,3 @@ type InitConfig struct {
 	// the root filesystem is mounted.
 	ReportRootfs bool `json:"reportRootfs,omitempty"`
 }
-
-// Messages between the parent and the init (userns.Conn).
-const (
-	// MsgInit carries InitConfig from the parent to the init.
-	MsgInit = "init"
-	// MsgNetWait: the init is ready to exec and waits for the network.
-	MsgNetWait = "net-wait"
-	// MsgNetReady: the network is up (and the ports published).
-	MsgNetReady = "net-ready"
-	// MsgRootfs: the tier the init mounted the root filesystem with.
-	MsgRootfs = "rootfs"
-)

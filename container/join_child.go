@@ -17,9 +17,6 @@ import (
 // existing container (urun exec) instead of being a container's init.
 const ExecArg = "__exec"
 
-// MsgExec carries the process to run from `urun exec` to JoinMain.
-const MsgExec = "exec"
-
 // JoinMain runs in a container's namespaces, entered by nsenter(1) on
 // urun exec's behalf (joining a user and a mount namespace needs a
 // single-threaded process, which nsenter is and a Go program is not). It
@@ -60,9 +57,6 @@ func JoinMain() int {
 	return ExitRuntime
 }
 
-// MsgSync hands the exec's own sync socket over the bootstrap socket.
-const MsgSync = "sync"
-
 func receiveSync(boot *userns.Conn) (*userns.Conn, error) {
 	if err := boot.WaitFor(MsgSync, initTimeout, nil); err != nil {
 		return nil, err
@@ -73,15 +67,6 @@ func receiveSync(boot *userns.Conn) (*userns.Conn, error) {
 	}
 	defer f.Close()
 	return userns.NewConn(f)
-}
-
-// execRequest is MsgExec's payload: the process, with the container's
-// compiled seccomp filter (nil: none).
-type execRequest struct {
-	Process *specs.Process   `json:"process"`
-	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
-	// Preserve: --preserve-fds.
-	Preserve Preserved `json:"preserve,omitzero"`
 }
 
 func joinExec(conn *userns.Conn, p *specs.Process, filter *seccomp.Program, preserve Preserved) error {

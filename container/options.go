@@ -39,6 +39,10 @@ type Options struct {
 	Privileged bool
 	// Ulimits are raw --ulimit NAME=SOFT[:HARD] values (see ParseUlimit).
 	Ulimits []string
+	// NofileHard, when not 0 and no --ulimit nofile is given, is the
+	// nofile limit, soft and hard: podman's default for a rootless
+	// container is the caller's hard limit, at most 1048576.
+	NofileHard uint64
 	// NoNewPrivileges is --security-opt no-new-privileges.
 	NoNewPrivileges bool
 	// Tty is -t: the process gets a terminal, and TERM=xterm unless set.
@@ -52,6 +56,20 @@ type Options struct {
 	Init bool
 	// InitPath is the init program's path inside the container.
 	InitPath string
+	// GroupAdd are --group-add values: group names of the image's
+	// /etc/group, or numbers, added to the process's groups.
+	GroupAdd []string
+	// ShmSize is --shm-size: /dev/shm's size (64m when empty or 0).
+	ShmSize string
+	// Sysctls are --sysctl KEY=VALUE values (see ParseSysctls).
+	Sysctls []string
+	// Devices are --device HOST[:CONTAINER][:PERMISSIONS] values (see
+	// ParseDevice), bound from the host.
+	Devices []string
+	// IPCHost and PIDHost are --ipc host and --pid host: no namespace
+	// of the container's own; the host's /dev/shm, /dev/mqueue and /proc
+	// are bound.
+	IPCHost, PIDHost bool
 	// Annotations are copied into the spec.
 	Annotations map[string]string
 }

@@ -384,3 +384,19 @@ func FuzzParseUlimit(f *testing.F) {
 		}
 	})
 }
+
+// Without --ulimit nofile the caller's hard limit is the soft one too
+// (podman's rootless default); a --ulimit nofile wins.
+func TestBuildRlimitsNofileDefault(t *testing.T) {
+	got, err := buildRlimits(nil, 4096)
+	if err != nil || len(got) != 1 || got[0] != (specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: 4096, Hard: 4096}) {
+		t.Errorf("buildRlimits(nil, 4096) = %+v, %v", got, err)
+	}
+	got, err = buildRlimits([]string{"nofile=10:20"}, 4096)
+	if err != nil || len(got) != 1 || got[0].Soft != 10 || got[0].Hard != 20 {
+		t.Errorf("buildRlimits(nofile=10:20, 4096) = %+v, %v", got, err)
+	}
+	if got, _ := buildRlimits(nil, 0); len(got) != 0 {
+		t.Errorf("buildRlimits(nil, 0) = %+v, want none", got)
+	}
+}

@@ -34,10 +34,6 @@ func seccompProgram(spec *specs.Spec, cacheDir string) (*seccomp.Program, error)
 	return p, nil
 }
 
-// MsgSeccomp carries a user-notification listener from the init (or an
-// exec) to urun, which hands it to the profile's agent.
-const MsgSeccomp = "seccomp"
-
 // seccompAgent is where a container's listener goes: the profile's
 // listenerPath, with the state runc sends (specs.ContainerProcessState).
 type seccompAgent struct {

@@ -60,6 +60,23 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 	if err != nil {
 		return nil, err
 	}
+	extraGids, err := groupAdd(opts.GroupAdd, readFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range extraGids {
+		if !slices.Contains(user.AdditionalGids, g) {
+			user.AdditionalGids = append(user.AdditionalGids, g)
+		}
+	}
+	shm, err := shmSize(opts.ShmSize)
+	if err != nil {
+		return nil, err
+	}
+	sysctl, err := ParseSysctls(opts.Sysctls, opts.NetworkHost, opts.IPCHost)
+	if err != nil {
+		return nil, err
+	}
 	env, err := buildEnv(img.Env, opts.Env, lookupEnv)
 	if err != nil {
 		return nil, err
@@ -83,7 +100,7 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 	if err != nil {
 		return nil, err
 	}
-	rlimits, err := buildRlimits(opts.Ulimits)
+	rlimits, err := buildRlimits(opts.Ulimits, opts.NofileHard)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +129,29 @@ func BuildSpec(img ImageConfig, opts Options, readFile ReadFile, lookupEnv Looku
 			Namespaces: namespaces(opts),
 			Devices:    defaultDevices(),
 		},
+	}
+	spec.Linux.Sysctl = sysctl
+	if shm != "" && opts.IPCHost {
+		return nil, errors.New("--shm-size with --ipc host: the container uses the host's /dev/shm; drop one of them")
+	}
+	if shm != "" {
+		for i, m := range spec.Mounts {
+			if m.Destination == "/dev/shm" && m.Type == "tmpfs" {
+				spec.Mounts[i].Options = append(slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool {
+					return strings.HasPrefix(o, "size=")
+				}), shm)
+			}
+		}
+	}
+	for _, s := range opts.Devices {
+		d, err := ParseDevice(s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(spec.Mounts, func(m specs.Mount) bool { return m.Destination == d.Container }) {
+			return nil, fmt.Errorf("--device %s: %s is mounted already; give the device its own path", s, d.Container)
+		}
+		spec.Mounts = append(spec.Mounts, d.Mount())
 	}
 	if !opts.Privileged {
 		spec.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
@@ -239,8 +279,10 @@ func buildEnv(image, given []string, lookupEnv LookupEnv) (*envList, error) {
 }
 
 // buildRlimits parses --ulimit values; a later limit of the same type
-// replaces an earlier one.
-func buildRlimits(ulimits []string) ([]specs.POSIXRlimit, error) {
+// replaces an earlier one. Without a nofile limit, nofileHard (when not
+// 0) becomes both its soft and hard limit, as podman raises the soft
+// limit of a rootless container to the hard one.
+func buildRlimits(ulimits []string, nofileHard uint64) ([]specs.POSIXRlimit, error) {
 	var out []specs.POSIXRlimit
 	for _, s := range ulimits {
 		l, err := ParseUlimit(s)
@@ -252,6 +294,9 @@ func buildRlimits(ulimits []string) ([]specs.POSIXRlimit, error) {
 		} else {
 			out = append(out, l)
 		}
+	}
+	if nofileHard != 0 && !slices.ContainsFunc(out, func(o specs.POSIXRlimit) bool { return o.Type == "RLIMIT_NOFILE" }) {
+		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: nofileHard, Hard: nofileHard})
 	}
 	return out, nil
 }
@@ -271,6 +316,18 @@ func defaultMounts(opts Options) []specs.Mount {
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	if opts.PIDHost {
+		// proc cannot be mounted for a pid namespace the user namespace
+		// does not own: the host's is bound, as podman's --pid host.
+		m[0] = specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+	}
+	if opts.IPCHost {
+		// The host's IPC: its /dev/shm, bound. mqueue cannot be mounted
+		// for an ipc namespace the user namespace does not own, and the
+		// host need not have it mounted: no /dev/mqueue then.
+		m[3] = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+		m = slices.Delete(m, 4, 5)
 	}
 	if opts.ReadOnly && !opts.NoReadOnlyTmpfs {
 		// podman's --read-only-tmpfs: programs need somewhere to write.
@@ -350,10 +407,15 @@ func pathDepth(p string) int {
 
 // namespaces are all of them; --network host shares the host's network.
 func namespaces(opts Options) []specs.LinuxNamespace {
-	ns := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
-		{Type: specs.MountNamespace}, {Type: specs.UserNamespace}, {Type: specs.CgroupNamespace},
+	var ns []specs.LinuxNamespace
+	if !opts.PIDHost {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
 	}
+	if !opts.IPCHost {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	}
+	ns = append(ns, []specs.LinuxNamespace{{Type: specs.UTSNamespace},
+		{Type: specs.MountNamespace}, {Type: specs.UserNamespace}, {Type: specs.CgroupNamespace}}...)
 	if !opts.NetworkHost {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}

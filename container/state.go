@@ -61,6 +61,11 @@ type State struct {
 	// Labels are the user's --label values (docker's and podman's
 	// labels: metadata for filters and inspect, not OCI annotations).
 	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal and StopTimeout are what `stop` sends first and how many
+	// seconds it waits before SIGKILL (--stop-signal, the image's
+	// STOPSIGNAL, --stop-timeout); 0 and nil: SIGTERM and 10 s.
+	StopSignal  int   `json:"stopSignal,omitempty"`
+	StopTimeout *uint `json:"stopTimeout,omitempty"`
 	// Record is the engine's container record (engine/record.go), from
 	// which `start` and `restart` run the container again; empty for the
 	// OCI face's containers and foreground --rm runs.
@@ -223,7 +228,11 @@ func (s *State) refresh(root string) {
 	}
 }
 
-// Save writes the state atomically (temporary file, fsync, rename).
+// Save writes the state atomically (temporary file, rename). Without
+// fsync, as runc's saveState: the state root is runtime data (a reboot
+// empties $XDG_RUNTIME_DIR, and kept containers come back from their
+// records in the data directory, engine/record.go), and a fsync on a
+// disk-backed root cost each run milliseconds (docs/BENCHMARKS.md).
 func (s *State) Save(root string) error {
 	dir := Dir(root, s.ID)
 	b, err := json.MarshalIndent(s, "", "  ")
@@ -238,10 +247,6 @@ func (s *State) Save(root string) error {
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("saving state of %s: %w", s.ID, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -5,6 +5,7 @@ package engine
 // podman's shared and unique sizes per image (`system df -v`).
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -70,6 +71,12 @@ func DiskUsage(root, data string) (*Usage, error) {
 	users := map[string]int{}
 	prefix := filepath.Clean(data) + string(filepath.Separator)
 	for _, st := range states {
+		// Only this data directory's containers: the state root is the
+		// user's, shared by every --data-dir.
+		_, err := os.Lstat(filepath.Join(data, "containers", st.ID))
+		if !strings.HasPrefix(st.ImageRootfs, prefix) && err != nil {
+			continue
+		}
 		if st.ImageDigest != "" && strings.HasPrefix(st.ImageRootfs, prefix) {
 			users[st.ImageDigest]++
 		}
@@ -132,4 +139,28 @@ func DiskUsage(root, data string) (*Usage, error) {
 	}
 	sort.SliceStable(u.Images, func(i, j int) bool { return u.Images[i].Name < u.Images[j].Name })
 	return u, nil
+}
+
+// UnpackedSizes sets each entry's Size to its image's unpacked size, as
+// docker and podman show it in `images`: its layers in the layer store
+// (their diff sizes, as system df counts them), or its tree of its own
+// under rootfs/; an image in neither keeps the size of its compressed
+// blobs.
+func UnpackedSizes(s *store.Store, list []store.Entry) {
+	data := filepath.Dir(s.Dir)
+	lu, err := store.ReadLayerUse(store.LayerStoreDir(data))
+	if err != nil {
+		return
+	}
+	for i, e := range list {
+		img, err := store.OpenOCILayout(e.Name, s.Dir, e.Name)
+		if err != nil {
+			continue
+		}
+		if _, ok := lu.Chains[img.Manifest.Config.Digest.Encoded()]; ok {
+			list[i].Size, _ = lu.ImageSize(img.Manifest.Config.Digest.Encoded(), nil)
+		} else if n := store.RootfsTrees(data, e.Digest); n > 0 {
+			list[i].Size = n
+		}
+	}
 }

@@ -268,6 +268,7 @@ func TestSystemdUnit(t *testing.T) {
 		`ExecStart="/opt/my bin/urun" start ` + id + "\n",
 		`ExecStop="/opt/my bin/urun" stop -t 7 ` + id + "\n",
 		"Environment=" + DataDirEnv + "=",
+		"Environment=" + SupervisorEnv + "=own\n",
 		"WantedBy=default.target",
 	} {
 		if !strings.Contains(unit, want) {

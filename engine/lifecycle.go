@@ -102,8 +102,10 @@ func Start(root, ref string) (supervised bool, err error) {
 	return true, spawnSupervisor(id, st.Record)
 }
 
-// Stop signals the init and waits for the recorded exit: SIGTERM, then
-// SIGKILL after timeout. A stopped container is no error, as in podman.
+// Stop signals the init and waits for the recorded exit: its stop
+// signal (SIGTERM unless --stop-signal or the image's STOPSIGNAL), then
+// SIGKILL after timeout (negative: the container's --stop-timeout, else
+// 10 s). A stopped container is no error, as in podman.
 func Stop(root, ref string, timeout time.Duration) error {
 	id, st, err := Find(root, ref)
 	if err != nil {
@@ -115,7 +117,17 @@ func Stop(root, ref string, timeout time.Duration) error {
 	if st.Record != "" {
 		markStopped(id)
 	}
-	unix.Kill(st.Pid, unix.SIGTERM)
+	sig := unix.SIGTERM
+	if st.StopSignal != 0 {
+		sig = unix.Signal(st.StopSignal)
+	}
+	if timeout < 0 {
+		timeout = 10 * time.Second
+		if st.StopTimeout != nil {
+			timeout = time.Duration(*st.StopTimeout) * time.Second
+		}
+	}
+	unix.Kill(st.Pid, sig)
 	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
 		unix.Kill(st.Pid, unix.SIGKILL)
 		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
@@ -164,6 +176,10 @@ func Wait(root, id string) (int, error) {
 // with it the whole pid namespace) is killed, the supervisor given a
 // moment to finish, then the state and name are removed.
 func Remove(root, ref string, force bool) error {
+	return remove(root, ref, force, 0)
+}
+
+func remove(root, ref string, force bool, depth int) error {
 	id, err := Resolve(root, ref)
 	if err != nil {
 		return err
@@ -174,12 +190,9 @@ func Remove(root, ref string, force bool) error {
 	}
 	if st.Status == container.StatusConfigured && force && st.SharedSupervisor {
 		// Being started by the shared supervisor, which serves others
-		// too: removed under its lock, its start finds it gone
-		// (runRecord's Cloned) and ends what it began.
-		if removed, err := removeConfigured(root, id); removed || err != nil {
-			return err
-		}
-		if st, err = load(root, id); err != nil {
+		// too and must not be killed: let the start end (running, or
+		// failed), then it is stopped as any.
+		if st, err = settleShared(root, id); err != nil {
 			return err
 		}
 	} else if st.Status == container.StatusConfigured && force {
@@ -214,26 +227,33 @@ func Remove(root, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
+	if now, err := container.Load(root, id); err == nil && force && depth < 3 && startingShared(now) {
+		// The shared supervisor took it over meanwhile (its claim):
+		// removing now would race with its set-up writes.
+		unlock()
+		return remove(root, ref, force, depth+1)
+	}
 	defer unlock()
 	return removeContainer(root, id)
 }
 
-// removeConfigured removes container id if it is still being set up
-// (removed); a container that meanwhile runs is left to the caller.
-func removeConfigured(root, id string) (removed bool, err error) {
-	unlock, err := container.Lock(root, id)
-	if err != nil {
-		return false, err
+// startingShared: the shared supervisor is still setting st up.
+func startingShared(st *container.State) bool {
+	return st.Status == container.StatusConfigured && st.SharedSupervisor &&
+		container.ProcessAlive(st.Supervisor, st.SupervisorStart)
+}
+
+// settleShared waits (at most a start's timeout) until the shared
+// supervisor has finished starting container id, and returns its state.
+func settleShared(root, id string) (*container.State, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := load(root, id)
+		if err != nil || !startingShared(st) || time.Now().After(deadline) {
+			return st, err
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	defer unlock()
-	st, err := container.Load(root, id)
-	if err != nil {
-		return false, err
-	}
-	if st.Status != container.StatusConfigured {
-		return false, nil
-	}
-	return true, removeContainer(root, id)
 }
 
 // Prune removes every stopped container and the writable layers whose

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -65,10 +67,68 @@ func (l *logWriter) pipes() (stdout, stderr *os.File, err error) {
 	return ws[0], ws[1], nil
 }
 
+// teePipes is pipes for a kept container in the foreground: what it
+// writes goes to out and errOut as it comes, and to the log by line
+// (docker and podman log a foreground container too).
+func (l *logWriter) teePipes(out, errOut io.Writer) (stdout, stderr *os.File, err error) {
+	var ws [2]*os.File
+	for i, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, w := range ws[:i] {
+				w.Close()
+			}
+			return nil, nil, err
+		}
+		ws[i] = w
+		l.n++
+		go l.copyTee(r, stream, []io.Writer{out, errOut}[i])
+	}
+	l.ws = ws[:]
+	return ws[0], ws[1], nil
+}
+
+// copyTee passes r on to out unbuffered (a prompt without a newline
+// shows at once) and logs it line by line until it ends.
+func (l *logWriter) copyTee(r *os.File, stream string, out io.Writer) {
+	defer r.Close()
+	buf := make([]byte, 32<<10)
+	var pending []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			out.Write(buf[:n])
+			pending = append(pending, buf[:n]...)
+			for {
+				i := bytes.IndexByte(pending, '\n')
+				if i < 0 {
+					break
+				}
+				l.write(stream+" F", pending[:i])
+				pending = pending[i+1:]
+			}
+			if len(pending) >= 16<<10 {
+				l.write(stream+" P", pending)
+				pending = pending[:0]
+			}
+		}
+		if err != nil {
+			if len(pending) > 0 {
+				l.write(stream+" P", pending)
+			}
+			l.done <- struct{}{}
+			return
+		}
+	}
+}
+
 // copy logs stream r line by line until it ends.
 func (l *logWriter) copy(r *os.File, stream string) {
 	defer r.Close()
-	br := bufio.NewReaderSize(r, 16<<10)
+	// conmon's buffer size: a longer line is logged in parts (P), as
+	// the format allows; 2 streams × 16 KiB were a fifth of a shared
+	// supervisor's heap per container.
+	br := bufio.NewReaderSize(r, 8<<10)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {

@@ -62,6 +62,13 @@ type Record struct {
 	// RestartPolicy says what the supervisor does when the container
 	// exits (docker's --restart).
 	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
+	// Labels are --label/-l and --label-file (inspect's .Config.Labels,
+	// ps --filter label=).
+	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal and StopTimeout are --stop-signal (or the image's
+	// STOPSIGNAL) and --stop-timeout (container.State's).
+	StopSignal  int   `json:"stopSignal,omitempty"`
+	StopTimeout *uint `json:"stopTimeout,omitempty"`
 }
 
 // RestartPolicy is docker's --restart: Name is "no" (or empty), "always",
@@ -132,12 +139,15 @@ type NetConfig struct {
 	Mode  netns.Mode      `json:"mode"`
 	Ports []netns.Port    `json:"ports,omitempty"`
 	Etc   netns.EtcConfig `json:"etc"`
+	// Files are further /etc files the container gets: passwd and group
+	// with an entry for its user (UserEntries).
+	Files map[string][]byte `json:"files,omitempty"`
 }
 
 // Setup writes the container's /etc files into its runtime directory dir,
 // adds their mounts to spec, and returns the network attachment (none for
 // none and host).
-func (n NetConfig) Setup(spec *specs.Spec, dir string) ([]container.Attachment, error) {
+func (n NetConfig) Setup(spec *specs.Spec, dir string, env ContainerEnv) ([]container.Attachment, error) {
 	if n.Mode.Defaulted && n.Mode.Driver == netns.None {
 		fmt.Fprintln(os.Stderr, "urun: warning:", n.Mode.Reason)
 	}
@@ -148,11 +158,15 @@ func (n NetConfig) Setup(spec *specs.Spec, dir string) ([]container.Attachment, 
 	if n.Mode.Driver == netns.Host {
 		etc.HostHosts, _ = os.ReadFile("/etc/hosts")
 	}
+	hostNames(&etc)
 	mounts, err := netns.WriteEtc(dir, etc)
 	if err != nil {
 		return nil, err
 	}
 	spec.Mounts = append(spec.Mounts, mounts...)
+	if err := n.writeExtraEtc(spec, dir, env); err != nil {
+		return nil, err
+	}
 	a, err := netns.New(n.Mode, n.Ports, dir)
 	if err != nil || a == nil {
 		return nil, err
@@ -320,7 +334,8 @@ func stateOf(rec *Record, dir string) *container.State {
 			Annotations: rec.Spec.Annotations},
 		Created: rec.Created, Rootless: true,
 		Name: rec.Name, Image: rec.Image, ImageDigest: rec.ImageDigest, ImageRootfs: rec.ImageRootfs,
-		Command: rec.Spec.Process.Args, Tty: rec.Spec.Process.Terminal,
+		Command: rec.Spec.Process.Args, Tty: rec.Spec.Process.Terminal, Labels: rec.Labels,
+		StopSignal: rec.StopSignal, StopTimeout: rec.StopTimeout,
 		LogPath: filepath.Join(dir, "ctr.log"),
 		Record:  mustRecordPath(rec.ID),
 	}

@@ -61,6 +61,14 @@ type Request struct {
 	// Cgroups is the --cgroups mode.
 	Cgroups       string
 	RestartPolicy RestartPolicy
+	// Labels are the user's --label values.
+	Labels map[string]string
+	// CIDFile is --cidfile: written with the id once the container is
+	// registered (a file already there is refused).
+	CIDFile string
+	// StopSignal and StopTimeout: what `stop` does (0, nil: SIGTERM, 10 s).
+	StopSignal  int
+	StopTimeout *uint
 }
 
 // Run registers the container and, unless it is only created, runs it:
@@ -80,7 +88,8 @@ func Run(r Request) error {
 		ID: id, Name: r.Name, Created: time.Now().UTC(), Root: root, Image: r.Image,
 		Spec: cfg.Spec, InitPath: cfg.InitPath, Rootfs: cfg.Rootfs, UseHelpers: cfg.UseHelpers,
 		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
-		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy,
+		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy, Labels: r.Labels,
+		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout,
 	}
 	if use.Img != nil {
 		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs
@@ -97,6 +106,12 @@ func Run(r Request) error {
 	}
 	if r.Mode != Foreground || !r.AutoRemove {
 		if err := keep(rec, r.Mode == CreateOnly); err != nil {
+			discardContainer(root, id)
+			return err
+		}
+	}
+	if r.CIDFile != "" {
+		if err := writeCIDFile(r.CIDFile, id); err != nil {
 			discardContainer(root, id)
 			return err
 		}
@@ -125,6 +140,27 @@ func Run(r Request) error {
 		stdin = devnull
 	}
 	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
+}
+
+// writeCIDFile writes the container's id to path, which must not exist
+// (docker's --cidfile).
+func writeCIDFile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("--cidfile %s: the file exists (another container's?): remove it, or give another path", path)
+		}
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	return nil
 }
 
 // makeLayer gives the container its writable layer on disk, unless it
@@ -170,9 +206,14 @@ type foreground struct {
 // records how it ended.
 func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	root, id := rec.Root, rec.ID
-	spec, err := rec.spec()
-	if err != nil {
-		return err
+	// A supervisor's record is read fresh for each run (supervise): its
+	// spec is this run's own. The foreground's is the caller's.
+	spec := rec.Spec
+	if fg != nil {
+		var err error
+		if spec, err = rec.spec(); err != nil {
+			return err
+		}
 	}
 	cfg := container.RunConfig{
 		Spec: spec, InitPath: rec.InitPath, Rootfs: rec.Rootfs, UseHelpers: rec.UseHelpers,
@@ -207,7 +248,8 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		discardIfForeground(rec, fg)
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	attachments, err := rec.Network.Setup(cfg.Spec, dir)
+	attachments, err := rec.Network.Setup(cfg.Spec, dir, ContainerEnv{
+		Engine: EngineName, Name: rec.Name, ID: id, Image: rec.Image, ImageID: strings.TrimPrefix(rec.ImageDigest, "sha256:")})
 	if err != nil {
 		discardIfForeground(rec, fg)
 		return err
@@ -246,6 +288,17 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		}
 	} else {
 		cfg.Stdin, cfg.Stdout, cfg.Stderr = fg.stdin, os.Stdout, os.Stderr
+		if !rec.AutoRemove && !cfg.Spec.Process.Terminal {
+			// Kept: `logs` shows its output too, as docker's and podman's.
+			logs, err = openLog(filepath.Join(dir, "ctr.log"))
+			if err == nil {
+				cfg.Stdout, cfg.Stderr, err = logs.teePipes(os.Stdout, os.Stderr)
+			}
+			if err != nil {
+				discardIfForeground(rec, fg)
+				return err
+			}
+		}
 	}
 	autoRemove := rec.AutoRemove
 	cfg.Cloned = func(pid int) error {
@@ -461,6 +514,9 @@ func removeContainerLater(root, id string, later bool) (*trashEntry, error) {
 		if err := removeUpper(id); err != nil {
 			return nil, fmt.Errorf("removing container %s: %w", id, err)
 		}
+	}
+	if later && trashState(root, id) {
+		return moved, nil
 	}
 	if err := removeStateLast(container.Dir(root, id)); err != nil {
 		if moved != nil {

@@ -190,7 +190,7 @@ func serveShared(sock string) int {
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	fmt.Fprint(status, "ok")
 	status.Close()
-	s := &shared{sock: sock, lock: strings.TrimSuffix(sock, ".sock") + ".lock", l: l}
+	s := &shared{sock: sock, lock: strings.TrimSuffix(sock, ".sock") + ".lock", l: l, exit: func() { os.Exit(0) }}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -203,8 +203,10 @@ func serveShared(sock string) int {
 type shared struct {
 	sock, lock string
 	l          net.Listener
-	mu         sync.Mutex
-	active     int
+	// exit ends the process once the last container has ended.
+	exit   func()
+	mu     sync.Mutex
+	active int
 }
 
 // handle takes one container: its record's path, "+", then its
@@ -249,7 +251,7 @@ func (s *shared) done() {
 	if s.active == 0 {
 		os.Remove(s.sock)
 		s.l.Close()
-		os.Exit(0)
+		s.exit()
 	}
 	s.mu.Unlock()
 	unlock()

@@ -91,20 +91,30 @@ func superviseReporting(path string, rep *reporter) int {
 
 // supervise runs the container of the record at path, and again as its
 // restart policy says, until it says no or the user stopped it.
+// The record is read again for each run, and only its policy and id
+// are kept across one: a shared supervisor holds no second copy of
+// every container's spec (~30 KiB each with the seccomp profile).
 func supervise(path string, rep *reporter) error {
 	rec, err := LoadRecord(path)
 	if err != nil {
 		return err
 	}
+	id, policy := rec.ID, rec.RestartPolicy
 	// A new supervisor is a start: a stop before it no longer holds.
-	os.Remove(stoppedMarker(rec.ID))
+	os.Remove(stoppedMarker(id))
 	for restarts := 0; ; restarts++ {
+		if restarts > 0 {
+			if rec, err = LoadRecord(path); err != nil {
+				return err
+			}
+		}
 		err = runRecord(rec, nil, rep)
-		if !rec.RestartPolicy.again(err, restarts) || stoppedByUser(rec.ID) {
+		rec = nil
+		if !policy.again(err, restarts) || stoppedByUser(id) {
 			return err
 		}
 		time.Sleep(restartDelay(restarts))
-		if stoppedByUser(rec.ID) {
+		if stoppedByUser(id) {
 			return err
 		}
 	}

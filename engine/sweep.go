@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -122,8 +123,27 @@ func Sweep(root string) {
 	}
 	container.SweepNames(root)
 	sweepUppers(root)
-	sweepTrash()
+	sweepTrashInBackground(root)
 }
+
+// trashSwept counts the trash removals the sweep started.
+var trashSwept sync.WaitGroup
+
+// sweepTrashInBackground removes the trash (trash.go) while the command
+// goes on with its own work (a run waits on its helpers and init most of
+// its start); FinishSweep waits for it before urun exits. An exit
+// without that wait only leaves the rest for the next command.
+func sweepTrashInBackground(root string) {
+	trashSwept.Add(1)
+	go func() {
+		defer trashSwept.Done()
+		sweepStateTrash(root)
+		sweepTrash()
+	}()
+}
+
+// FinishSweep waits for the trash removal the sweep started.
+func FinishSweep() { trashSwept.Wait() }
 
 // orphanedRm: a --rm container whose urun (or supervisor) is dead; its
 // init dies with it, and its writable layer on disk must go (reclaim

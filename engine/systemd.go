@@ -19,6 +19,10 @@ func SystemdUnit(root, ref, urun string, stopTimeout uint) (name, unit string, e
 		return "", "", fmt.Errorf("container %s has no record to start from: generate systemd works for containers made with create or run -d", ref)
 	}
 	var env strings.Builder
+	// The unit's cgroup holds its supervisor, and stopping the unit ends
+	// what is left in it: a container here gets a supervisor of its own,
+	// never the shared one (engine/shared.go), which may serve others.
+	fmt.Fprintf(&env, "Environment=%s=own\n", SupervisorEnv)
 	if d := os.Getenv(DataDirEnv); d != "" {
 		fmt.Fprintf(&env, "Environment=%s=%s\n", DataDirEnv, systemdQuote(d))
 	}

@@ -42,6 +42,38 @@ const bigLayer = 32 << 20
 // smallLayerEntries bounds the walk that sizes a layer.
 const smallLayerEntries = 256
 
+// The state directory of such a container (ROOT/ID, a few small files
+// in the runtime directory) is renamed too, into ROOT/.trash: one
+// rename takes the container out of ps at once, and the next command's
+// sweep removes the files.
+
+// stateTrash is the runtime directory's trash (not a container id, so
+// ps, the sweep's own pass and the names ignore it).
+const stateTrash = ".trash"
+
+// trashState moves container id's state directory into the state
+// root's trash; false when it could not (the caller removes it).
+func trashState(root, id string) bool {
+	trash := filepath.Join(root, stateTrash)
+	if err := os.Mkdir(trash, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return false
+	}
+	dst := filepath.Join(trash, id+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	return os.Rename(filepath.Join(root, id), dst) == nil
+}
+
+// sweepStateTrash removes the state directories in root's trash.
+func sweepStateTrash(root string) {
+	trash := filepath.Join(root, stateTrash)
+	ents, err := os.ReadDir(trash)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(trash, e.Name()))
+	}
+}
+
 // TrashArg is the hidden command of the detached remover.
 const TrashArg = "__rmtrash"
 

@@ -153,7 +153,9 @@ func (p Port) String() string {
 	return fmt.Sprintf("%s%d:%d/%s", ip, p.HostPort, p.ContainerPort, p.Proto)
 }
 
-// ParsePort reads one -p value. IPv6 host addresses go in brackets.
+// ParsePort reads one -p value. IPv6 host addresses go in brackets. A
+// host port left out (CONTAINERPORT, IP::CONTAINERPORT) is 0: the
+// caller picks a free one, as docker does.
 func ParsePort(s string) (Port, error) {
 	p := Port{Proto: "tcp"}
 	rest := s
@@ -165,11 +167,12 @@ func ParsePort(s string) (Port, error) {
 		}
 	}
 	i := strings.LastIndex(rest, ":")
-	if i < 0 {
-		return p, fmt.Errorf("-p %q: want [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]", s)
-	}
 	cport := rest[i+1:]
-	rest = rest[:i]
+	if i < 0 {
+		rest = ""
+	} else {
+		rest = rest[:i]
+	}
 	hport := rest
 	if j := strings.LastIndex(rest, ":"); j >= 0 {
 		ip := strings.TrimSuffix(strings.TrimPrefix(rest[:j], "["), "]")
@@ -181,8 +184,10 @@ func ParsePort(s string) (Port, error) {
 		}
 	}
 	var err error
-	if p.HostPort, err = parsePortNumber(hport); err != nil {
-		return p, fmt.Errorf("-p %q: host port: %w", s, err)
+	if hport != "" {
+		if p.HostPort, err = parsePortNumber(hport); err != nil {
+			return p, fmt.Errorf("-p %q: host port: %w", s, err)
+		}
 	}
 	if p.ContainerPort, err = parsePortNumber(cport); err != nil {
 		return p, fmt.Errorf("-p %q: container port: %w", s, err)

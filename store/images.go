@@ -173,7 +173,8 @@ type Entry struct {
 	ID      string        `json:"id"`
 	Digest  digest.Digest `json:"digest"`
 	Created string        `json:"created,omitempty"`
-	// Size is what the image's blobs take in the store (compressed).
+	// Size is what the image's blobs take in the store (compressed);
+	// `urun images` shows the unpacked size (engine.UnpackedSizes).
 	Size int64 `json:"size"`
 }
 

@@ -47,7 +47,8 @@ func (e *OwnersError) Cause() string {
 
 // CheckOwners returns an *OwnersError when dataDir cannot store the
 // owners maps gives, from the record when it has an answer for this
-// mapping, else by probing (and recording what it found).
+// mapping, else by probing (and recording what it found). A probe that
+// cannot run is no answer: nil.
 func CheckOwners(dataDir string, maps userns.Maps, helperExe string) error {
 	return checkOwners(dataDir, maps, helperExe, "run", false)
 }
@@ -68,6 +69,11 @@ func checkOwners(dataDir string, maps userns.Maps, helperExe, by string, fresh b
 	rec, hit := fuseoverlay.LoadOwners(dataDir, key)
 	if fresh || !hit {
 		res, err := unpackResult(UnpackRequest{Dir: dataDir, Owners: &[2]int{uid, gid}}, maps, helperExe)
+		if err != nil && !fresh {
+			// The probe could not run (the user namespace failed): no
+			// answer, and the run goes on to fail, or not, on its own.
+			return nil
+		}
 		if err != nil {
 			return err
 		}

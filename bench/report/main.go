@@ -96,7 +96,7 @@ var pairs = []pair{
 	{"B3-tar", "urun fuse-overlayfs", "fuse-overlayfs direct", 1.0},
 	{"B3-tar", "urun bind", "host directory (ext4)", 0},
 	{"B4", "urun pull", "podman pull", 0},
-	{"B4-run", "urun pull + first run", "podman pull + first run", 0},
+	{"B4-run", "urun pull + first run", "podman pull + first run", 0.5}, // issue 24
 }
 
 // throughputPairs compare B6 rates: urun's containers/s over the peer's.
@@ -147,7 +147,11 @@ func run(dir string) error {
 	}
 	notes, _ := os.ReadFile(filepath.Join(dir, "notes.tsv"))
 
-	ratios := compare(benches, b5, b6)
+	var b8 *diskResult
+	if err := readJSON(filepath.Join(dir, "b8.json"), &b8); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	ratios := append(compare(benches, b5, b6), compareDisk(b8)...)
 	var md strings.Builder
 	writeMeta(&md, meta)
 	writeRatios(&md, ratios)
@@ -158,6 +162,7 @@ func run(dir string) error {
 	}
 	writeMemory(&md, b5)
 	writeRates(&md, b6)
+	writeDisk(&md, b8)
 	for _, p := range []struct{ file, title string }{
 		{"profile-rootfs.txt", "`urun --debug run --rootfs --network host ROOTFS /bin/true`"},
 		{"profile-image.txt", "`urun --debug run --network none oci:IMG true`"},
@@ -179,7 +184,7 @@ func run(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(map[string]any{"meta": meta, "ratios": ratios, "benchmarks": benches, "memory": b5, "throughput": b6}, "", "  ")
+	out, err := json.MarshalIndent(map[string]any{"meta": meta, "ratios": ratios, "benchmarks": benches, "memory": b5, "throughput": b6, "disk": b8}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -328,7 +333,7 @@ func setTarget(r *ratio, max float64) {
 	if max == 0 {
 		return
 	}
-	r.Target = fmt.Sprintf("≤ %.2g", max)
+	r.Target = fmt.Sprintf("≤ %.3g", max)
 	if r.Value != nil {
 		met := *r.Value <= max
 		r.Met = &met
@@ -571,4 +576,63 @@ plot %q using (column(2)):0:(0.3):(column(2)):($0-0.3):($0+0.3):(strstrt(strcol(
 		return fmt.Errorf("gnuplot: %v: %s", err, out)
 	}
 	return nil
+}
+
+// diskResult is b8.json: disk use of N images on one base, and host
+// Shmem for a container's writes.
+type diskResult struct {
+	Images   int                 `json:"images"`
+	BaseMiB  int                 `json:"base_mib"`
+	WriteMiB int                 `json:"write_mib"`
+	Disk     map[string]*float64 `json:"disk"`
+	ShmemKiB map[string]*float64 `json:"shmem_kib"`
+}
+
+// compareDisk: urun's layer store against podman's graph root (issue 24:
+// at most 1.05), and urun's whole data directory, which also keeps the
+// compressed blobs (no target).
+func compareDisk(d *diskResult) []ratio {
+	if d == nil {
+		return nil
+	}
+	var out []ratio
+	for _, p := range []pair{
+		{"B8", "urun layer store", "podman graph root", 1.05},
+		{"B8", "urun data directory", "podman graph root", 0},
+	} {
+		r := ratio{Bench: p.bench, Urun: p.urun, Peer: p.peer, Note: fmt.Sprintf("disk, %d images on one base", d.Images)}
+		u, v := d.Disk[p.urun], d.Disk[p.peer]
+		if u != nil && v != nil && *v > 0 {
+			x := *u / *v
+			r.Value = &x
+		} else {
+			r.Note = "not measured"
+		}
+		setTarget(&r, p.max)
+		out = append(out, r)
+	}
+	return out
+}
+
+func writeDisk(w *strings.Builder, d *diskResult) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(w, "\n## B8 disk use of %d images on one base (busybox + %d MiB; 1 MiB of its own each), and RAM for writes\n\n", d.Images, d.BaseMiB)
+	w.WriteString("| store | MB on disk |\n|---|---:|\n")
+	for _, k := range sortedKeys(d.Disk) {
+		v := "n/a"
+		if d.Disk[k] != nil {
+			v = fmt.Sprintf("%.1f", *d.Disk[k]/1e6)
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", k, v)
+	}
+	fmt.Fprintf(w, "\n| writable layer | host Shmem growth while a --rm container holds %d MiB it wrote, MiB |\n|---|---:|\n", d.WriteMiB)
+	for _, k := range sortedKeys(d.ShmemKiB) {
+		v := "n/a"
+		if d.ShmemKiB[k] != nil {
+			v = fmt.Sprintf("%.1f", *d.ShmemKiB[k]/1024)
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", k, v)
+	}
 }

@@ -90,3 +90,19 @@ func TestCompare(t *testing.T) {
 		t.Errorf("B6 with failed runs must give no ratio: %+v", r)
 	}
 }
+
+func TestCompareDisk(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	d := &diskResult{Images: 10, Disk: map[string]*float64{
+		"urun layer store": f(103), "urun data directory": f(200), "podman graph root": f(100)}}
+	rs := compareDisk(d)
+	if len(rs) != 2 || rs[0].Value == nil || *rs[0].Value != 1.03 || rs[0].Met == nil || !*rs[0].Met {
+		t.Fatalf("layer store against podman: %+v, want 1.03, met", rs)
+	}
+	if rs[1].Value == nil || *rs[1].Value != 2 || rs[1].Met != nil {
+		t.Errorf("data directory against podman: %+v, want 2 and no target", rs[1])
+	}
+	if compareDisk(nil) != nil {
+		t.Error("no b8.json must give no ratios")
+	}
+}

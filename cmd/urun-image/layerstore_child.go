@@ -7,24 +7,20 @@ package main
 // library's locks, in the layout podman reads with --root.
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
-	ocilayout "go.podman.io/image/v5/oci/layout"
-	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/manifest"
 	"go.podman.io/storage"
 	"go.podman.io/storage/types"
 
+	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
-	"github.com/urun-dev/urun/store/transfer"
 )
 
 func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
@@ -46,7 +42,7 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 		if req.Pull == nil {
 			return nil, errors.New("import request without a source")
 		}
-		reply.ImageID, err = importImage(s, req.Pull.Source, req.Image, !req.Pull.Quiet)
+		reply.ImageID, err = importImage(s, req.Pull.Source, req.Image)
 	case podmanstore.OpForget:
 		err = forget(s, req.Image, req.Live)
 	case podmanstore.OpCheck:
@@ -58,41 +54,145 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 }
 
 // importImage copies the OCI layout image src (oci:DIR:NAME) into s as
-// name. Layers s holds already (same diff, same parent) are not unpacked
-// again: image/v5 finds them by digest.
-func importImage(s storage.Store, src, name string, progress bool) (string, error) {
-	// image/v5's blob-info cache stays in urun's data directory.
-	o := transfer.TransferOptions{BlobInfoCacheDir: filepath.Join(filepath.Dir(s.GraphRoot()), "cache")}
+// name. Each layer blob is read once, straight into the overlay driver
+// (containers/storage's PutLayer, which decompresses and unpacks it in
+// one pass), with the layer and image records image/v5's
+// containers-storage transport writes (the same layer ids, compressed and
+// uncompressed digests, the manifest and config as the image's big data),
+// so podman, skopeo and image/v5 read and reuse them. Going through
+// image/v5's copy instead first copied every blob to a temporary file and
+// decompressed it twice (docs/STORE.md has the measurements). Layers s
+// holds already (same diff on the same parent) are not unpacked again.
+func importImage(s storage.Store, src, name string) (string, error) {
 	dir, refName, ok := strings.Cut(strings.TrimPrefix(src, "oci:"), ":")
 	if !ok {
 		return "", fmt.Errorf("import source %q: want oci:DIR:NAME", src)
-	}
-	srcRef, err := ocilayout.NewReference(dir, refName)
-	if err != nil {
-		return "", err
 	}
 	named, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
 		return "", err
 	}
-	dst, err := istorage.Transport.NewStoreReference(s, named, "")
+	tagged := reference.TagNameOnly(named).String()
+	img, err := store.OpenOCILayout(src, dir, refName)
 	if err != nil {
 		return "", err
 	}
-	if progress {
-		o.Progress = os.Stderr
-	}
-	if _, err := transfer.CopyImage(context.Background(), dst, srcRef, o); err != nil {
+	id, err := importLayers(s, img)
+	if err != nil {
 		// The layers it stored before the one that failed belong to no
 		// image.
 		dropUnusedLayers(s)
 		return "", fmt.Errorf("unpacking %s into the layer store: %w", name, err)
 	}
-	img, err := s.Image(reference.TagNameOnly(named).String())
-	if err != nil {
-		return "", fmt.Errorf("finding %s in the layer store after unpacking it: %w", name, err)
+	if err := createImage(s, dir, refName, img, id, tagged); err != nil {
+		dropUnusedLayers(s)
+		return "", fmt.Errorf("recording %s in the layer store: %w", name, err)
 	}
-	return img.ID, nil
+	return img.Manifest.Config.Digest.Encoded(), nil
+}
+
+// layerID is image/v5's id for a layer with uncompressed digest diffID on
+// parent (the chain id's shape), so that a pull by podman or image/v5
+// into the same store finds the layers urun stored.
+func layerID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
+}
+
+// importLayers stores img's layers, base first, and returns the top one.
+func importLayers(s storage.Store, img *store.Image) (string, error) {
+	diffIDs := img.Config.RootFS.DiffIDs
+	if len(diffIDs) != len(img.Layers) {
+		return "", fmt.Errorf("the image's config lists %d layers, its manifest %d: the image is corrupt, pull it again", len(diffIDs), len(img.Layers))
+	}
+	parent := ""
+	for i, l := range img.Layers {
+		id := layerID(parent, diffIDs[i])
+		if have, err := s.Layer(id); err == nil && have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
+			parent = id
+			continue
+		}
+		b, err := store.OpenLayerBlob(l)
+		if err != nil {
+			return "", err
+		}
+		size := l.Size
+		layer, _, err := s.PutLayer(id, parent, nil, "", false, &storage.LayerOptions{
+			// Checked by the blob's reader as it streams (LayerBlob).
+			OriginalDigest: l.Digest,
+			OriginalSize:   &size,
+		}, b)
+		if err == nil {
+			err = b.Finish()
+		}
+		b.Close()
+		if errors.Is(err, storage.ErrDuplicateID) {
+			// Another import stored it meanwhile.
+			parent = id
+			continue
+		}
+		if err == nil && layer.UncompressedDigest != diffIDs[i] {
+			err = fmt.Errorf("layer %s unpacks to %s, the image's config says %s: the image is corrupt, pull it again", l.Digest, layer.UncompressedDigest, diffIDs[i])
+		}
+		if err != nil {
+			if layer != nil {
+				s.DeleteLayer(id)
+			}
+			return "", err
+		}
+		parent = id
+	}
+	return parent, nil
+}
+
+// createImage records img (top layer top) under tagged, with the big data
+// image/v5 stores: the config under its digest, the manifest under
+// "manifest-DIGEST" and "manifest" (and the layout's image index, when
+// the name points at one, under its own digest).
+func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged string) error {
+	manifestBlob, err := store.RawBlob(dir, img.Digest)
+	if err != nil {
+		return err
+	}
+	config := img.Manifest.Config.Digest
+	configBlob, err := store.RawBlob(dir, config)
+	if err != nil {
+		return err
+	}
+	opts := &storage.ImageOptions{Digest: img.Digest, Metadata: "{}"}
+	if img.Config.Created != nil {
+		opts.CreationDate = *img.Config.Created
+	}
+	if desc, err := store.TopManifest(dir, tag); err == nil && desc.Digest != img.Digest {
+		if b, err := store.RawBlob(dir, desc.Digest); err == nil {
+			opts.BigData = append(opts.BigData, storage.ImageBigDataOption{Key: storage.ImageDigestManifestBigDataNamePrefix + "-" + desc.Digest.String(), Data: b, Digest: desc.Digest})
+		}
+	}
+	opts.BigData = append(opts.BigData,
+		storage.ImageBigDataOption{Key: config.String(), Data: configBlob, Digest: config},
+		storage.ImageBigDataOption{Key: storage.ImageDigestManifestBigDataNamePrefix + "-" + img.Digest.String(), Data: manifestBlob, Digest: img.Digest},
+		storage.ImageBigDataOption{Key: storage.ImageDigestBigDataKey, Data: manifestBlob, Digest: img.Digest},
+	)
+	id := config.Encoded()
+	_, err = s.CreateImage(id, []string{tagged}, top, "", opts)
+	if !errors.Is(err, storage.ErrDuplicateID) {
+		return err
+	}
+	have, err := s.Image(id)
+	if err != nil {
+		return err
+	}
+	if have.TopLayer != top {
+		return fmt.Errorf("image %.12s is in the layer store with other layers", id)
+	}
+	for _, d := range opts.BigData {
+		if err := s.SetImageBigData(id, d.Key, d.Data, manifest.Digest); err != nil {
+			return err
+		}
+	}
+	return s.AddNames(id, []string{tagged})
 }
 
 // forget deletes the images with manifest digest d, and those whose

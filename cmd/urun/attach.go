@@ -21,11 +21,11 @@ func init() {
 				if len(args) != 1 {
 					return argsError("attach", "exactly one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				id, st, err := findContainer(root, args[0])
+				id, st, err := engine.Find(root, args[0])
 				if err != nil {
 					return err
 				}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -22,12 +21,12 @@ func init() {
 				if len(args) == 0 {
 					return argsError("restart", "at least one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
 				for _, ref := range args {
-					if err := engine.Stop(root, ref, time.Duration(*timeout)*time.Second); err != nil {
+					if err := engine.Stop(root, ref, stopTimeout(fs, *timeout)); err != nil {
 						return err
 					}
 					if err := urunStart(g, ref); err != nil {
@@ -53,7 +52,7 @@ func init() {
 				if ok, err := confirmPrune(*force, "WARNING! This will remove all non running containers."); !ok || err != nil {
 					return err
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

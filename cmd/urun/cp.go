@@ -44,7 +44,7 @@ func init() {
 				if len(args) != 2 {
 					return argsError("cp", "a SRC and a DEST, one of them CONTAINER:PATH")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -98,7 +98,7 @@ type ctrFS struct {
 }
 
 func openCtrFS(root, ref string) (*ctrFS, error) {
-	id, st, err := findContainer(root, ref)
+	id, st, err := engine.Find(root, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +110,17 @@ func openCtrFS(root, ref string) (*ctrFS, error) {
 		return nil, err
 	}
 	v := &ctrFS{}
+	if st.Record != "" {
+		// The record's mount plan: the writable layer over the image's
+		// layers (the layer store's stack, or one unpacked tree).
+		if rec, err := engine.LoadRecord(st.Record); err == nil && len(rec.Rootfs.Lower) > 0 {
+			if rec.Rootfs.Upper != "" {
+				v.layers = append(v.layers, rec.Rootfs.Upper)
+			}
+			v.layers = append(v.layers, rec.Rootfs.Lower...)
+			return v, nil
+		}
+	}
 	upper := filepath.Join(data, "containers", id, "upper")
 	if _, err := os.Stat(upper); err == nil {
 		v.layers = append(v.layers, upper)

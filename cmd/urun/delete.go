@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -21,7 +22,7 @@ func init() {
 				if len(args) != 1 {
 					return argsError("delete", "exactly one container ID")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -28,11 +28,11 @@ func systemDF(g *globals, verbose bool, format string) error {
 	if format != "" && format != "json" {
 		return fmt.Errorf("system df --format %q: use json (or no --format for the table)", format)
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 // events prints a container's cgroup counters in runc's JSON shape
@@ -27,7 +28,7 @@ func init() {
 				if len(args) != 1 {
 					return argsError("events", "exactly one container ID")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -60,11 +60,11 @@ func execCommand(g *globals, f *execFlags, args []string) error {
 	if len(args) == 0 || (f.process == "" && len(args) < 2) {
 		return argsError("exec", "a container and a command (or --process FILE)")
 	}
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
-	id, st, err := findContainer(root, args[0])
+	id, st, err := engine.Find(root, args[0])
 	if err != nil {
 		return err
 	}

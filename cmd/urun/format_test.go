@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -92,6 +93,19 @@ func TestSplitCtrPath(t *testing.T) {
 		c, p, ok := splitCtrPath(in)
 		if got := [3]string{c, p, map[bool]string{true: "true", false: "false"}[ok]}; got != want {
 			t.Errorf("splitCtrPath(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestCheckPlatform(t *testing.T) {
+	for _, ok := range []string{"", "linux", hostPlatform(), runtime.GOARCH, hostPlatform() + "/v8"} {
+		if err := checkPlatform(ok); err != nil {
+			t.Errorf("checkPlatform(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"windows/amd64", "linux/s390x", "s390x", "darwin"} {
+		if err := checkPlatform(bad); err == nil {
+			t.Errorf("checkPlatform(%q): no error", bad)
 		}
 	}
 }

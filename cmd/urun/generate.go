@@ -24,7 +24,7 @@ func init() {
 				if len(args) != 2 || args[0] != "systemd" {
 					return argsError("generate", "systemd and one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

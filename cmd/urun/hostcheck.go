@@ -34,7 +34,7 @@ func gatherFacts() hostcheck.Facts {
 		o.State = d
 	}
 	var ro *engine.ReadOnlyDataError
-	if d, err := dataDir(); errors.As(err, &ro) {
+	if d, err := engine.DataDir(); errors.As(err, &ro) {
 		o.DataError, o.DataFix = ro.Cause(), engine.ReadOnlyDataFix
 	} else if err != nil {
 		o.DataError = err.Error()
@@ -43,10 +43,10 @@ func gatherFacts() hostcheck.Facts {
 		// The ownership probe run and pull use, asked again and recorded.
 		if maps, err := userns.ResolveMaps(idmap.ModeAuto, false); err == nil && o.Executable != "" {
 			var oe *store.OwnersError
+			// A probe that cannot run (no user namespace) is the userns
+			// and newuidmap lines' to explain, not storage's.
 			if err := store.ProbeOwners(d, maps, o.Executable, "urun doctor/info"); errors.As(err, &oe) {
 				o.Owners, o.OwnersFix = oe.Cause(), store.OwnersFix
-			} else if err != nil {
-				o.Owners, o.OwnersFix = "probing which owners "+d+" can store: "+err.Error(), store.OwnersFix
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func imageHelperIn(stdin io.Reader, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/store"
 )
 
@@ -46,6 +47,7 @@ func init() {
 				if list, err = filterImages(s, list, fl); err != nil {
 					return err
 				}
+				engine.UnpackedSizes(s, list)
 				return printImages(list, *quiet, *format, *noTrunc)
 			},
 		}
@@ -131,7 +133,7 @@ func (v imageView) CreatedSince() string {
 	return units.HumanDuration(time.Since(t)) + " ago"
 }
 
-// Size is the image's size in the store, human-readable.
+// Size is the image's unpacked size (engine.UnpackedSizes), human-readable.
 func (v imageView) Size() string { return units.HumanSize(float64(v.e.Size)) }
 
 // splitTag splits "host:5000/a/b:tag" into "host:5000/a/b" and "tag".

@@ -11,8 +11,10 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/store"
 )
 
@@ -43,6 +45,13 @@ type inspectEntry struct {
 	AutoRemove      bool              `json:"AutoRemove"`
 	Spec            *specs.Spec       `json:"OCIConfig,omitempty"`
 }
+
+// Id is the id under podman's and docker's JSON name: templates of CI
+// scripts say {{.Id}} (and {{.ID}}, the field, works too).
+func (e inspectEntry) Id() string { return e.ID } //nolint:revive // docker's name
+
+// Id is the image id under its JSON name, as for containers.
+func (e imageInspect) Id() string { return e.ID } //nolint:revive // docker's name
 
 type inspectState struct {
 	Status     string        `json:"Status"`
@@ -182,7 +191,7 @@ func init() {
 // inspect prints every object, then fails (125, as docker and podman)
 // when one of them was not found.
 func inspect(g *globals, refs []string, kind, format string) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
@@ -226,7 +235,7 @@ var errNoSuchObject = errors.New("no such object")
 
 func inspectOne(root, ref, kind string) (any, error) {
 	if kind != "image" {
-		id, st, err := findContainer(root, ref)
+		id, st, err := engine.Find(root, ref)
 		if err == nil {
 			return containerInspect(root, id, st), nil
 		}
@@ -304,12 +313,30 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 		e.State.ExitCode = 0
 	}
 	dir := container.Dir(root, id)
-	e.Config = inspectConfig{Image: st.Image, Labels: st.Labels, Annotations: st.Annotations, StopSignal: "SIGTERM"}
+	stopSig := "SIGTERM"
+	if st.StopSignal != 0 {
+		stopSig = unix.SignalName(unix.Signal(st.StopSignal))
+	}
+	e.Config = inspectConfig{Image: st.Image, Labels: st.Labels, Annotations: st.Annotations, StopSignal: stopSig}
 	if e.Config.Labels == nil {
 		e.Config.Labels = map[string]string{}
 	}
 	e.NetworkSettings.Ports = map[string][]inspectPort{}
 	e.HostConfig.PortBindings = map[string][]inspectPort{}
+	if st.Record != "" {
+		if rec, err := engine.LoadRecord(st.Record); err == nil {
+			// -p and -P: "8080/tcp": [{HostIp, HostPort}], as podman's.
+			for _, p := range rec.Network.Ports {
+				k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+				b := inspectPort{HostPort: strconv.Itoa(p.HostPort)}
+				if p.HostIP != nil {
+					b.HostIP = p.HostIP.String()
+				}
+				e.NetworkSettings.Ports[k] = append(e.NetworkSettings.Ports[k], b)
+				e.HostConfig.PortBindings[k] = append(e.HostConfig.PortBindings[k], b)
+			}
+		}
+	}
 	e.HostConfig.RestartPolicy.Name = "no"
 	e.HostConfig.AutoRemove = st.AutoRemove
 	e.HostConfig.Binds = []string{}

@@ -5,6 +5,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -35,11 +36,11 @@ func init() {
 						return err
 					}
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				id, err := resolveContainer(root, args[0])
+				id, err := engine.Resolve(root, args[0])
 				if err != nil {
 					return err
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -34,7 +35,7 @@ func init() {
 				if *format != "table" && *format != "json" {
 					return fmt.Errorf("--format %q: use table or json", *format)
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

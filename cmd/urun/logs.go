@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 func init() {
@@ -32,11 +33,11 @@ func init() {
 				if len(args) != 1 {
 					return argsError("logs", "exactly one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				id, st, err := findContainer(root, args[0])
+				id, st, err := engine.Find(root, args[0])
 				if err != nil {
 					return err
 				}

@@ -48,6 +48,7 @@ var commands = map[string]func() *command{}
 func register(name string, f func() *command) { commands[name] = f }
 
 func main() {
+	engine.EngineName = "urun-" + version
 	// The unpack helper re-executes urun inside a user namespace.
 	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
 		os.Exit(store.UnpackMain())
@@ -65,7 +66,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeCommand {
 		os.Exit(hostcheck.ChildMain())
 	}
-	os.Exit(urunMain(os.Args[1:], os.Stdout, os.Stderr))
+	code := urunMain(os.Args[1:], os.Stdout, os.Stderr)
+	engine.FinishSweep() // the trash the sweep is removing (engine/sweep.go)
+	os.Exit(code)
 }
 
 func urunMain(args []string, stdout, stderr io.Writer) int {
@@ -162,22 +165,7 @@ func containerStatus(err error) (int, bool) {
 	return 0, false
 }
 
-// ociRoot is the state root (engine.StateRoot) for the global --root.
-func ociRoot(g *globals) (string, error) { return engine.StateRoot(g.root) }
-
-// findContainer resolves ref (an id, name or id prefix) and loads the
-// container's state.
-func findContainer(root, ref string) (string, *container.State, error) {
-	return engine.Find(root, ref)
-}
-
-// resolveContainer finds a container by id, name, or unique id prefix.
-func resolveContainer(root, ref string) (string, error) { return engine.Resolve(root, ref) }
-
 var errNoSuchContainer = container.ErrNotExist
-
-// dataDir is urun's data directory (engine.DataDir), created.
-func dataDir() (string, error) { return engine.DataDir() }
 
 // fail prints err as one line and returns its exit status: the one the
 // error carries (126, 127 from the container init) or 125.

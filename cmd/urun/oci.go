@@ -21,6 +21,7 @@ import (
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
@@ -209,7 +210,7 @@ func hasOption(opts []string, o string) bool {
 // ociCreateConfig reads the bundle (--bundle, else the current
 // directory, as runc) into the engine's create config.
 func ociCreateConfig(g *globals, o *ociFlags, id string) (container.CreateConfig, error) {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return container.CreateConfig{}, err
 	}
@@ -269,7 +270,7 @@ func ociRun(g *globals, o *ociFlags, id string, detach bool) error {
 		if err := ociCreate(g, o, id); err != nil {
 			return err
 		}
-		root, err := ociRoot(g)
+		root, err := engine.StateRoot(g.root)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 // pause and resume freeze and thaw a container through the cgroup
@@ -26,11 +27,11 @@ func init() {
 					if len(args) != 1 {
 						return argsError(c.name, "exactly one container ID")
 					}
-					root, err := ociRoot(g)
+					root, err := engine.StateRoot(g.root)
 					if err != nil {
 						return err
 					}
-					id, err := resolveContainer(root, args[0])
+					id, err := engine.Resolve(root, args[0])
 					if err != nil {
 						return err
 					}

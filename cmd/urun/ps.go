@@ -53,7 +53,7 @@ func init() {
 			usage: "ps [-a] [-q] [-n N | -l] [--filter KEY=VALUE] [--format table|json|TEMPLATE]\n       urun ps ID   (OCI runtime face: the container's processes)",
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -351,7 +351,7 @@ func ago(t time.Time) string { return since(t) + " ago" }
 
 // ociPs lists the processes of one container (runc ps ID).
 func ociPs(root, ref, format string) error {
-	id, st, err := findContainer(root, ref)
+	id, st, err := engine.Find(root, ref)
 	if err != nil {
 		return err
 	}

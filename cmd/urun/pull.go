@@ -70,7 +70,7 @@ func init() {
 
 // openStore opens the image store under the data directory.
 func openStore() (*store.Store, error) {
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return nil, err
 	}

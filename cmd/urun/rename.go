@@ -19,7 +19,7 @@ func init() {
 				if len(args) != 2 {
 					return argsError("rename", "a CONTAINER and its NEW_NAME")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -37,7 +37,7 @@ func init() {
 				if len(args) != 1 && len(args) != 2 {
 					return argsError("port", "a CONTAINER and at most one PRIVATE_PORT[/PROTO]")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -24,7 +24,7 @@ func init() {
 				if len(args) == 0 && !*all {
 					return argsError("rm", "at least one container (or -a)")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -30,11 +30,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				data, err := dataDir()
+				data, err := engine.DataDir()
 				if err != nil {
 					return err
 				}
@@ -83,7 +83,7 @@ func freeImage(root, data, name string, d store.Digest, force bool) error {
 // layers in the layer store that no other image uses; their files
 // belong to subordinate ids, so this runs in a mapped user namespace.
 func removeRootfs(root string, d store.Digest) error {
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
@@ -63,9 +65,18 @@ type runFlags struct {
 	storageRoot string
 	// labels: --label/-l and --label-file, recorded for ps --filter and
 	// inspect.
-	labelArgs  []string
-	labelFiles []string
-	labels     map[string]string
+	// cidFile is --cidfile: the container's id is written there.
+	cidFile  string
+	ipc, pid string
+	platform string
+	// --stop-signal (or the image's STOPSIGNAL) and --stop-timeout.
+	stopSignalArg  string
+	stopTimeoutArg uint
+	stopSignal     int
+	stopTimeout    *uint
+	labelArgs      []string
+	labelFiles     []string
+	labels         map[string]string
 }
 
 func init() {
@@ -119,6 +130,16 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVarP(&f.labelArgs, "label", "l", nil, "set metadata on the container: KEY=VALUE (shown by inspect, matched by ps --filter label=)")
 		fs.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file, one KEY=VALUE per line")
 		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
+		fs.StringVar(&f.ipc, "ipc", "", "IPC namespace: private (the container's own, default) or host")
+		fs.StringVar(&f.pid, "pid", "", "pid namespace: private (the container's own, default) or host")
+		fs.StringVar(&f.stopSignalArg, "stop-signal", "", "signal `stop` sends first, e.g. SIGINT (default: the image's STOPSIGNAL, else SIGTERM)")
+		fs.UintVar(&f.stopTimeoutArg, "stop-timeout", 10, "seconds `stop` waits after the stop signal before SIGKILL")
+		fs.StringVar(&f.platform, "platform", "", "the image's platform, OS/ARCH[/VARIANT]: only this host's ("+hostPlatform()+"); urun has no emulation")
+		fs.StringVar(&f.cidFile, "cidfile", "", "write the container's id to this file (refused when the file exists)")
+		fs.StringArrayVar(&o.GroupAdd, "group-add", nil, "add a supplementary group to the process: a name in the image's /etc/group, or a number")
+		fs.StringVar(&o.ShmSize, "shm-size", "", "size of /dev/shm, e.g. 256m (default 64m)")
+		fs.StringArrayVar(&o.Sysctls, "sysctl", nil, "set a namespaced sysctl: KEY=VALUE (net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, kernel.domainname)")
+		fs.StringArrayVar(&o.Devices, "device", nil, "give the container a host device node: HOST[:CONTAINER][:PERMISSIONS] (bound from the host: it opens where you may open it on the host)")
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
 		short := "Run a command in a new container"
@@ -146,6 +167,9 @@ func newRunCommand(name string) *command {
 				f.rmExplicit = fs.Changed("rm")
 				f.opts.NoReadOnlyTmpfs = !*readOnlyTmpfs
 				f.writableLayerExplicit = fs.Changed("writable-layer")
+				if fs.Changed("stop-timeout") {
+					f.stopTimeout = &f.stopTimeoutArg
+				}
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
 				}
@@ -190,7 +214,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}
@@ -220,7 +244,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
-			root, rerr := ociRoot(g)
+			root, rerr := engine.StateRoot(g.root)
 			if rerr != nil {
 				return rerr
 			}
@@ -247,6 +271,16 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			fmt.Fprintf(os.Stderr, "urun: image lookup  %.2f ms\n", float64(time.Since(t0).Microseconds())/1000)
 		}
 		c := img.Config.Config
+		if f.net.publishAll {
+			if err := f.net.publishExposed(c.ExposedPorts); err != nil {
+				return err
+			}
+		}
+		if f.stopSignalArg == "" && c.StopSignal != "" {
+			if f.stopSignal, err = stopSignal("the image's STOPSIGNAL", c.StopSignal); err != nil {
+				return err
+			}
+		}
 		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
 		// Every tier takes the layer store's stack (the copy tier merges
 		// its layers, fuse-overlay/copy_child.go).
@@ -277,10 +311,12 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	}
 
 	f.opts.ContainerID = id
+	f.opts.NofileHard = nofileHard()
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
 	if err != nil {
 		return err
 	}
+	f.net.files = engine.UserEntries(spec, readFile, mode == idmap.ModeKeepID)
 	if f.init {
 		if err := checkInitBind(initPath, spec); err != nil {
 			return err
@@ -351,6 +387,39 @@ func (f *runFlags) complete() error {
 		}
 		f.labels[k] = v
 	}
+	if err := checkPlatform(f.platform); err != nil {
+		return err
+	}
+	var err error
+	if f.stopSignalArg != "" {
+		if f.stopSignal, err = stopSignal("--stop-signal", f.stopSignalArg); err != nil {
+			return err
+		}
+	}
+	if f.opts.IPCHost, err = container.ParseNamespaceMode("--ipc", f.ipc); err != nil {
+		return err
+	}
+	if f.opts.PIDHost, err = container.ParseNamespaceMode("--pid", f.pid); err != nil {
+		return err
+	}
+	for _, s := range f.opts.Devices {
+		d, err := container.ParseDevice(s)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(d.Host)
+		if err != nil {
+			return fmt.Errorf("--device %s: %w", s, err)
+		}
+		if st.Mode()&os.ModeDevice == 0 {
+			return fmt.Errorf("--device %s: %s is not a device node", s, d.Host)
+		}
+	}
+	if f.cidFile != "" {
+		if _, err := os.Lstat(f.cidFile); err == nil {
+			return fmt.Errorf("--cidfile %s: the file exists (another container's?): remove it, or give another path", f.cidFile)
+		}
+	}
 	for _, o := range f.securityOpt {
 		switch o {
 		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
@@ -375,7 +444,6 @@ func (f *runFlags) complete() error {
 	if f.format != "json" {
 		return fmt.Errorf("--format %q: only json is supported", f.format)
 	}
-	var err error
 	if f.restartPolicy, err = engine.ParseRestartPolicy(f.restart); err != nil {
 		return err
 	}
@@ -486,7 +554,7 @@ func findInit() (string, error) {
 // runEngine hands the container to the engine with what the flags say
 // about its lifecycle.
 func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
@@ -506,7 +574,65 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		Network:       f.net.config(),
 		Cgroups:       f.cgroups.Cgroups,
 		RestartPolicy: f.restartPolicy,
+		Labels:        f.labels,
+		CIDFile:       f.cidFile,
+		StopSignal:    f.stopSignal,
+		StopTimeout:   f.stopTimeout,
 	})
+}
+
+// stopSignal reads a stop signal (TERM, SIGINT, 2) given by what; 0 is
+// refused (it would not stop anything).
+func stopSignal(what, v string) (int, error) {
+	sig, err := parseSignal(v)
+	if err == nil && sig == 0 {
+		err = errors.New("signal 0 stops nothing")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", what, v, err)
+	}
+	return int(sig), nil
+}
+
+// hostPlatform is this host's platform as images name it.
+func hostPlatform() string { return "linux/" + runtime.GOARCH }
+
+// checkPlatform accepts --platform naming this host's platform (linux,
+// linux/ARCH, linux/ARCH/VARIANT, or ARCH) and refuses others: urun
+// runs no emulation (podman and docker would pull another image and run
+// it under qemu-user where binfmt is set up).
+func checkPlatform(p string) error {
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(strings.ToLower(p), "/")
+	goos, arch := parts[0], runtime.GOARCH
+	if len(parts) == 1 && goos != "linux" {
+		goos, arch = "linux", parts[0]
+	} else if len(parts) > 1 {
+		arch = parts[1]
+	}
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	}
+	if goos != "linux" || arch != runtime.GOARCH || len(parts) > 3 {
+		return fmt.Errorf("--platform %s: urun runs images of this host's platform only (%s), without emulation; drop --platform or give %s", p, hostPlatform(), hostPlatform())
+	}
+	return nil
+}
+
+// nofileHard is the nofile limit a container gets without --ulimit
+// nofile: the caller's hard limit, at most podman's 1048576, soft and
+// hard (podman raises the soft limit to it).
+func nofileHard() uint64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0
+	}
+	return min(rl.Max, 1<<20)
 }
 
 func newID() string {

@@ -8,6 +8,8 @@ import (
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/urun-dev/urun/engine"
 )
 
 // maxProfileSize bounds a --security-opt seccomp=FILE profile; docker's
@@ -52,7 +54,7 @@ func seccompProfile(opt string, spec *specs.Spec) (*specs.LinuxSeccomp, error) {
 // seccompCacheDir is where compiled profiles are kept: under the data
 // directory, or nowhere (compile each time) when there is none.
 func seccompCacheDir() string {
-	d, err := dataDir()
+	d, err := engine.DataDir()
 	if err != nil {
 		return ""
 	}

@@ -42,7 +42,7 @@ func init() {
 // urunStart starts a created container (engine.Start); an engine
 // container's reference is printed, as podman does.
 func urunStart(g *globals, ref string) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
@@ -59,11 +59,11 @@ func urunStart(g *globals, ref string) error {
 // startAttached starts a container and prints what it writes from then
 // on until it exits, then exits with its status.
 func startAttached(g *globals, ref string) error {
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
-	id, st, err := findContainer(root, ref)
+	id, st, err := engine.Find(root, ref)
 	if err != nil {
 		return err
 	}

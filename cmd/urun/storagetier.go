@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 	fuseoverlay "github.com/urun-dev/urun/fuse-overlay"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
@@ -16,7 +17,7 @@ import (
 // unpack into the layer store) into a data directory that cannot store
 // the owners (store.CheckOwners: the same recorded answer doctor gives).
 func checkOwners(maps *userns.Maps) error {
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}

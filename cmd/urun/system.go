@@ -52,7 +52,7 @@ func init() {
 // systemCheck runs containers/storage's Check (and Repair) on the layer
 // store, in urun-image, in a user namespace with the store's mapping.
 func systemCheck(repair bool) error {
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urun-dev/urun/cgroupdelegate"
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/engine"
 )
 
 // update changes a running container's limits, as runc's does:
@@ -93,7 +94,7 @@ func init() {
 				for i, x := range plan {
 					w[i] = container.CgroupWrite{Controller: x.Controller, File: x.File, Value: x.Value, Field: x.Field}
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}

@@ -45,7 +45,7 @@ type volumeInfo struct {
 }
 
 func volumesDir() (string, error) {
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return "", err
 	}
@@ -302,7 +302,7 @@ func volumeCommand(g *globals, sub string, args []string) error {
 		return usageError(flagSuggestion(err, fs), "urun volume --help")
 	}
 	args = fs.Args()
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}

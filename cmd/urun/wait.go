@@ -20,12 +20,12 @@ func init() {
 				if len(args) == 0 {
 					return argsError("wait", "at least one container")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
 				for _, ref := range args {
-					id, err := resolveContainer(root, ref)
+					id, err := engine.Resolve(root, ref)
 					if err != nil {
 						return err
 					}

@@ -78,6 +78,11 @@ func layerSizes(t *testing.T, graph string) map[string]int64 {
 // reclaimable.
 func TestSystemDF(t *testing.T) {
 	env := storeEnv(t)
+	// A kept container of another data directory (the state root is
+	// the user's) is not this one's.
+	other := storeEnv(t)
+	mustRunEnv(t, other, "run", "-d", "--name", "df-other", busybox(), "true")
+	t.Cleanup(func() { urunEnv(t, other, "rm", "-f", "df-other") })
 	r := mustRunEnv(t, env, "system", "df")
 	if !strings.HasPrefix(r.stdout, "TYPE") || !strings.Contains(r.stdout, "Images") || !strings.Contains(r.stdout, "Local Volumes") {
 		t.Errorf("system df on an empty store: %q", r.stdout)
@@ -101,6 +106,20 @@ func TestSystemDF(t *testing.T) {
 	const unique = 4 << 20
 	if all-baseSize < unique || all-baseSize > unique*105/100 {
 		t.Fatalf("plus's own layer is %d bytes in layers.json, want 4 MiB + <5%%", all-baseSize)
+	}
+
+	// images SIZE is the unpacked size, as docker's and podman's.
+	var listed []struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(mustRunEnv(t, env, "images", "--format", "json").stdout), &listed); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range listed {
+		if want := map[string]int64{"localhost/busybox:latest": baseSize, "localhost/plus:latest": all}[l.Name]; l.Size != want {
+			t.Errorf("images: %s has size %d, want %d (unpacked)", l.Name, l.Size, want)
+		}
 	}
 
 	vol := "dfvol"

@@ -426,7 +426,7 @@ func TestNetworkFlagErrors(t *testing.T) {
 		{"--network", "pasta:-T,auto"},
 		{"--network", "slirp4netns:cidr=10.1.0.0/24"},
 		{"-p", "99999:80"},
-		{"-p", "8080"},
+		{"-p", "8080:"}, // -p 8080 alone is docker's free host port
 		{"--network", "none", "-p", "8080:80"},
 		{"--network", "host", "-p", "8080:80"},
 		{"--add-host", "nocolon"},

@@ -167,6 +167,11 @@ func TestWritableLayerOnDisk(t *testing.T) {
 	if l := trashIn(t, data); len(l) != 0 {
 		t.Errorf("the trash after the next command: %v", l)
 	}
+	// Its state directory went into the state root's trash at exit,
+	// and the next command removed it too.
+	if l := entriesIn(t, filepath.Join(stateRoot(t), ".trash")); len(l) != 0 {
+		t.Errorf("the state root's trash after the next command: %v", l)
+	}
 
 	// On request, the writes stay in memory: the measure above can fail.
 	cmd, rose = writeThenWait(t, env, 256, "--writable-layer", "tmpfs")

@@ -179,9 +179,21 @@ func build(out string, bb busybox) error {
 		return fmt.Errorf("plus image: %w", err)
 	}
 
+	// "exposed": busybox with EXPOSE 8080/tcp and 53/udp and STOPSIGNAL
+	// SIGINT (docker's -P and the image's stop signal).
+	exposedIndex, err := freshLayout(filepath.Join(out, "exposed"), []builtLayer{base}, v1.ImageConfig{
+		Env:          []string{defaultPath},
+		Cmd:          []string{"/bin/sh"},
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}, "53/udp": {}},
+		StopSignal:   "SIGINT",
+	})
+	if err != nil {
+		return fmt.Errorf("exposed image: %w", err)
+	}
+
 	// sha256sum format, so "cd DIR && sha256sum -c checksums.txt" works.
-	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n%s  farids/index.json\n%s  stacked/index.json\n%s  plus/index.json\n",
-		hexSum(busyboxIndex), hexSum(hardIndex), hexSum(farIndex), hexSum(stackedIndex), hexSum(plusIndex))
+	checksums := fmt.Sprintf("%s  busybox/index.json\n%s  hard/index.json\n%s  farids/index.json\n%s  stacked/index.json\n%s  plus/index.json\n%s  exposed/index.json\n",
+		hexSum(busyboxIndex), hexSum(hardIndex), hexSum(farIndex), hexSum(stackedIndex), hexSum(plusIndex), hexSum(exposedIndex))
 	return os.WriteFile(filepath.Join(out, "checksums.txt"), []byte(checksums), 0o644)
 }
 

@@ -176,9 +176,10 @@ for rt in $RUNTIMES; do
 done
 
 # One bats process per file and runtime; the runtimes run side by side.
-run_files() { # runtime
+run_files() { # runtime files...
 	local rt=$1 f
-	for f in $FILES; do
+	shift
+	for f in "$@"; do
 		# urun-init on PATH, as an installed urun has it: 030-run
 		# runs a copy of the runtime from /var/tmp.
 		as_user "$TEST_USER" env PODMAN="$stage/$rt/podman" PATH="$stage/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
@@ -189,11 +190,10 @@ start=$(date +%s)
 log "podman system tests ($(echo $FILES | wc -w) files) as $TEST_USER with: $RUNTIMES"
 pids=()
 for rt in $RUNTIMES; do
-	run_files "$rt" &
+	run_files "$rt" $FILES &
 	pids+=($!)
 done
 wait "${pids[@]}"
-wall=$(( $(date +%s) - start ))
 
 count() { # tap-file pattern
 	[ -f "$1" ] || { echo 0; return; }
@@ -203,6 +203,35 @@ count() { # tap-file pattern
 	skip) grep -E '^ok [0-9]+ ' "$1" | grep -c '# skip' || true ;;
 	esac
 }
+# Files where urun fails more tests than runc.
+tripped() {
+	local f
+	for f in $FILES; do
+		[ -f "$stage/urun/$f.tap" ] && [ -f "$stage/runc/$f.tap" ] || continue
+		[ "$(count "$stage/urun/$f.tap" notok)" -gt "$(count "$stage/runc/$f.tap" notok)" ] && echo "$f"
+	done
+	return 0
+}
+# Several tests race the clock (045-start's `sleep 20` must outlive the
+# four runs and a wait before it; 030-run's --rm must be gone at once),
+# and on a loaded 2-core machine either runtime loses now and then. A
+# file that trips the gate runs once more for both runtimes, side by
+# side; the second run decides, and the first one's failures are named.
+retry=$(tripped | paste -sd" ")
+if [ -n "$retry" ]; then
+	for f in $retry; do
+		log "$f: urun failed more than runc on the first run ($(sed -n 's/^not ok [0-9]* //p' "$stage/urun/$f.tap" | paste -sd';')); running it again for both"
+		for rt in $RUNTIMES; do mv "$stage/$rt/$f.tap" "$stage/$rt/$f.first.tap"; done
+	done
+	pids=()
+	for rt in $RUNTIMES; do
+		run_files "$rt" $retry &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+fi
+wall=$(( $(date +%s) - start ))
+
 fail=0
 table="| file |"
 sep="|---|"
@@ -230,6 +259,7 @@ for f in $FILES; do
 			worse="**GATE** $worse"
 		fi
 	fi
+	case " $retry " in *" $f "*) worse="${worse:+$worse; }(run twice: the first run tripped the gate)" ;; esac
 	table+=$'\n'"$row ${worse:--} |"
 done
 row="| **total** |"

@@ -123,13 +123,15 @@ done
 # one_run MODE RUNTIME NAME: every file, each under its own pty, TAP to
 # logs/MODE/NAME/FILE.tap. BATS_TMPDIR is the run's own: the suite puts
 # its seccomp agent's socket there.
+# one_run MODE RUNTIME NAME [FILE...]: only those files when given.
 one_run() {
 	local mode=$1 rt=$2 name=$3 features=
+	shift 3
 	[ "$mode" = idmap ] && features=idmap
 	local out="$stage/logs/$mode/$name" tmp="$stage/tmp-$mode-$name"
 	as_user "$TEST_USER" mkdir -p "$out" "$tmp"
 	local f
-	for f in "${files[@]}"; do
+	for f in "${@:-${files[@]}}"; do
 		as_user "$TEST_USER" PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:$(dirname "$(command -v go)")" \
 			RUNC="$rt" ROOTLESS_FEATURES="$features" TMPDIR="$tmp" \
 			ROOTLESS_UIDMAP_START="$uid_start" ROOTLESS_UIDMAP_LENGTH="$uid_len" \
@@ -150,6 +152,20 @@ for mode in $MODES; do
 	p2=$!
 	wait "$p1" "$p2"
 done
+# Some tests race the clock, and on a loaded 2-core machine either
+# runtime loses now and then (userns.bats "userns with simple mount" did,
+# and passed on rerun). A file with a gate line runs once more, for both
+# runtimes side by side; the second run decides, the first is named.
+_build/runc-report -logs "$stage/logs" -allow tests/runc/allow.tsv -tripped "$stage/tripped"
+while read -r mode f; do
+	log "runc's suite, mode $mode: $f tripped the gate on the first run ($(grep '^not ok' "$stage/logs/$mode/urun/$f.tap" | paste -sd';')); running it again for both"
+	for rt in runc urun; do mv "$stage/logs/$mode/$rt/$f.tap" "$stage/logs/$mode/$rt/$f.first"; done
+	one_run "$mode" "$(command -v runc)" runc "$f" &
+	p1=$!
+	one_run "$mode" "$stage/bin/urun" urun "$f" &
+	p2=$!
+	wait "$p1" "$p2"
+done <"$stage/tripped"
 # Leftovers of the test user: every process of this suite's own user.
 pkill -KILL -u "$TEST_USER" 2>/dev/null || true
 rm -rf "$aux_dir"

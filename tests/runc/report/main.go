@@ -287,6 +287,7 @@ func main() {
 	wall := flag.Int("wall", 0, "the suite's wall time in seconds, for the document")
 	spliceName := flag.String("splice", "", "only copy -from into -doc between this name's markers")
 	from := flag.String("from", "", "with -splice: the text to copy")
+	tripped := flag.String("tripped", "", "only write the gate's \"MODE FILE\" pairs into this file, one a line (the harness runs them again)")
 	flag.Parse()
 	if *spliceName != "" {
 		b, err := os.ReadFile(*from)
@@ -294,6 +295,13 @@ func main() {
 			err = splice(*doc, *spliceName, string(b))
 		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *tripped != "" {
+		if err := writeTripped(*logs, *allowPath, *tripped); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(1)
 		}
@@ -307,10 +315,11 @@ func main() {
 
 var errGate = fmt.Errorf("urun fails tests that runc passes in the same run (GATE lines above): fix urun, or list a test in tests/runc/allow.tsv with its reason when it only checks runc's own output formats")
 
-func report(logs, allowPath, doc string, wall int) error {
+// compareAll compares the runs of every mode under logs.
+func compareAll(logs, allowPath string) ([]modeReport, error) {
 	allow, err := loadAllow(allowPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var reports []modeReport
 	for _, mode := range []string{"none", "idmap"} {
@@ -319,18 +328,47 @@ func report(logs, allowPath, doc string, wall int) error {
 		}
 		rc, err := loadRun(filepath.Join(logs, mode, "runc"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ur, err := loadRun(filepath.Join(logs, mode, "urun"))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		m := compare(mode, rc, ur, allow)
-		m.print()
-		reports = append(reports, m)
+		reports = append(reports, compare(mode, rc, ur, allow))
 	}
 	if len(reports) == 0 {
-		return fmt.Errorf("no runs under %s", logs)
+		return nil, fmt.Errorf("no runs under %s", logs)
+	}
+	return reports, nil
+}
+
+// writeTripped writes each mode and file with a gate line, once.
+func writeTripped(logs, allowPath, path string) error {
+	reports, err := compareAll(logs, allowPath)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, m := range reports {
+		seen := map[string]bool{}
+		for _, g := range m.gate {
+			f, _, _ := strings.Cut(g, ": ")
+			if !seen[f] {
+				seen[f] = true
+				fmt.Fprintf(&b, "%s %s\n", m.mode, f)
+			}
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func report(logs, allowPath, doc string, wall int) error {
+	reports, err := compareAll(logs, allowPath)
+	if err != nil {
+		return err
+	}
+	for _, m := range reports {
+		m.print()
 	}
 	gated := false
 	for _, m := range reports {
