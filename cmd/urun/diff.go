@@ -29,7 +29,7 @@ func init() {
 				if *format != "" && *format != "json" {
 					return fmt.Errorf("diff --format %q: use json (or no --format for A/C/D lines)", *format)
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -66,11 +66,11 @@ func init() {
 				if len(args) != 1 {
 					return argsError("export", "one CONTAINER")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				if _, err := resolveContainer(root, args[0]); err != nil {
+				if _, err := engine.Resolve(root, args[0]); err != nil {
 					return err
 				}
 				var w io.Writer = os.Stdout

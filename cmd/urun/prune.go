@@ -41,7 +41,7 @@ func init() {
 				if ok, err := confirmPrune(*force, warning); !ok || err != nil {
 					return err
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
@@ -81,7 +81,7 @@ func pruneImages(root string, all bool) ([]store.Digest, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func systemPrune(g *globals, all, force, volumes bool) error {
 	if ok, err := confirmPrune(force, warning); !ok || err != nil {
 		return err
 	}
-	root, err := ociRoot(g)
+	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return err
 	}
-	data, err := dataDir()
+	data, err := engine.DataDir()
 	if err != nil {
 		return err
 	}

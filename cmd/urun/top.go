@@ -26,7 +26,7 @@ func init() {
 				if len(args) == 0 {
 					return argsError("top", "a CONTAINER")
 				}
-				root, err := ociRoot(g)
+				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
