@@ -34,8 +34,6 @@ var subWords = map[string]string{
 
 type completionCmd struct {
 	name, short string
-	long        []string // --name, value-taking ones marked with a trailing =
-	short1      []string // -n
 	flags       []*pflag.Flag
 }
 
