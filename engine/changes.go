@@ -169,7 +169,22 @@ func Changes(root, ref string) ([]Change, error) {
 		return out, fmt.Errorf("diff: %d directories of the writable layer are not readable from outside the container (mode 0700 of another container user): %s", len(unreadable), unreadable[0])
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	// A directory added only to hold the runtime's mount points (/run
+	// for /run/.containerenv) is not the container's change either.
+	parents := map[string]bool{}
+	for m := range mountPoints {
+		for d := path.Dir(m); d != "/"; d = path.Dir(d) {
+			parents[d] = true
+		}
+	}
+	kept := out[:0]
+	for i, c := range out {
+		if c.Kind == 'A' && parents[c.Path] && (i+1 == len(out) || !strings.HasPrefix(out[i+1].Path, c.Path+"/")) {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, nil
 }
 
 // Export writes container ref's whole filesystem to w as a tar (docker
