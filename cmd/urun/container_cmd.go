@@ -39,14 +39,18 @@ func init() {
 	})
 	register("container", func() *command {
 		fs := pflag.NewFlagSet("container", pflag.ContinueOnError)
+		force := fs.BoolP("force", "f", false, "do not ask")
 		return &command{
 			name:  "container",
 			short: "Manage containers: 'container prune' removes every stopped one (and writable layers whose container is gone)",
-			usage: "container prune",
+			usage: "container prune [-f]",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if len(args) != 1 || args[0] != "prune" {
 					return argsError("container", "the subcommand prune")
+				}
+				if ok, err := confirmPrune(*force, "WARNING! This will remove all non running containers."); !ok || err != nil {
+					return err
 				}
 				root, err := engine.StateRoot(g.root)
 				if err != nil {

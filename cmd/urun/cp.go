@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/pflag"
@@ -214,7 +215,7 @@ func (v *ctrFS) lookup(p string) (string, fs.FileInfo) {
 // 0/0 character device; fuse-overlayfs without one: .wh.NAME).
 func isWhiteout(full string, fi fs.FileInfo) bool {
 	if fi.Mode()&fs.ModeCharDevice != 0 {
-		if st, ok := fi.Sys().(*unix.Stat_t); ok && st.Rdev == 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
 			return true
 		}
 	}

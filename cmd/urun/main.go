@@ -73,18 +73,7 @@ func main() {
 
 func urunMain(args []string, stdout, stderr io.Writer) int {
 	var g globals
-	fs := pflag.NewFlagSet("urun", pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	fs.SetOutput(io.Discard)
-	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
-	fs.StringVar(&g.root, "root", "", "directory for container state (default $XDG_RUNTIME_DIR/urun; /run/urun as root)")
-	dataDirFlag := fs.String("data-dir", "", "directory for images, unpacked trees and kept containers' writes (default $"+engine.DataDirEnv+", else $XDG_DATA_HOME/urun)")
-	fs.StringVar(&g.log, "log", "", "also write errors to this file (as runc: for the OCI runtime face)")
-	fs.StringVar(&g.logFormat, "log-format", "text", "format of --log: text or json")
-	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "cgroupsPath is a systemd slice:prefix:name (accepted for runc compatibility)")
-	fs.StringVar(&g.rootless, "rootless", "auto", "auto, true or false (accepted for runc compatibility: urun is rootless whenever it runs unprivileged)")
-	help := fs.BoolP("help", "h", false, "show this help")
-	version := fs.BoolP("version", "v", false, "show the version")
+	fs, dataDirFlag, help, version := globalFlags(&g)
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, usageError(err, "urun --help"))
 	}
@@ -223,3 +212,21 @@ func printCommandHelp(w io.Writer, c *command) {
 
 // inUserNamespace: urun runs in a user namespace other than the initial one.
 func inUserNamespace() bool { return engine.InUserNamespace() }
+
+// globalFlags are the flags before the subcommand (also read by
+// 'urun completion').
+func globalFlags(g *globals) (fs *pflag.FlagSet, dataDir *string, help, version *bool) {
+	fs = pflag.NewFlagSet("urun", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&g.debug, "debug", false, "print what urun does and how long each start-up phase takes")
+	fs.StringVar(&g.root, "root", "", "directory for container state (default $XDG_RUNTIME_DIR/urun; /run/urun as root)")
+	dataDir = fs.String("data-dir", "", "directory for images, unpacked trees and kept containers' writes (default $"+engine.DataDirEnv+", else $XDG_DATA_HOME/urun)")
+	fs.StringVar(&g.log, "log", "", "also write errors to this file (as runc: for the OCI runtime face)")
+	fs.StringVar(&g.logFormat, "log-format", "text", "format of --log: text or json")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "cgroupsPath is a systemd slice:prefix:name (accepted for runc compatibility)")
+	fs.StringVar(&g.rootless, "rootless", "auto", "auto, true or false (accepted for runc compatibility: urun is rootless whenever it runs unprivileged)")
+	help = fs.BoolP("help", "h", false, "show this help")
+	version = fs.BoolP("version", "v", false, "show the version")
+	return fs, dataDir, help, version
+}

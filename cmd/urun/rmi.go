@@ -39,26 +39,7 @@ func init() {
 					return err
 				}
 				for _, a := range args {
-					gone, err := s.RemoveWith(a, store.RemoveHooks{
-						InUse: func(d store.Digest) error { return freeImage(root, data, a, d, *force) },
-						Gone: func(d store.Digest) error {
-							if err := removeRootfs(root, d); err != nil {
-								fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
-							}
-							return nil
-						},
-						// Trees of images whose name moved on (pull, tag,
-						// load of a newer one) go once no container uses them.
-						Unlisted: func(d store.Digest) error {
-							if users, err := engine.ImageUsers(root, data, d); err != nil || len(users) > 0 {
-								return err
-							}
-							if err := removeRootfs(root, d); err != nil {
-								fmt.Fprintf(os.Stderr, "urun: warning: %s: unpacked files of an image no name refers to are left\n", err)
-							}
-							return nil
-						},
-					})
+					gone, err := removeImage(s, root, data, a, *force)
 					if err != nil {
 						return err
 					}
@@ -120,4 +101,29 @@ func removeRootfs(root string, d store.Digest) error {
 		layersErr = engine.ForgetLayers(root, data, d, maps)
 	}
 	return errors.Join(store.RemoveRootfs(d, maps, data, exe), layersErr)
+}
+
+// removeImage removes the image called a (rmi, image prune), with its
+// unpacked trees; force removes the containers that use it first.
+func removeImage(s *store.Store, root, data, a string, force bool) ([]store.Digest, error) {
+	return s.RemoveWith(a, store.RemoveHooks{
+		InUse: func(d store.Digest) error { return freeImage(root, data, a, d, force) },
+		Gone: func(d store.Digest) error {
+			if err := removeRootfs(root, d); err != nil {
+				fmt.Fprintf(os.Stderr, "urun: warning: %s: the image is removed but its unpacked files are not\n", err)
+			}
+			return nil
+		},
+		// Trees of images whose name moved on (pull, tag,
+		// load of a newer one) go once no container uses them.
+		Unlisted: func(d store.Digest) error {
+			if users, err := engine.ImageUsers(root, data, d); err != nil || len(users) > 0 {
+				return err
+			}
+			if err := removeRootfs(root, d); err != nil {
+				fmt.Fprintf(os.Stderr, "urun: warning: %s: unpacked files of an image no name refers to are left\n", err)
+			}
+			return nil
+		},
+	})
 }

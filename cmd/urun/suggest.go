@@ -32,6 +32,8 @@ func dockerForms(args []string) []string {
 			to = "images"
 		case "rm", "remove":
 			to = "rmi"
+		case "prune":
+			return args // image prune is its own command
 		default:
 			to = args[1] // image inspect|pull|push|tag|save|load
 		}

@@ -20,10 +20,15 @@ func init() {
 		repair := fs.Bool("repair", false, "with check: repair what the check finds (containers/storage's Repair: damaged layers and images are removed)")
 		verbose := fs.BoolP("verbose", "v", false, "with df: one line per image (with its shared and unique size), container and volume")
 		format := fs.String("format", "", "with df: json")
+		all := fs.BoolP("all", "a", false, "with prune: every image no container uses, not only dangling ones")
+		force := fs.BoolP("force", "f", false, "with prune: do not ask")
+		volumes := fs.Bool("volumes", false, "with prune: every volume no container uses too")
 		return &command{
 			name:  "system",
-			short: "Show disk use; check the layer store",
-			usage: "system df [-v] [--format json] | system check [--repair]\n\n" +
+			short: "Show disk use, prune what is unused, check the layer store",
+			usage: "system df [-v] [--format json] | system prune [-a] [-f] [--volumes] | system check [--repair]\n\n" +
+				"prune removes stopped containers, with --volumes every volume no container\n" +
+				"uses, and with -a every image no container uses; it asks first unless -f.\n" +
 				"df shows what images, containers and local volumes take on disk, as docker\n" +
 				"and podman show it; -v adds each image's size shared with other images and\n" +
 				"its own (unique), as podman's system df -v.\n" +
@@ -35,8 +40,10 @@ func init() {
 					return systemCheck(*repair)
 				case len(args) == 1 && args[0] == "df":
 					return systemDF(g, *verbose, *format)
+				case len(args) == 1 && args[0] == "prune":
+					return systemPrune(g, *all, *force, *volumes)
 				}
-				return argsError("system", "a subcommand: df or check")
+				return argsError("system", "a subcommand: df, prune or check")
 			},
 		}
 	})

@@ -446,10 +446,10 @@ func TestPruneOrphanLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another state root's prune leaves the layer alone.
-	if r := urunEnv(t, []string{"XDG_RUNTIME_DIR=" + privateDir()}, "container", "prune"); r.code != 0 || !slices.Contains(containerLayers(t, env), id) {
+	if r := urunEnv(t, []string{"XDG_RUNTIME_DIR=" + privateDir()}, "container", "prune", "-f"); r.code != 0 || !slices.Contains(containerLayers(t, env), id) {
 		t.Errorf("prune of another root: %s; layers %v", r, containerLayers(t, env))
 	}
-	r = urunEnv(t, renv, "container", "prune")
+	r = urunEnv(t, renv, "container", "prune", "-f")
 	if r.code != 0 || !strings.Contains(r.stdout, id) {
 		t.Errorf("prune: %s; want the orphan's id", r)
 	}

@@ -62,7 +62,7 @@ func TestRmiRefusedWhileStoppedContainer(t *testing.T) {
 	if r := urunEnv(t, env, "rmi", id); r.code != 125 || !strings.Contains(r.stderr, name) {
 		t.Errorf("rmi by id of an image in use: %s", r)
 	}
-	mustRunEnv(t, env, "container", "prune")
+	mustRunEnv(t, env, "container", "prune", "-f")
 	mustRunEnv(t, env, "rmi", img)
 	if imgs := listImages(t, env); len(imgs) != 0 {
 		t.Errorf("images after rmi: %v", imgs)
