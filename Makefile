@@ -9,7 +9,7 @@ LDFLAGS  := -X main.commit=$(COMMIT)
 PREFIX   ?= /usr/local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo test lint unit integration vm-test images install clean fuzz bench bench-quick conformance runc-suite podman-suite
+.PHONY: all flag-table build demo test lint unit integration vm-test images install clean fuzz bench bench-quick conformance runc-suite podman-suite
 
 all: build
 
@@ -19,6 +19,10 @@ build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/urun ./cmd/urun
 	$(GO) build -tags $(TAGS) -trimpath -o bin/urun-image ./cmd/urun-image
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/urun-init ./cmd/urun-init
+
+# docs/RUN-FLAGS.md from run's flag set (cmd/urun/flagtable_test.go checks it).
+flag-table: build
+	bin/urun __flag-table run > docs/RUN-FLAGS.md
 
 images:
 	$(GO) run ./tests/mkimage -out _build/images

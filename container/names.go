@@ -24,7 +24,13 @@ func namesLock(root string) (func(), error) {
 	if err := os.MkdirAll(filepath.Join(root, "names"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	return FlockPath(filepath.Join(root, "names.lock"))
+}
+
+// FlockPath takes an exclusive flock on path, creating it; the returned
+// func releases it.
+func FlockPath(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
 	}

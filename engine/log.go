@@ -50,27 +50,20 @@ func openLog(path string) (*logWriter, error) {
 
 // pipes returns the write ends the container's stdout and stderr get.
 func (l *logWriter) pipes() (stdout, stderr *os.File, err error) {
-	var ws [2]*os.File
-	for i, stream := range []string{"stdout", "stderr"} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			for _, w := range ws[:i] {
-				w.Close()
-			}
-			return nil, nil, err
-		}
-		ws[i] = w
-		l.n++
-		go l.copy(r, stream)
-	}
-	l.ws = ws[:]
-	return ws[0], ws[1], nil
+	return l.openPipes(func(r *os.File, _ int, stream string) { l.copy(r, stream) })
 }
 
 // teePipes is pipes for a kept container in the foreground: what it
 // writes goes to out and errOut as it comes, and to the log by line
 // (docker and podman log a foreground container too).
 func (l *logWriter) teePipes(out, errOut io.Writer) (stdout, stderr *os.File, err error) {
+	outs := [2]io.Writer{out, errOut}
+	return l.openPipes(func(r *os.File, i int, stream string) { l.copyTee(r, stream, outs[i]) })
+}
+
+// openPipes makes the stdout and stderr pipes, each read end copied by
+// copyOut (its index and stream name) in a goroutine of its own.
+func (l *logWriter) openPipes(copyOut func(r *os.File, i int, stream string)) (stdout, stderr *os.File, err error) {
 	var ws [2]*os.File
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
@@ -82,7 +75,7 @@ func (l *logWriter) teePipes(out, errOut io.Writer) (stdout, stderr *os.File, er
 		}
 		ws[i] = w
 		l.n++
-		go l.copyTee(r, stream, []io.Writer{out, errOut}[i])
+		go copyOut(r, i, stream)
 	}
 	l.ws = ws[:]
 	return ws[0], ws[1], nil

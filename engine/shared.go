@@ -40,6 +40,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/cgroupdelegate"
+	"github.com/urun-dev/urun/container"
 )
 
 const (
@@ -72,7 +73,7 @@ func handToShared(id, record string) (handled bool, err error) {
 	if !ok {
 		return false, nil
 	}
-	unlock, err := flockPath(lockPath)
+	unlock, err := container.FlockPath(lockPath)
 	if err != nil {
 		return false, nil
 	}
@@ -243,7 +244,7 @@ func (s *shared) done() {
 	if !idle {
 		return
 	}
-	unlock, err := flockPath(s.lock)
+	unlock, err := container.FlockPath(s.lock)
 	if err != nil {
 		return
 	}
@@ -255,17 +256,4 @@ func (s *shared) done() {
 	}
 	s.mu.Unlock()
 	unlock()
-}
-
-// flockPath takes an exclusive flock on path, creating it.
-func flockPath(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }

@@ -115,7 +115,7 @@ func trashUpper(id string) *trashEntry {
 // removeNow removes the entry in this process and drops its lock.
 func (e *trashEntry) removeNow() error {
 	defer e.held.Close()
-	return removeLayerDir(e.path)
+	return RemoveIDsTree(e.path)
 }
 
 // removeLater leaves a small entry to the next command's sweep (its
@@ -149,7 +149,7 @@ func TrashMain(args []string) int {
 		return 125
 	}
 	held := os.NewFile(3, "trash-lock")
-	err := removeLayerDir(args[0])
+	err := RemoveIDsTree(args[0])
 	held.Close()
 	sweepTrash()
 	if err != nil {
@@ -200,17 +200,17 @@ func sweepTrash() {
 			continue
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			removeLayerDir(p)
+			RemoveIDsTree(p)
 		}
 		f.Close()
 	}
 }
 
-// removeLayerDir deletes a writable layer's directory. Its files belong
-// to the container's ids, so what this user cannot remove is removed in
-// a user namespace with all of the user's ids (any mapping a container
-// had is inside it).
-func removeLayerDir(dir string) error {
+// RemoveIDsTree deletes a directory whose files belong to containers'
+// ids (a writable layer, a volume): what this user cannot remove is
+// removed in a user namespace with all of the user's ids (any mapping a
+// container had is inside it).
+func RemoveIDsTree(dir string) error {
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil {
 		return err

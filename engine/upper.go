@@ -146,7 +146,7 @@ func PruneOrphanUppers(root string) ([]string, error) {
 }
 
 // removeUpper deletes container id's writable layer, if it has one
-// (removeLayerDir: in a user namespace where this user cannot).
+// (RemoveIDsTree: in a user namespace where this user cannot).
 func removeUpper(id string) error {
 	dir, err := upperDir(id)
 	if err != nil {
@@ -160,7 +160,7 @@ func removeUpper(id string) error {
 		// the container's ids to remove.
 		return os.RemoveAll(dir)
 	}
-	return removeLayerDir(dir)
+	return RemoveIDsTree(dir)
 }
 
 // hasLayer: dir holds a writable layer (upper, work), not only a record.

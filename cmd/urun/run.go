@@ -142,6 +142,7 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVar(&o.Devices, "device", nil, "give the container a host device node: HOST[:CONTAINER][:PERMISSIONS] (bound from the host: it opens where you may open it on the host)")
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
+		addRefusedRunFlags(fs)
 		short := "Run a command in a new container"
 		usage := "run [flags] IMAGE [COMMAND [ARG...]]\n       urun run --rootfs [flags] DIR COMMAND [ARG...]\n       urun run --bundle DIR [-d] ID   (OCI runtime face)\n\nIMAGE: a name in the local store (pulled when missing, see --pull),\n       docker://NAME, or oci:DIR[:TAG] (an OCI image layout, used in place)"
 		if f.createOnly {
@@ -154,6 +155,9 @@ func newRunCommand(name string) *command {
 			usage: usage,
 			flags: fs,
 			run: func(g *globals, args []string) error {
+				if err := refusedRunFlag(fs); err != nil {
+					return err
+				}
 				if f.oci.bundle != "" || g.oci {
 					g.oci = true
 					if err := ociRunArgs(name, fs, args); err != nil {

@@ -19,9 +19,6 @@ import (
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/engine"
-	"github.com/urun-dev/urun/idmap"
-	"github.com/urun-dev/urun/store"
-	"github.com/urun-dev/urun/userns"
 )
 
 // Volumes as docker's and podman's local driver: a directory per volume
@@ -159,15 +156,7 @@ func volumeUsers(root string, v *volumeInfo) []string {
 // other ids are removed in a user namespace with the full mapping.
 func removeVolume(v *volumeInfo) error {
 	dir := filepath.Dir(v.Mountpoint)
-	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding urun's own executable: %w", err)
-	}
-	if err := store.RemoveTree(dir, maps, exe); err != nil {
+	if err := engine.RemoveIDsTree(dir); err != nil {
 		return fmt.Errorf("removing volume %s: %w", v.Name, err)
 	}
 	return nil
