@@ -137,6 +137,18 @@ func TestCommitKeepsCommand(t *testing.T) {
 	if r.stdout != "/tmp\n" {
 		t.Errorf("the committed image's command and working directory: %s", r)
 	}
+	// -u: the image runs as the container's user, unless --change says.
+	user := uniqueName(t, "user")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", user, "-u", "1000:1000", "--pull=never", "localhost/busybox:latest", "true")
+	defer urunEnv(t, env, "rm", "-f", user)
+	mustRunEnv(t, env, "commit", user, "kept:user")
+	mustRunEnv(t, env, "commit", "-c", "USER 0", user, "kept:root")
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:user", "id", "-u"); r.stdout != "1000\n" {
+		t.Errorf("the user of an image committed from a -u 1000 container: %s", r)
+	}
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:root", "id", "-u"); r.stdout != "0\n" {
+		t.Errorf("USER 0 (--change): %s", r)
+	}
 }
 
 // Every overlay tier's writable layer commits the same (fuse-overlayfs
