@@ -85,6 +85,10 @@ func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (
 		return "", "", err
 	}
 	defer unlock()
+	// What a killed pull, load or commit left in tmp/.
+	if err := oci.ClearTmp(); err != nil {
+		return "", "", err
+	}
 	parent, err := oci.Lookup(req.Parent)
 	if err != nil {
 		return "", "", fmt.Errorf("the container's image: %w", err)

@@ -255,3 +255,41 @@ func TestCommitBadInput(t *testing.T) {
 		t.Errorf("system check after refused commits: %s", r)
 	}
 }
+
+// kill -9 of urun while its helper commits: containers/storage's check
+// passes, the next commit succeeds, and rmi of it leaves the base's
+// layer only (and no blob of the killed commit).
+func TestCommitKilled(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	blobs := storeBlobs(t, env)
+	name := uniqueName(t, "killed")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", name, "--pull=never", "localhost/busybox:latest", "sh", "-c", "head -c 8388608 /dev/urandom > /big; echo k > /k")
+	defer urunEnv(t, env, "rm", "-f", name)
+	hit := 0
+	for _, delay := range killDelays {
+		before := myProcesses(t)
+		if killDuringHelper(t, env, delay, "commit", name, "killed:1") {
+			hit++
+		}
+		checkNoLeftovers(t, before)
+		checkLayerStore(t, env, "a killed commit")
+		mustRunEnv(t, env, "commit", name, "killed:1")
+		if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "killed:1", "sh", "-c", "cat /k; wc -c < /big"); r.stdout != "k\n8388608\n" {
+			t.Errorf("delay %v: the image committed after a killed commit: %s", delay, r)
+		}
+		mustRunEnv(t, env, "rmi", "killed:1")
+		checkLayerStore(t, env, "the next commit and rmi")
+		if n := len(storedLayers(t, graph)); n != 1 {
+			t.Errorf("delay %v: %d layers after rmi of the commit, want busybox's only", delay, n)
+		}
+		if got := storeBlobs(t, env); !slices.Equal(got, blobs) {
+			t.Errorf("delay %v: blobs after rmi of the commit: %v, want %v", delay, got, blobs)
+		}
+	}
+	t.Logf("%d of %d kills landed while the commit ran", hit, len(killDelays))
+	if hit == 0 {
+		t.Fatal("no kill landed while commit's layer store helper ran")
+	}
+}
