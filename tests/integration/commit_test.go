@@ -293,3 +293,27 @@ func TestCommitKilled(t *testing.T) {
 		t.Fatal("no kill landed while commit's layer store helper ran")
 	}
 }
+
+// A committed image (both formats) pushes to the loopback registry;
+// another store pulls it back with the same digest and runs it.
+func TestCommitPush(t *testing.T) {
+	reg := startRegistry(t)
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	name := uniqueName(t, "push")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", name, "--pull=never", "localhost/busybox:latest", "sh", "-c", changeScript)
+	defer urunEnv(t, env, "rm", "-f", name)
+	for _, format := range []string{"oci", "docker"} {
+		id := strings.TrimSpace(mustRunEnv(t, env, "commit", "--format", format, name, "topush:"+format).stdout)
+		dest := reg.addr + "/committed/" + format + ":1"
+		pushed := strings.TrimSpace(mustRunEnv(t, env, "push", "-q", "--tls-verify=false", "topush:"+format, dest).stdout)
+		if pushed != id {
+			t.Errorf("%s: push printed %s, commit %s (the same manifest, unchanged)", format, pushed, id)
+		}
+		other := storeEnv(t)
+		if got := strings.TrimSpace(mustRunEnv(t, other, "pull", "-q", "--tls-verify=false", dest).stdout); got != id {
+			t.Errorf("%s: pulled digest %s, committed %s", format, got, id)
+		}
+		checkCommitted(t, other, dest)
+	}
+}
