@@ -99,7 +99,7 @@ func supervise(path string, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	id, policy := rec.ID, rec.RestartPolicy
+	id, root, policy := rec.ID, rec.Root, rec.RestartPolicy
 	// A new supervisor is a start: a stop before it no longer holds.
 	os.Remove(stoppedMarker(id))
 	for restarts := 0; ; restarts++ {
@@ -110,7 +110,9 @@ func supervise(path string, rep *reporter) error {
 		}
 		err = runRecord(rec, nil, rep)
 		rec = nil
-		if !policy.again(err, restarts) || stoppedByUser(id) {
+		// --health-on-failure=restart starts it again whatever the policy.
+		again := takeHealthRestart(root, id) || policy.again(err, restarts)
+		if !again || stoppedByUser(id) {
 			return err
 		}
 		time.Sleep(restartDelay(restarts))
