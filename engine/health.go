@@ -162,7 +162,9 @@ type healthMonitor struct {
 // startHealthMonitor checks container id (its init pid, started at
 // initStart) every interval of hc, from the end of one check to the
 // start of the next, as docker; nil when hc runs no periodic check.
-func startHealthMonitor(root, id string, hc *container.HealthConfig, env HealthExec) *healthMonitor {
+// settle, when set, runs after each check (a supervisor gives back the
+// memory and text pages the check used, as after a start).
+func startHealthMonitor(root, id string, hc *container.HealthConfig, env HealthExec, settle func()) *healthMonitor {
 	if hc == nil || hc.Interval <= 0 {
 		return nil
 	}
@@ -183,6 +185,9 @@ func startHealthMonitor(root, id string, hc *container.HealthConfig, env HealthE
 			}
 			if _, turned, err := checkHealth(root, id, st, env); err == nil && turned {
 				onUnhealthy(root, id, st, true)
+			}
+			if settle != nil {
+				settle()
 			}
 			t.Reset(hc.Interval)
 		}

@@ -349,7 +349,11 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		if rep != nil {
 			rep.started()
 		}
-		health = startHealthMonitor(root, id, rec.Healthcheck, HealthExec{InitPath: rec.InitPath, SeccompCache: rec.SeccompCache})
+		var settle func()
+		if rep != nil {
+			settle = settleSupervisor
+		}
+		health = startHealthMonitor(root, id, rec.Healthcheck, HealthExec{InitPath: rec.InitPath, SeccompCache: rec.SeccompCache}, settle)
 		return nil
 	}
 	status, runErr := container.Run(cfg)

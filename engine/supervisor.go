@@ -43,10 +43,14 @@ func (r *reporter) started() {
 	r.w = nil
 	// From here the supervisor only copies output and waits: give
 	// back what start-up used (measured: docs/BENCHMARKS.md).
-	go func() {
-		debug.FreeOSMemory()
-		dropText()
-	}()
+	go settleSupervisor()
+}
+
+// settleSupervisor gives back the heap and the text pages a start or a
+// health check touched: a supervisor mostly waits.
+func settleSupervisor() {
+	debug.FreeOSMemory()
+	dropText()
 }
 
 // failed reports an error before the process ran (the front prints it).

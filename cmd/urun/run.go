@@ -299,14 +299,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 				return err
 			}
 		}
-		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
-		imgHealth, err := container.ParseImageHealthcheck(img.Healthcheck)
-		if err != nil {
-			return err
-		}
-		if f.healthcheck, err = container.ResolveHealth(imgHealth, f.health); err != nil {
-			return err
-		}
+		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
+			Healthcheck: img.Healthcheck}
 		// Every tier takes the layer store's stack (the copy tier merges
 		// its layers, fuse-overlay/copy_child.go).
 		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace {
@@ -333,6 +327,14 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
 		readFile = engine.RootReader(rootDir)
+	}
+	// The image's HEALTHCHECK (urun's store or podman's), under the flags.
+	imgHealth, err := container.ParseImageHealthcheck(imgConfig.Healthcheck)
+	if err != nil {
+		return err
+	}
+	if f.healthcheck, err = container.ResolveHealth(imgHealth, f.health); err != nil {
+		return err
 	}
 
 	f.opts.ContainerID = id
