@@ -216,7 +216,7 @@ func Start(root, id string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("container %s did not start within %s", id, execTimeout)
 		}
-		time.Sleep(time.Millisecond)
+		waitFifo(f)
 	}
 	st.Status = specs.StateRunning
 	if err := st.Save(root); err != nil {
@@ -235,6 +235,23 @@ func Start(root, id string) error {
 	}
 	warnHooks("poststart", spec, &st.State)
 	return nil
+}
+
+// waitFifo waits until the exec FIFO may have its byte. The init sends
+// MsgCreated before it opens the FIFO, so `urun start` often opens it
+// first, reads end of file (no writer yet), and used to sleep 1 ms and
+// try again: nearly a millisecond on most starts. poll instead wakes at
+// the init's write. It does not report the missing writer as a hang-up
+// (a reader opened with O_NONBLOCK sees POLLHUP only once a writer has
+// come and gone), so the 50 ms bound is only for the caller to check
+// that the init still lives; after a real hang-up (the init closed the
+// FIFO without writing: it is exiting) poll returns at once, so that
+// case sleeps as before.
+func waitFifo(f *os.File) {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 50); n == 1 && fds[0].Revents&unix.POLLIN == 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // SaveSpec keeps the container's config beside its state: exec starts

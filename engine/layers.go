@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
@@ -82,7 +83,13 @@ func unstorableMark(data string, d store.Digest) string {
 // or an image containers/storage cannot store (the caller then unpacks a
 // tree of its own, as before the layer store).
 func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps, debug bool) (dirs []string, ok bool) {
-	if !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
+	if os.Getenv("URUN_LAYER_STORE") == "0" {
+		return nil, false
+	}
+	if !LayerStoreMaps(maps) {
+		if debug {
+			fmt.Fprintf(os.Stderr, "urun: layer store: its files carry the default mapping's ids, not this run's; %s\n", idmapLowerAnswer(data))
+		}
 		return nil, false
 	}
 	t0 := time.Now()
@@ -104,6 +111,24 @@ func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps
 		fmt.Fprintf(os.Stderr, "urun: layer store %.2f ms, %d layers\n", float64(time.Since(t0).Microseconds())/1000, len(dirs))
 	}
 	return dirs, true
+}
+
+// idmapLowerAnswer is the idmapped-lower-layer probe's answer for data
+// (hostcheck/idmaplower_parent.go), recorded by doctor or info, or probed
+// now and recorded. Only a yes would let this run share the layer
+// store's files; no kernel urun is tested on gives an ordinary user one
+// (docs/STORE.md), so the run unpacks its own tree either way.
+func idmapLowerAnswer(data string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "idmapped lower layers not probed: " + err.Error()
+	}
+	p, cached := hostcheck.IdmapLower(exe, data)
+	how := "probed now, recorded in "
+	if cached {
+		how = "recorded in "
+	}
+	return hostcheck.IdmapLowerWhy(p) + " (" + how + filepath.Join(data, hostcheck.IdmapLowerCacheFile) + ")"
 }
 
 // ForgetLayers removes the image with manifest digest d from the layer

@@ -45,6 +45,8 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 		reply.ImageID, err = importImage(s, req.Pull.Source, req.Image)
 	case podmanstore.OpForget:
 		err = forget(s, req.Image, req.Live)
+	case podmanstore.OpCommit:
+		reply.ImageID, reply.Digest, err = commitImage(s, req.Commit, req.Image)
 	case podmanstore.OpCheck:
 		reply.Problems, err = check(s, req.Repair)
 	default:
