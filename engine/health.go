@@ -76,8 +76,9 @@ func checkHealth(root, id string, st *container.State, env HealthExec) (containe
 	res := execHealth(root, id, hc, env)
 	turned := false
 	err := updateState(root, id, func(now *container.State) {
-		if now.Status != specs.StateRunning || now.Pid != st.Pid || now.InitStart != st.InitStart || now.Healthcheck == nil {
-			return
+		if now.Status != specs.StateRunning || now.Pid != st.Pid || now.InitStart != st.InitStart || now.Healthcheck == nil ||
+			!container.ProcessAlive(now.Pid, now.InitStart) {
+			return // a check that failed because the container was ending
 		}
 		if now.Health == nil {
 			now.Health = &container.Health{Status: container.HealthStarting}

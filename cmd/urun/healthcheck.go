@@ -13,7 +13,7 @@ func init() {
 	register("healthcheck", func() *command {
 		return &command{
 			name:  "healthcheck",
-			short: "Run a container's health check now: exit 0 when it passes, 1 (printing unhealthy) when it fails",
+			short: "Run a container's health check now (exit 0 passed, 1 unhealthy)",
 			usage: "healthcheck run CONTAINER",
 			flags: pflag.NewFlagSet("healthcheck", pflag.ContinueOnError),
 			run: func(g *globals, args []string) error {

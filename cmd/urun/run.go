@@ -146,7 +146,7 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVar(&o.Devices, "device", nil, "give the container a host device node: HOST[:CONTAINER][:PERMISSIONS] (bound from the host: it opens where you may open it on the host)")
 		h := &f.health
 		fs.StringVar(&h.Cmd, "health-cmd", "", "health check: a shell command run as /bin/sh -c CMD inside the container, a JSON array [\"CMD\",\"prog\",\"arg\"] or [\"CMD-SHELL\",\"cmd\"], or none (overrides the image's HEALTHCHECK)")
-		fs.StringVar(&h.Interval, "health-interval", "30s", "time between health checks (disable: only `urun healthcheck run`)")
+		fs.StringVar(&h.Interval, "health-interval", "30s", "time between health checks (disable: only on 'urun healthcheck run')")
 		fs.IntVar(&h.Retries, "health-retries", container.DefaultHealthRetries, "failures in a row that make the container unhealthy")
 		fs.StringVar(&h.StartPeriod, "health-start-period", "0s", "time after the start in which failing checks do not count")
 		fs.StringVar(&h.Timeout, "health-timeout", "30s", "how long a check may run before it is killed and counts as failed")

@@ -180,7 +180,27 @@ func TestHealthcheck(t *testing.T) {
 	mustRun(t, "rm", "-f", fg)
 	cmd.Wait()
 
-	mustRun(t, "rm", "-f", ok, bad, man, slow, rs, plain)
+	// A foreground run's restart: that run ends, the container starts
+	// again detached (as podman's attached run).
+	fgr := uniqueName(t, "fgrestart")
+	cmd = exec.Command(urunBin, "run", "--name", fgr, "--network", "none", "--tmpfs", "/run/h", "--health-cmd", "test ! -e /run/h/bad",
+		"--health-retries", "1", "--health-interval", "disable", "--health-on-failure", "restart", "--stop-timeout", "1", busybox(), "sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { urun(t, "rm", "-f", fgr) })
+	waitFor(t, func() bool { return psAll(t)[fgr].State == "running" })
+	pid0 = psAll(t)[fgr].Pid
+	mustRun(t, "exec", fgr, "touch", "/run/h/bad")
+	if r := urun(t, "healthcheck", "run", fgr); r.code != 1 {
+		t.Errorf("healthcheck run turning the foreground container unhealthy: %s", r)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Error("the foreground run of a container restarted for its health exited 0, want the killed status")
+	}
+	waitFor(t, func() bool { e := psAll(t)[fgr]; return e.State == "running" && e.Pid != 0 && e.Pid != pid0 })
+
+	mustRun(t, "rm", "-f", ok, bad, man, slow, rs, plain, fgr)
 	checkNoLeftovers(t, before)
 }
 
