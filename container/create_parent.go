@@ -91,6 +91,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	// The preserved descriptors follow the init's own (sync, program).
 	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
 	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
+	var cloneAt int64
+	if cfg.Debug {
+		start := time.Now()
+		cloneAt = monotonicNow()
+		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return nil, err
@@ -100,7 +106,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, killAndReap(child, err)
 	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, CloneAt: cloneAt, ExecFifo: fifo, Seccomp: filter,
 		HookState: hookState, Preserve: preserve,
 	}); err != nil {
 		return nil, killAndReap(child, err)

@@ -493,7 +493,7 @@ func readPhases(p string) ([]phase, error) {
 
 func writePhases(w *strings.Builder, title string, ps []phase) {
 	fmt.Fprintf(w, "\n### Phases of %s\n\n", title)
-	w.WriteString("`urun:` lines count from just before the clone, those marked (after exit) from the container's exit; `urun-init:` lines are the time since the previous mark inside the container.\n\n")
+	w.WriteString("`urun:` lines count from just before the clone, those marked (after exit) from the container's exit; `urun-init:` lines are the time since the previous mark inside the container, the first one (runtime up: clone, exec and Go runtime start of urun-init) since the clone.\n\n")
 	w.WriteString("| phase | median ms | p95 ms | runs |\n|---|---:|---:|---:|\n")
 	for _, p := range ps {
 		fmt.Fprintf(w, "| %s | %.2f | %.2f | %d |\n", p.Name, quantile(p.Times, 0.5), quantile(p.Times, 0.95), len(p.Times))
