@@ -148,7 +148,7 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 	if st.Record != "" {
 		rec, _ = LoadRecord(st.Record)
 	}
-	cfg, hist := commitConfig(parent.Config, l.spec, rec, st, changes, o)
+	cfg, hist := commitConfig(parent.Config, l.spec, rec, st, changes, o, LayeredReader(lowers))
 	cfgJSON, _ := json.Marshal(cfg)
 	histJSON, _ := json.Marshal(hist)
 	req := &podmanstore.CommitRequest{
@@ -263,7 +263,7 @@ func (l *ctrLayers) mountExcludes(upper string) []string {
 // history entry: the parent's config, with what the container ran with
 // (its command, environment, working directory, labels and published
 // ports, as docker commit keeps them), then the --change instructions.
-func commitConfig(parent v1.Image, spec *specs.Spec, rec *Record, st *container.State, changes []change, o CommitOptions) (v1.Image, v1.History) {
+func commitConfig(parent v1.Image, spec *specs.Spec, rec *Record, st *container.State, changes []change, o CommitOptions, readFile container.ReadFile) (v1.Image, v1.History) {
 	img := parent
 	img.History, img.RootFS = nil, v1.RootFS{}
 	c := cloneConfig(parent.Config)
@@ -281,6 +281,12 @@ func commitConfig(parent v1.Image, spec *specs.Spec, rec *Record, st *container.
 			c.Cmd = nilIfEmpty(args)
 		}
 		c.Env = commitEnv(parent.Config.Env, spec.Process.Env)
+		// The user it ran as (-u), as numbers (the name it was given
+		// is not kept), where that is not the image's user.
+		u := spec.Process.User
+		if img, err := container.ResolveUser(parent.Config.User, readFile); err != nil || img.UID != u.UID || img.GID != u.GID {
+			c.User = strconv.FormatUint(uint64(u.UID), 10) + ":" + strconv.FormatUint(uint64(u.GID), 10)
+		}
 		if cwd := spec.Process.Cwd; cwd != "" && !(cwd == "/" && parent.Config.WorkingDir == "") {
 			c.WorkingDir = cwd
 		}

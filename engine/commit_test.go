@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,7 +95,8 @@ func TestCommitConfig(t *testing.T) {
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{container.TinyInitPath, "--", "/ep", "run", "it"}, Cwd: "/",
 		Env: []string{"PATH=/bin", "X=1", "HOSTNAME=abc", "HOME=/root", "container=oci", "TERM=xterm"}}}
 	rec := &Record{Labels: map[string]string{"b": "2"}, Network: NetConfig{Ports: []netns.Port{{ContainerPort: 80, Proto: "tcp"}}}}
-	img, h := commitConfig(parent, spec, rec, &container.State{}, nil, CommitOptions{Author: "me", Message: "msg"})
+	noFiles := func(string) ([]byte, error) { return nil, os.ErrNotExist }
+	img, h := commitConfig(parent, spec, rec, &container.State{}, nil, CommitOptions{Author: "me", Message: "msg"}, noFiles)
 	c := img.Config
 	if !reflect.DeepEqual(c.Entrypoint, []string{"/ep"}) || !reflect.DeepEqual(c.Cmd, []string{"run", "it"}) {
 		t.Errorf("command: %v %v", c.Entrypoint, c.Cmd)
@@ -104,6 +106,13 @@ func TestCommitConfig(t *testing.T) {
 	}
 	if c.WorkingDir != "" || c.Labels["a"] != "1" || c.Labels["b"] != "2" || len(c.ExposedPorts) != 1 {
 		t.Errorf("config: %+v", c)
+	}
+	if c.User != "" {
+		t.Errorf("user: %q, want the image's (root)", c.User)
+	}
+	spec.Process.User = specs.User{UID: 1000, GID: 100}
+	if img, _ := commitConfig(parent, spec, rec, &container.State{}, nil, CommitOptions{}, noFiles); img.Config.User != "1000:100" {
+		t.Errorf("user of a -u 1000:100 container: %q", img.Config.User)
 	}
 	if img.Author != "me" || h.Author != "me" || h.Comment != "msg" || img.History != nil || parent.Config.Labels["b"] != "" {
 		t.Errorf("image %+v history %+v (parent %+v)", img, h, parent.Config)

@@ -85,6 +85,10 @@ func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (
 		return "", "", err
 	}
 	defer unlock()
+	// What a killed pull, load or commit left in tmp/.
+	if err := oci.ClearTmp(); err != nil {
+		return "", "", err
+	}
 	parent, err := oci.Lookup(req.Parent)
 	if err != nil {
 		return "", "", fmt.Errorf("the container's image: %w", err)
@@ -155,7 +159,15 @@ func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (
 		now := time.Now().UTC()
 		cfg.Created = &now
 	}
-	configBlob, err := json.Marshal(cfg)
+	ours, err := json.Marshal(cfg)
+	if err != nil {
+		return "", "", err
+	}
+	parentBlob, err := store.RawBlob(req.Store, parent.Manifest.Config.Digest)
+	if err != nil {
+		return "", "", err
+	}
+	configBlob, err := mergeConfig(parentBlob, ours)
 	if err != nil {
 		return "", "", err
 	}
@@ -248,4 +260,59 @@ func dedupeWhiteouts(w io.Writer, r io.Reader) error {
 		}
 	}
 	return tw.Close()
+}
+
+// The keys of an image config (and of its "config") that urun writes;
+// the parent's other keys (docker's Healthcheck, OnBuild, Shell, …) are
+// kept as they were.
+var (
+	ownTopKeys    = []string{"created", "author", "architecture", "os", "os.version", "os.features", "variant", "config", "rootfs", "history"}
+	ownConfigKeys = []string{"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal", "ArgsEscaped"}
+	// A docker build's record of the parent's build container describes
+	// no part of the new image.
+	staleTopKeys = []string{"container", "container_config"}
+)
+
+// mergeConfig is the parent's config blob with ours (a v1.Image's JSON)
+// over it.
+func mergeConfig(parent, ours []byte) ([]byte, error) {
+	var top, own map[string]json.RawMessage
+	if err := json.Unmarshal(parent, &top); err != nil {
+		return nil, fmt.Errorf("the parent's config: %w", err)
+	}
+	if err := json.Unmarshal(ours, &own); err != nil {
+		return nil, err
+	}
+	var cfg, ownCfg map[string]json.RawMessage
+	if b, ok := top["config"]; ok && string(b) != "null" {
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return nil, fmt.Errorf("the parent's config: %w", err)
+		}
+	}
+	if b, ok := own["config"]; ok {
+		if err := json.Unmarshal(b, &ownCfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg == nil {
+		cfg = map[string]json.RawMessage{}
+	}
+	for _, k := range ownConfigKeys {
+		delete(cfg, k)
+	}
+	for k, v := range ownCfg {
+		cfg[k] = v
+	}
+	for _, k := range append(ownTopKeys, staleTopKeys...) {
+		delete(top, k)
+	}
+	for k, v := range own {
+		top[k] = v
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	top["config"] = b
+	return json.Marshal(top)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"io"
 	"testing"
 )
@@ -59,5 +60,34 @@ func TestLayerMediaType(t *testing.T) {
 	}
 	if _, err := layerMediaType("docker", "application/vnd.oci.image.layer.v1.tar+zstd"); err == nil {
 		t.Error("zstd in a docker manifest: accepted")
+	}
+}
+
+func TestMergeConfig(t *testing.T) {
+	parent := `{"architecture":"amd64","os":"linux","docker_version":"24","container_config":{"Cmd":["build"]},
+		"config":{"Cmd":["old"],"Env":["A=1"],"Healthcheck":{"Test":["CMD","true"]},"OnBuild":["RUN x"]},
+		"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"base"}]}`
+	ours := `{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/e"],"Env":["A=2"]},
+		"rootfs":{"type":"layers","diff_ids":["sha256:aa","sha256:bb"]},"history":[{"created_by":"base"},{"created_by":"c"}]}`
+	b, err := mergeConfig([]byte(parent), []byte(ours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		DockerVersion   string          `json:"docker_version"`
+		ContainerConfig json.RawMessage `json:"container_config"`
+		Config          map[string]json.RawMessage
+		RootFS          struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.DockerVersion != "24" || got.ContainerConfig != nil || len(got.RootFS.DiffIDs) != 2 {
+		t.Errorf("top level: %s", b)
+	}
+	if _, ok := got.Config["Cmd"]; ok || string(got.Config["Env"]) != `["A=2"]` || got.Config["Healthcheck"] == nil || got.Config["OnBuild"] == nil || got.Config["Entrypoint"] == nil {
+		t.Errorf("config: %s", b)
 	}
 }

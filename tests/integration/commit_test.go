@@ -137,6 +137,18 @@ func TestCommitKeepsCommand(t *testing.T) {
 	if r.stdout != "/tmp\n" {
 		t.Errorf("the committed image's command and working directory: %s", r)
 	}
+	// -u: the image runs as the container's user, unless --change says.
+	user := uniqueName(t, "user")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", user, "-u", "1000:1000", "--pull=never", "localhost/busybox:latest", "true")
+	defer urunEnv(t, env, "rm", "-f", user)
+	mustRunEnv(t, env, "commit", user, "kept:user")
+	mustRunEnv(t, env, "commit", "-c", "USER 0", user, "kept:root")
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:user", "id", "-u"); r.stdout != "1000\n" {
+		t.Errorf("the user of an image committed from a -u 1000 container: %s", r)
+	}
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:root", "id", "-u"); r.stdout != "0\n" {
+		t.Errorf("USER 0 (--change): %s", r)
+	}
 }
 
 // Every overlay tier's writable layer commits the same (fuse-overlayfs
@@ -241,5 +253,67 @@ func TestCommitBadInput(t *testing.T) {
 	}
 	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
 		t.Errorf("system check after refused commits: %s", r)
+	}
+}
+
+// kill -9 of urun while its helper commits: containers/storage's check
+// passes, the next commit succeeds, and rmi of it leaves the base's
+// layer only (and no blob of the killed commit).
+func TestCommitKilled(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	blobs := storeBlobs(t, env)
+	name := uniqueName(t, "killed")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", name, "--pull=never", "localhost/busybox:latest", "sh", "-c", "head -c 8388608 /dev/urandom > /big; echo k > /k")
+	defer urunEnv(t, env, "rm", "-f", name)
+	hit := 0
+	for _, delay := range killDelays {
+		before := myProcesses(t)
+		if killDuringHelper(t, env, delay, "commit", name, "killed:1") {
+			hit++
+		}
+		checkNoLeftovers(t, before)
+		checkLayerStore(t, env, "a killed commit")
+		mustRunEnv(t, env, "commit", name, "killed:1")
+		if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "killed:1", "sh", "-c", "cat /k; wc -c < /big"); r.stdout != "k\n8388608\n" {
+			t.Errorf("delay %v: the image committed after a killed commit: %s", delay, r)
+		}
+		mustRunEnv(t, env, "rmi", "killed:1")
+		checkLayerStore(t, env, "the next commit and rmi")
+		if n := len(storedLayers(t, graph)); n != 1 {
+			t.Errorf("delay %v: %d layers after rmi of the commit, want busybox's only", delay, n)
+		}
+		if got := storeBlobs(t, env); !slices.Equal(got, blobs) {
+			t.Errorf("delay %v: blobs after rmi of the commit: %v, want %v", delay, got, blobs)
+		}
+	}
+	t.Logf("%d of %d kills landed while the commit ran", hit, len(killDelays))
+	if hit == 0 {
+		t.Fatal("no kill landed while commit's layer store helper ran")
+	}
+}
+
+// A committed image (both formats) pushes to the loopback registry;
+// another store pulls it back with the same digest and runs it.
+func TestCommitPush(t *testing.T) {
+	reg := startRegistry(t)
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	name := uniqueName(t, "push")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", name, "--pull=never", "localhost/busybox:latest", "sh", "-c", changeScript)
+	defer urunEnv(t, env, "rm", "-f", name)
+	for _, format := range []string{"oci", "docker"} {
+		id := strings.TrimSpace(mustRunEnv(t, env, "commit", "--format", format, name, "topush:"+format).stdout)
+		dest := reg.addr + "/committed/" + format + ":1"
+		pushed := strings.TrimSpace(mustRunEnv(t, env, "push", "-q", "--tls-verify=false", "topush:"+format, dest).stdout)
+		if pushed != id {
+			t.Errorf("%s: push printed %s, commit %s (the same manifest, unchanged)", format, pushed, id)
+		}
+		other := storeEnv(t)
+		if got := strings.TrimSpace(mustRunEnv(t, other, "pull", "-q", "--tls-verify=false", dest).stdout); got != id {
+			t.Errorf("%s: pulled digest %s, committed %s", format, got, id)
+		}
+		checkCommitted(t, other, dest)
 	}
 }
