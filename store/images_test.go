@@ -200,10 +200,6 @@ func TestUnnamedImages(t *testing.T) {
 	}
 	a := addImage(t, s, "a:1", "a")
 	b := addImage(t, s, "b:1", "b")
-	if _, err := s.Remove("a:1"); err != nil {
-		t.Fatal(err)
-	}
-	a = addImage(t, s, "a:1", "a")
 	for _, d := range []v1.Descriptor{a, b, b} {
 		if err := s.AddName("", d); err != nil {
 			t.Fatal(err)

@@ -218,7 +218,7 @@ func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (
 		return "", "", err
 	}
 
-	top, err := importLayers(s, img)
+	top, err := importLayers(s, img, nil)
 	if err != nil {
 		return "", "", fmt.Errorf("storing the new layer in the layer store: %w", err)
 	}

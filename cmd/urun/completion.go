@@ -25,11 +25,12 @@ var completionArgs = map[string]string{
 
 // subWords are the second words of the docker-style management commands.
 var subWords = map[string]string{
-	"container": "ls list ps prune rm run inspect logs start stop kill exec create commit diff export",
-	"image":     "ls list rm remove prune inspect pull push tag save load",
-	"system":    "df prune check",
-	"volume":    "create ls inspect rm prune",
-	"generate":  "systemd",
+	"container":   "ls list ps prune rm run inspect logs start stop kill exec create commit diff export",
+	"image":       "ls list rm remove prune inspect pull push tag save load",
+	"system":      "df prune check",
+	"volume":      "create ls inspect rm prune",
+	"generate":    "systemd",
+	"healthcheck": "run",
 }
 
 type completionCmd struct {

@@ -61,6 +61,15 @@ const (
 	// layout) into it under the name Image, unpacking each layer it does
 	// not hold yet, and answers with the image id.
 	OpImport = "import"
+	// OpImportLayers unpacks Layers (base first) from the blobs of
+	// urun's OCI layout at Layout while a pull is still writing them:
+	// each layer as soon as its blob is there, a missing one waited for
+	// as long as the directory WaitFor (the pull's tmp directory) exists
+	// and the caller lives. Then it waits for the pull to write the
+	// image's name to WaitFor/ImportNameFile (the image is in urun's
+	// index by then) and records the image as OpImport does; a pull that
+	// ends without writing it leaves the layers to urun's OpImport.
+	OpImportLayers = "import-layers"
 	// OpForget deletes the images whose manifest digest is Image, and
 	// the layers no other image uses.
 	OpForget = "forget"
@@ -152,8 +161,24 @@ type Request struct {
 	Own     bool   `json:"own,omitempty"`
 	RunRoot string `json:"runRoot,omitempty"`
 	Repair  bool   `json:"repair,omitempty"`
+	// OpImportLayers' layers, layout and the directory to wait on.
+	Layers  []PlannedLayer `json:"layers,omitempty"`
+	Layout  string         `json:"layout,omitempty"`
+	WaitFor string         `json:"waitFor,omitempty"`
 	// Commit is OpCommit's input.
 	Commit *CommitRequest `json:"commit,omitempty"`
+}
+
+// ImportNameFile is the file in OpImportLayers' WaitFor directory that
+// names the pulled image.
+const ImportNameFile = "urun-import-name"
+
+// PlannedLayer is one layer a pull is bringing: its blob's digest and
+// size, and the digest of its uncompressed tar (the config's diff_id).
+type PlannedLayer struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	DiffID string `json:"diffID"`
 }
 
 // MetaStateRoot is the record metadata key holding Request.StateRoot.
