@@ -109,9 +109,14 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 	parent := ""
 	for i, l := range img.Layers {
 		id := store.LayerStoreID(parent, diffIDs[i])
-		if have, err := s.Layer(id); err == nil && have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
-			parent = id
-			continue
+		if have, err := s.Layer(id); err == nil {
+			if have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
+				parent = id
+				continue
+			}
+			// Left half-made by a killed import (putLayerWithLowerLinks
+			// creates the layer before it fills it).
+			s.DeleteLayer(id)
 		}
 		if wait != nil {
 			if err := wait(l); err != nil {
@@ -139,6 +144,13 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		}
 		if err == nil && layer.UncompressedDigest != diffIDs[i] {
 			err = fmt.Errorf("layer %s unpacks to %s, the image's config says %s: the image is corrupt, pull it again", l.Digest, layer.UncompressedDigest, diffIDs[i])
+		}
+		if err != nil && layer == nil && !errors.Is(err, storage.ErrDuplicateID) {
+			// A hard link to a lower layer's file, which PutLayer
+			// cannot apply: lowerlinks_child.go.
+			if lerr := putLayerWithLowerLinks(s, id, parent, l, diffIDs[i]); !errors.Is(lerr, errNoLowerLinks) {
+				err = lerr
+			}
 		}
 		if err != nil {
 			if layer != nil {
