@@ -11,7 +11,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -33,7 +32,7 @@ import (
 
 // CommitOptions are docker commit's flags.
 type CommitOptions struct {
-	// Name is the new image's REPO[:TAG].
+	// Name is the new image's REPO[:TAG]; empty: an unnamed image.
 	Name    string
 	Author  string
 	Message string
@@ -55,20 +54,20 @@ type CommitResult struct {
 
 // Commit makes container ref's writable layer a new image.
 func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
-	if o.Name == "" {
-		return nil, errors.New("commit: give the new image a name, commit CONTAINER REPO[:TAG] (urun keeps no unnamed images)")
-	}
-	n := o.Name
-	if store.IsShortName(n) {
-		// As podman commit names it: a short name is a local image.
-		n = "localhost/" + n
-	}
-	full, err := store.NormalizeName(n)
-	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	if strings.Contains(full, "@") {
-		return nil, fmt.Errorf("commit: %s: a new image's name has a tag, not a digest", o.Name)
+	full := "" // no name: an unnamed image, known by its id (docker's <none>)
+	if o.Name != "" {
+		n := o.Name
+		if store.IsShortName(n) {
+			// As podman commit names it: a short name is a local image.
+			n = "localhost/" + n
+		}
+		var err error
+		if full, err = store.NormalizeName(n); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		if strings.Contains(full, "@") {
+			return nil, fmt.Errorf("commit: %s: a new image's name has a tag, not a digest", o.Name)
+		}
 	}
 	switch o.Format {
 	case "":

@@ -69,16 +69,19 @@ func tarMaps(m []idmap.Range) []idtools.IDMap {
 }
 
 // commitImage does OpCommit into the layer store s; name is the new
-// image's full name.
+// image's full name, or "" for an unnamed one.
 func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (imageID, manifestDigest string, err error) {
 	if req == nil || req.Upper == "" || req.Store == "" {
 		return "", "", errors.New("commit request without its writable layer or store")
 	}
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return "", "", err
+	tagged := "" // an unnamed image (docker's <none>)
+	if name != "" {
+		named, err := reference.ParseNormalizedNamed(name)
+		if err != nil {
+			return "", "", err
+		}
+		tagged = reference.TagNameOnly(named).String()
 	}
-	tagged := reference.TagNameOnly(named).String()
 	oci := &store.Store{Dir: req.Store}
 	unlock, err := oci.Lock()
 	if err != nil {

@@ -233,7 +233,7 @@ func importPlanned(s storage.Store, req podmanstore.Request) (string, error) {
 	}
 }
 
-// createImage records img (top layer top) under tagged, with the big data
+// createImage records img (top layer top) under tagged (no name: ""), with the big data
 // image/v5 stores: the config under its digest, the manifest under
 // "manifest-DIGEST" and "manifest" (and the layout's image index, when
 // the name points at one, under its own digest).
@@ -262,7 +262,11 @@ func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged
 		storage.ImageBigDataOption{Key: storage.ImageDigestBigDataKey, Data: manifestBlob, Digest: img.Digest},
 	)
 	id := config.Encoded()
-	_, err = s.CreateImage(id, []string{tagged}, top, "", opts)
+	var names []string
+	if tagged != "" {
+		names = []string{tagged}
+	}
+	_, err = s.CreateImage(id, names, top, "", opts)
 	if !errors.Is(err, storage.ErrDuplicateID) {
 		return err
 	}
@@ -278,7 +282,10 @@ func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged
 			return err
 		}
 	}
-	return s.AddNames(id, []string{tagged})
+	if tagged == "" {
+		return nil
+	}
+	return s.AddNames(id, names)
 }
 
 // forget deletes the images with manifest digest d, and those whose
