@@ -26,16 +26,19 @@ type Joins struct {
 	UTS        bool   `json:"uts,omitempty"`
 }
 
-// JoinTarget is the running container ref names, for a container that
-// shares its namespaces: its id, state and record. flag says which flag
-// named it, for the messages.
-func JoinTarget(root, flag, ref string) (string, *container.State, *Record, error) {
+// JoinTarget is the container ref names, for a container that shares
+// its namespaces: its id, state and record. It must be running when
+// running (run, run -d); a created container is checked at each start.
+// flag says which flag named it, for the messages.
+func JoinTarget(root, flag, ref string, running bool) (string, *container.State, *Record, error) {
 	id, st, err := Find(root, ref)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("%s container:%s: %w", flag, ref, err)
+		return "", nil, nil, &container.CodedError{Code: container.ExitRuntime, Err: fmt.Errorf("%s container:%s: %w", flag, ref, err)}
 	}
-	if err := joinable(st, flag, ref); err != nil {
-		return "", nil, nil, err
+	if running {
+		if err := joinable(st, flag, ref); err != nil {
+			return "", nil, nil, err
+		}
 	}
 	if st.Record == "" {
 		return "", nil, nil, fmt.Errorf("%s container:%s: it is a foreground --rm container or one of the OCI face's; share the namespaces of a container run with -d, or kept (run without --rm)", flag, ref)

@@ -50,7 +50,7 @@ func (f *runFlags) resolveJoins(root string, usernsExplicit bool, mode *idmap.Mo
 			return fmt.Errorf("--sysctl %s cannot be combined with %s container:%s: it would change that container's namespace; set it on %s", key, flag, name, name)
 		}
 	}
-	id, st, rec, err := engine.JoinTarget(root, flag, name)
+	id, st, rec, err := engine.JoinTarget(root, flag, name, !f.createOnly)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func TestJoinNamespaces(t *testing.T) {
 	must("pull", "-q", busybox())
 	img := "localhost/busybox:latest"
 	before := myProcesses(t)
-	t.Cleanup(func() { u("rm", "-f", "jb", "jkid", "jk", "jc", "ja") })
+	t.Cleanup(func() { u("rm", "-f", "jb", "jd", "jk", "jc", "ja") })
 
 	must("create", "--name", "jc", img, "sleep", "300")
 	refusals := []struct {
@@ -56,6 +56,13 @@ func TestJoinNamespaces(t *testing.T) {
 			t.Errorf("urun %s left a container behind (%d, was %d)", strings.Join(args, " "), got, n)
 		}
 	}
+
+	// create needs the target to exist only; start needs it running.
+	must("create", "--name", "jd", "--pid", "container:jc", img, "true")
+	if r := u("start", "jd"); r.code != 125 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("start of a container sharing a created one's pid namespace: want 125 and 'not running', got %s", r)
+	}
+	must("rm", "jd")
 
 	must("run", "-d", "--name", "ja", "-h", "ja-host", img, "sleep", "300")
 	for _, c := range [][]string{
