@@ -91,6 +91,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	// The preserved descriptors follow the init's own (sync, program).
 	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
 	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
+	var cloneAt int64
+	if cfg.Debug {
+		start := time.Now()
+		cloneAt = monotonicNow()
+		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return nil, err
@@ -100,7 +106,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, killAndReap(child, err)
 	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, CloneAt: cloneAt, ExecFifo: fifo, Seccomp: filter,
 		HookState: hookState, Preserve: preserve,
 	}); err != nil {
 		return nil, killAndReap(child, err)
@@ -167,7 +173,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 
 // Start lets a created container exec its process: opening the exec FIFO
 // for reading releases the init's blocked open; the FIFO then goes.
-func Start(root, id string) error {
+func Start(root, id string) error { return start(root, id, nil) }
+
+// start is Start with the container's spec, when the caller has it
+// (RunOCI created the container from it a moment ago): nil reads the one
+// saved beside the state.
+func start(root, id string, spec *specs.Spec) error {
 	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
@@ -176,9 +187,10 @@ func Start(root, id string) error {
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
 	}
-	spec, err := LoadSpec(Dir(root, id))
-	if err != nil {
-		return err
+	if spec == nil {
+		if spec, err = LoadSpec(Dir(root, id)); err != nil {
+			return err
+		}
 	}
 	if err := RunHooks("prestart", hooksOf(spec, "prestart"), &st.State); err != nil {
 		// The lifecycle goes on at delete: the container is stopped
@@ -216,7 +228,7 @@ func Start(root, id string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("container %s did not start within %s", id, execTimeout)
 		}
-		time.Sleep(time.Millisecond)
+		waitFifo(f)
 	}
 	st.Status = specs.StateRunning
 	if err := st.Save(root); err != nil {
@@ -235,6 +247,23 @@ func Start(root, id string) error {
 	}
 	warnHooks("poststart", spec, &st.State)
 	return nil
+}
+
+// waitFifo waits until the exec FIFO may have its byte. The init sends
+// MsgCreated before it opens the FIFO, so `urun start` often opens it
+// first, reads end of file (no writer yet), and used to sleep 1 ms and
+// try again: nearly a millisecond on most starts. poll instead wakes at
+// the init's write. It does not report the missing writer as a hang-up
+// (a reader opened with O_NONBLOCK sees POLLHUP only once a writer has
+// come and gone), so the 50 ms bound is only for the caller to check
+// that the init still lives; after a real hang-up (the init closed the
+// FIFO without writing: it is exiting) poll returns at once, so that
+// case sleeps as before.
+func waitFifo(f *os.File) {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 50); n == 1 && fds[0].Revents&unix.POLLIN == 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // SaveSpec keeps the container's config beside its state: exec starts

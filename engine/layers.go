@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/urun-dev/urun/container"
+	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
@@ -82,7 +83,13 @@ func unstorableMark(data string, d store.Digest) string {
 // or an image containers/storage cannot store (the caller then unpacks a
 // tree of its own, as before the layer store).
 func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps, debug bool) (dirs []string, ok bool) {
-	if !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
+	if os.Getenv("URUN_LAYER_STORE") == "0" {
+		return nil, false
+	}
+	if !LayerStoreMaps(maps) {
+		if debug {
+			fmt.Fprintf(os.Stderr, "urun: layer store: its files carry the default mapping's ids, not this run's; %s\n", idmapLowerAnswer(data))
+		}
 		return nil, false
 	}
 	t0 := time.Now()
@@ -104,6 +111,24 @@ func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps
 		fmt.Fprintf(os.Stderr, "urun: layer store %.2f ms, %d layers\n", float64(time.Since(t0).Microseconds())/1000, len(dirs))
 	}
 	return dirs, true
+}
+
+// idmapLowerAnswer is the idmapped-lower-layer probe's answer for data
+// (hostcheck/idmaplower_parent.go), recorded by doctor or info, or probed
+// now and recorded. Only a yes would let this run share the layer
+// store's files; no kernel urun is tested on gives an ordinary user one
+// (docs/STORE.md), so the run unpacks its own tree either way.
+func idmapLowerAnswer(data string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "idmapped lower layers not probed: " + err.Error()
+	}
+	p, cached := hostcheck.IdmapLower(exe, data)
+	how := "probed now, recorded in "
+	if cached {
+		how = "recorded in "
+	}
+	return hostcheck.IdmapLowerWhy(p) + " (" + how + filepath.Join(data, hostcheck.IdmapLowerCacheFile) + ")"
 }
 
 // ForgetLayers removes the image with manifest digest d from the layer
@@ -149,15 +174,25 @@ func ForgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 // podman pull does, so that its first run starts as fast as the next. A
 // failure is not the pull's: the first run unpacks the image then (or a
 // tree of its own when containers/storage cannot store it).
-func UnpackAtPull(s *store.Store, img *store.Image, quiet bool) {
+//
+// urun-image pull and load unpack each layer as its blob arrives and
+// record the image (cmd/urun-image/overlap_parent.go); this finds it
+// done then, and is the fallback where that did not complete.
+func UnpackAtPull(s *store.Store, img *store.Image, quiet, debug bool) {
 	defer img.Release()
 	data := filepath.Dir(s.Dir)
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil || !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
 		return
 	}
-	if _, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
+	if dirs, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
+		if debug {
+			fmt.Fprintf(os.Stderr, "urun: layer store: the image's %d layers are stored (unpacked while it was copied, or by an earlier pull)\n", len(dirs))
+		}
 		return
+	}
+	if debug {
+		fmt.Fprintln(os.Stderr, "urun: layer store: unpacking the image after the copy")
 	}
 	if err := importLayers(s, data, img.Digest, maps, true); err != nil && !quiet {
 		fmt.Fprintf(os.Stderr, "urun: note: %v; the first run unpacks the image instead\n", err)

@@ -86,6 +86,9 @@ func persistUpper(root, id string, autoRemove bool, plan *fuseoverlay.Plan) (err
 		}
 	}
 	plan.Upper, plan.Work = upper, work
+	// A --rm container's layer is removed at its exit: nothing in it
+	// needs to reach the disk, and its unmount need not sync the disk.
+	plan.Volatile = autoRemove
 	return nil
 }
 

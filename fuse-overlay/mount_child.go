@@ -3,6 +3,7 @@ package fuseoverlay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -186,7 +187,14 @@ func mountOverlay(p Plan, upper, work, target string) error {
 		n := len(p.Lower)
 		hp := p
 		hp.Lower = paths[:n]
-		if err := unix.Mount("overlay", target, "overlay", 0, overlayOptions(hp, paths[n], paths[n+1], true)); err != nil {
+		err := unix.Mount("overlay", target, "overlay", 0, overlayOptions(hp, paths[n], paths[n+1], true))
+		if errors.Is(err, unix.EINVAL) && hp.Volatile {
+			// A kernel before 5.10 knows no "volatile": the layer is
+			// then synced at unmount, as any other.
+			hp.Volatile = false
+			err = unix.Mount("overlay", target, "overlay", 0, overlayOptions(hp, paths[n], paths[n+1], true))
+		}
+		if err != nil {
 			return fmt.Errorf("mounting kernel overlayfs: %w", err)
 		}
 		return nil

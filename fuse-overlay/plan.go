@@ -102,6 +102,14 @@ type Plan struct {
 	// FuseBin is the fuse-overlayfs program, resolved by the parent (see
 	// FuseBinary); empty: the fuse tier is unavailable.
 	FuseBin string `json:"fuseBin,omitempty"`
+	// Volatile: the writable layer is thrown away when the container
+	// ends (--rm), so the kernel overlay is mounted with "volatile" and
+	// never syncs its upper directory. Without it, the unmount at the
+	// container's exit syncs the whole filesystem the upper lives on
+	// (overlayfs' sync_fs calls sync_filesystem on it), and the exit
+	// waits for every dirty page of every other program there to be
+	// written (docs/BENCHMARKS.md). podman mounts --rm containers so too.
+	Volatile bool `json:"volatile,omitempty"`
 	// Why says why this tier was chosen, for urun info and debug output.
 	Why string `json:"why,omitempty"`
 	// Start, with tier auto, is where auto begins: the storage probe's
@@ -135,6 +143,8 @@ func (p Plan) Validate() error {
 }
 
 // overlayOptions is the option string for both overlay implementations.
+// p.Volatile adds "volatile" for the kernel's (fuse-overlayfs does not
+// sync the upper filesystem at unmount anyway).
 func overlayOptions(p Plan, upper, work string, native bool) string {
 	opts := []string{
 		"lowerdir=" + strings.Join(p.Lower, ":"),
@@ -145,6 +155,9 @@ func overlayOptions(p Plan, upper, work string, native bool) string {
 		// userxattr: an unprivileged overlay keeps whiteouts and opaque
 		// markers in user.overlay.* (trusted.* needs real root).
 		opts = append(opts, "userxattr")
+		if p.Volatile {
+			opts = append(opts, "volatile")
+		}
 	} else {
 		if p.UIDMapping != "" {
 			opts = append(opts, "uidmapping="+p.UIDMapping)

@@ -32,4 +32,11 @@ func TestOverlayOptions(t *testing.T) {
 	if got, want := overlayOptions(p, "/u", "/w", false), "lowerdir=/top:/base,upperdir=/u,workdir=/w,uidmapping=0:1000:1,gidmapping=0:1000:1"; got != want {
 		t.Errorf("fuse: got %q, want %q", got, want)
 	}
+	p.Volatile = true
+	if got, want := overlayOptions(p, "/u", "/w", true), "lowerdir=/top:/base,upperdir=/u,workdir=/w,userxattr,volatile"; got != want {
+		t.Errorf("native, volatile: got %q, want %q", got, want)
+	}
+	if got, want := overlayOptions(p, "/u", "/w", false), "lowerdir=/top:/base,upperdir=/u,workdir=/w,uidmapping=0:1000:1,gidmapping=0:1000:1"; got != want {
+		t.Errorf("fuse, volatile: got %q, want %q", got, want)
+	}
 }

@@ -67,6 +67,7 @@ func Diagnose(f Facts) Report {
 		checkRuntimeDir(f),
 		checkStorage(f),
 		checkFuse(f),
+		checkIdmapLower(f),
 		checkCgroups(f),
 		checkSystemd(f),
 		checkNetwork(f),
@@ -513,4 +514,17 @@ func checkPorts(f Facts) Check {
 	return Check{ID: "ports", Status: Warn, Optional: true,
 		Cause: fmt.Sprintf("net.ipv4.ip_unprivileged_port_start is %d: ports below %d cannot be published (-p 80:80 fails)", *p, *p),
 		Fix:   sysctlFix("net.ipv4.ip_unprivileged_port_start", "0", "90-urun-ports.conf")}
+}
+
+// checkIdmapLower: an idmapped lower layer would let a run with another
+// id mapping share the layer store's files; without it the run copies
+// them, which costs disk and time but works, so the check is optional.
+func checkIdmapLower(f Facts) Check {
+	const id = "idmap-lower"
+	p := f.Storage.IdmapLower
+	if p.passed() {
+		return ok(id, IdmapLowerWhy(p))
+	}
+	return Check{ID: id, Status: Warn, Optional: true, Cause: IdmapLowerWhy(p),
+		Fix: "none needed: runs with the default mapping share the layer store (the kernel gives idmapped mounts of the host's filesystem to root only)"}
 }

@@ -38,7 +38,7 @@ func healthy() Facts {
 			"systemd-run":    {Path: "/usr/bin/systemd-run"},
 		},
 		Dirs:    DirFacts{RuntimeEnv: "/run/user/1000", State: "/run/user/1000/urun", Data: "/home/dev/.local/share/urun"},
-		Storage: StorageFacts{FSType: "ext4", Overlay: passed, Tier: "native"},
+		Storage: StorageFacts{FSType: "ext4", Overlay: passed, IdmapLower: passed, Tier: "native"},
 		Fuse:    FuseFacts{Device: "/dev/fuse", Mount: passed},
 		Cgroup:  CgroupFacts{Layout: "v2", V2Mount: "/sys/fs/cgroup", Own: "/user.slice/user-1000.slice/session-2.scope", Controllers: []string{"memory", "pids"}},
 		Systemd: SystemdFacts{Init: "systemd", Booted: true, Bus: "unix:path=/run/user/1000/bus", Scope: passed,
@@ -253,6 +253,13 @@ func TestCauses(t *testing.T) {
 			},
 			id: "storage", status: Fail, cause: []string{"cannot store files owned by subordinate ids", "fuse-overlayfs instead"},
 			fix: []string{"--data-dir"}, exit: ExitCannot,
+		},
+		{
+			name: "the kernel refuses an idmapped lower layer (optional)",
+			breakF: func(f *Facts) {
+				f.Storage.IdmapLower = Probe{Ran: true, Error: "mount_setattr(MOUNT_ATTR_IDMAP) on a clone of a directory in the storage root: operation not permitted", Errno: "EPERM"}
+			},
+			id: "idmap-lower", status: Warn, cause: []string{"refuses you an idmapped lower layer", "EPERM", "keep-id", "own copy"}, exit: ExitFull,
 		},
 		{
 			name: "overlay and fuse both impossible",

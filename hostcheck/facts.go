@@ -161,6 +161,12 @@ type StorageFacts struct {
 	// TierRecord is the file the answer was recorded in for `urun run`
 	// (fuseoverlay.TierRecord), "" when it could not be written.
 	TierRecord string `json:"tierRecord,omitempty"`
+	// IdmapLower is the real probe of an idmapped lower layer: a
+	// directory of the storage root cloned, idmapped (mount_setattr
+	// MOUNT_ATTR_IDMAP) and stacked under kernel overlayfs inside a user
+	// namespace. IdmapLowerRecord is the file the answer was recorded in.
+	IdmapLower       Probe  `json:"idmapLowerProbe"`
+	IdmapLowerRecord string `json:"idmapLowerRecord,omitempty"`
 	// Owners is why the storage cannot hold files owned by subordinate
 	// ids, so that images cannot be unpacked there with the default
 	// mapping (empty: it can, or there is one id); OwnersFix the fix.

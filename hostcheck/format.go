@@ -63,6 +63,7 @@ func WriteInfo(w io.Writer, f Facts) {
 		recorded = "; recorded for urun run in " + f.Storage.TierRecord
 	}
 	p("storage", "%s (%s); rootfs tier %s: %s%s", f.Dirs.Data, f.Storage.FSType, f.Storage.Tier, f.Storage.TierWhy, recorded)
+	p("idmapped lower", "%s", IdmapLowerWhy(f.Storage.IdmapLower))
 	p("fuse", "%s: %s", f.Fuse.Device, firstOf(f.Fuse.DeviceError, "opens"))
 	p("cgroups", "%s; own cgroup %q offers [%s]", f.Cgroup.Layout, f.Cgroup.Own, strings.Join(f.Cgroup.Controllers, " "))
 	p("systemd", "init %q (booted with systemd: %v); delegated scope: %s",

@@ -436,6 +436,7 @@ func probeStorage(f *Facts, exe, data, dataErr string) {
 	if dataErr != "" {
 		f.Storage.Overlay = skipped("no storage directory: " + dataErr)
 		f.Fuse.Mount = skipped("no storage directory")
+		f.Storage.IdmapLower = skipped("no storage directory")
 		f.Storage.Tier, f.Storage.TierWhy = "none", "no storage directory"
 		return
 	}
@@ -444,7 +445,14 @@ func probeStorage(f *Facts, exe, data, dataErr string) {
 		f.Storage.FSType = fsName(sfs.Type)
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		f.Storage.IdmapLower = ProbeIdmapLower(exe, data)
+		if path, err := SaveIdmapLower(data, f.Storage.IdmapLower, "urun doctor/info"); err == nil {
+			f.Storage.IdmapLowerRecord = path
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		start := time.Now()

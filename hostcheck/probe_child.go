@@ -32,6 +32,7 @@ const (
 	kindOverlay = "overlay" // kernel overlayfs in Dir
 	kindFuse    = "fuse"    // fuse-overlayfs in Dir
 	kindHold    = "hold"    // keep the namespaces alive until told to go
+	kindIdmap   = "idmap"   // an idmapped lower layer under kernel overlayfs in Dir
 )
 
 // probeRequest tells the child what to try.
@@ -119,6 +120,8 @@ func runChildProbe(req probeRequest) (probeAnswer, error) {
 		return ans, overlayChild(req.Dir)
 	case kindFuse:
 		return ans, fuseChild(req.Dir, req.FuseOverlayfs)
+	case kindIdmap:
+		return ans, idmapLowerChild(req.Dir)
 	case kindHold:
 		return ans, nil
 	}
@@ -187,4 +190,53 @@ func reapAll(deadline time.Time) {
 			return
 		}
 	}
+}
+
+// idmapLowerChild tries what a run with another id mapping would need to
+// share the layer store's files instead of copying them: dir/lower (a
+// directory of the storage root, on the host's filesystem) cloned as a
+// detached mount, idmapped with this user namespace (mount_setattr
+// MOUNT_ATTR_IDMAP), attached at dir/idmapped and used as kernel
+// overlayfs's lower directory at dir/merged, where its file must read
+// with the owner the idmapping gives it and a write must go through. The
+// kernel allows the idmapping only to a caller with CAP_SYS_ADMIN in the
+// user namespace that owns the filesystem (the initial one for ext4 or
+// xfs on the host), so an ordinary user normally gets EPERM here.
+func idmapLowerChild(dir string) error {
+	p := func(s string) string { return filepath.Join(dir, s) }
+	tree, err := unix.OpenTree(unix.AT_FDCWD, p("lower"), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open_tree(OPEN_TREE_CLONE) of the lower directory: %w", err)
+	}
+	defer unix.Close(tree)
+	ns, err := unix.Open("/proc/self/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening this user namespace: %w", err)
+	}
+	defer unix.Close(ns)
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		return fmt.Errorf("mount_setattr(MOUNT_ATTR_IDMAP) on a clone of a directory in the storage root: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, p("idmapped"), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attaching the idmapped lower directory: %w", err)
+	}
+	defer unix.Unmount(p("idmapped"), unix.MNT_DETACH)
+	opts := "lowerdir=" + p("idmapped") + ",upperdir=" + p("upper") + ",workdir=" + p("work") + ",userxattr"
+	if err := unix.Mount("overlay", p("merged"), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount -t overlay over the idmapped lower directory: %w", err)
+	}
+	defer unix.Unmount(p("merged"), unix.MNT_DETACH)
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(p("merged"), "probe"), &st); err != nil {
+		return fmt.Errorf("stat through the overlay: %w", err)
+	}
+	// The file is the user's (U) on the host, which this namespace shows
+	// as 0. Idmapped with this namespace, the mount shows the namespace's
+	// id U, which it does not map: the overflow id. Owner 0 means the
+	// idmapping did not take effect.
+	if st.Uid == 0 {
+		return errors.New("the idmapped lower layer shows the owner it has without the idmapping: the kernel ignored MOUNT_ATTR_IDMAP")
+	}
+	return writeThrough(p("merged"))
 }

@@ -28,17 +28,18 @@ cleanup_stage() {
 	if [ "$(id -u)" = 0 ]; then end_leftovers "$TEST_USER"; end_leftovers "$NOSUBID_USER"; fi
 }
 trap cleanup_stage EXIT
-cp -r bin _build/images _build/integration.test _build/attack "$stage/"
+# README.md: TestReadmeTour runs its Tour, the real file, not a copy in tests/.
+cp -r bin _build/images _build/integration.test _build/attack README.md "$stage/"
 chmod -R a+rX "$stage"
 
 args=(-test.v -test.count=1 -test.timeout=30m)
 if [ -n "${RUN:-}" ]; then args+=(-test.run "$RUN"); fi
-export URUN_BIN="$stage/bin/urun" URUN_IMAGES="$stage/images" URUN_ATTACK="$stage/attack"
+export URUN_BIN="$stage/bin/urun" URUN_IMAGES="$stage/images" URUN_ATTACK="$stage/attack" URUN_README="$stage/README.md"
 log "integration tests as $([ "$(id -u)" = 0 ] && echo "$TEST_USER" || id -un)"
 out="$stage/integration.out"
 set +e
 if [ "$(id -u)" = 0 ]; then
-	as_user "$TEST_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" URUN_ATTACK="$URUN_ATTACK" \
+	as_user "$TEST_USER" URUN_BIN="$URUN_BIN" URUN_IMAGES="$URUN_IMAGES" URUN_ATTACK="$URUN_ATTACK" URUN_README="$URUN_README" \
 		"$stage/integration.test" "${args[@]}" -test.skip NoSubIDs 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" = 0 ] && [ -z "${RUN:-}" ]; then

@@ -41,8 +41,8 @@ func runDoctor(t *testing.T, set []string, unset ...string) (map[string]doctorLi
 		}
 		lines[f[1]] = doctorLine{status: f[0], id: f[1], text: strings.Join(f[2:], " ")}
 	}
-	if r.code < 0 || r.code > 2 || len(lines) != 12 {
-		t.Fatalf("urun doctor: want 12 check lines and exit 0-2: %s", r)
+	if r.code < 0 || r.code > 2 || len(lines) != 13 {
+		t.Fatalf("urun doctor: want 13 check lines and exit 0-2: %s", r)
 	}
 	return lines, r
 }
@@ -465,8 +465,8 @@ func doctorHiding(t *testing.T, script string, progs ...string) (map[string]doct
 			lines[f[1]] = doctorLine{status: f[0], id: f[1], text: strings.Join(f[2:], " ")}
 		}
 	}
-	if len(lines) != 12 {
-		t.Fatalf("urun doctor: want 12 check lines:\n%s", out)
+	if len(lines) != 13 {
+		t.Fatalf("urun doctor: want 13 check lines:\n%s", out)
 	}
 	return lines, rest
 }

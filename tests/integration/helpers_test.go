@@ -22,6 +22,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	idmapAttemptMain()
 	if os.Getuid() == 0 || urunBin == "" || imagesDir == "" {
 		fmt.Println("integration tests skipped: run them with `make integration`, which sets the host up and runs them as the unprivileged test user")
 		os.Exit(0)
