@@ -237,6 +237,34 @@ func TestCommitKeepID(t *testing.T) {
 	}
 }
 
+// The container's health check (--health-cmd) is the committed image's
+// HEALTHCHECK, which its containers run; --no-healthcheck commits NONE.
+func TestCommitHealthcheck(t *testing.T) {
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	name := uniqueName(t, "health")
+	mustRunEnv(t, env, "run", "-d", "--name", name, "--health-cmd", "test -e /ok", "--health-interval", "1h", "--pull=never", "localhost/busybox:latest", "sleep", "300")
+	defer urunEnv(t, env, "rm", "-f", name)
+	mustRunEnv(t, env, "exec", name, "touch", "/ok")
+	mustRunEnv(t, env, "commit", name, "health:1")
+	r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:1")
+	if !strings.Contains(r.stdout, `"Test":["CMD-SHELL","test -e /ok"]`) || !strings.Contains(r.stdout, `"Interval":3600000000000`) {
+		t.Errorf("the committed image's HEALTHCHECK: %s", r)
+	}
+	c := strings.TrimSpace(mustRunEnv(t, env, "run", "-d", "--pull=never", "health:1", "sleep", "300").stdout)
+	defer urunEnv(t, env, "rm", "-f", c)
+	if r := urunEnv(t, env, "healthcheck", "run", c); r.code != 0 {
+		t.Errorf("the committed HEALTHCHECK in a container of the image: %s", r)
+	}
+	off := uniqueName(t, "nohealth")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", off, "--no-healthcheck", "--pull=never", "health:1", "true")
+	defer urunEnv(t, env, "rm", "-f", off)
+	mustRunEnv(t, env, "commit", off, "health:none")
+	if r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:none"); !strings.Contains(r.stdout, `"Test":["NONE"]`) {
+		t.Errorf("commit of a --no-healthcheck container: %s", r)
+	}
+}
+
 // podman reads a committed image from urun's layer store.
 func TestCommitPodmanReads(t *testing.T) {
 	if _, err := exec.LookPath("podman"); err != nil {
