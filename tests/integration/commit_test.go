@@ -117,12 +117,23 @@ func TestCommit(t *testing.T) {
 
 	// rmi of a committed image frees its own layer only.
 	mustRunEnv(t, env, "rm", "-f", id)
-	mustRunEnv(t, env, "rmi", "committed:v1")
 	mustRunEnv(t, env, "rmi", "committed:stopped")
-	if got := storedLayers(t, graph); !slices.Equal(got, base) {
-		t.Errorf("layers after rmi of the committed images: %v, want %v", got, base)
+	if got := storedLayers(t, graph); len(got) != len(base)+1 {
+		t.Errorf("layers after rmi of one committed image: %v, want the base and the other's", got)
 	}
 	mustRunEnv(t, env, "run", "--rm", "--pull=never", "localhost/busybox:latest", "true")
+	// rmi of the parent keeps the layers (and blobs) the committed
+	// image stands on.
+	mustRunEnv(t, env, "rmi", "localhost/busybox:latest")
+	checkCommitted(t, env, "committed:v1")
+	mustRunEnv(t, env, "save", "-o", tar, "committed:v1")
+	mustRunEnv(t, env, "rmi", "committed:v1")
+	if got := storedLayers(t, graph); len(got) != 0 {
+		t.Errorf("layers after rmi of every image: %v", got)
+	}
+	if got := storeBlobs(t, env); len(got) != 0 {
+		t.Errorf("blobs after rmi of every image: %v", got)
+	}
 }
 
 // commit without a name makes an unnamed image (docker's <none>), known
