@@ -69,6 +69,10 @@ type inspectState struct {
 	Health     inspectHealth `json:"Health"`
 }
 
+// Healthcheck is .State.Health under podman's old name (podman keeps it
+// for templates written for podman 3).
+func (s inspectState) Healthcheck() inspectHealth { return s.Health }
+
 // inspectHealth is there even without a health check (Status ""), so
 // `{{.State.Health.Status}}` prints an empty line instead of failing.
 type inspectHealth struct {
