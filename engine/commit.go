@@ -151,14 +151,15 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 	cfgJSON, _ := json.Marshal(cfg)
 	histJSON, _ := json.Marshal(hist)
 	req := &podmanstore.CommitRequest{
-		Store:   s.Dir,
-		Parent:  parent.Digest.Encoded(),
-		Upper:   upper,
-		Lower:   lowers,
-		Exclude: l.mountExcludes(upper),
-		Config:  cfgJSON,
-		History: histJSON,
-		Format:  o.Format,
+		Store:       s.Dir,
+		Parent:      parent.Digest.Encoded(),
+		Upper:       upper,
+		Lower:       lowers,
+		Exclude:     l.mountExcludes(upper),
+		Config:      cfgJSON,
+		History:     histJSON,
+		Healthcheck: commitHealth(parent.Healthcheck, rec, st),
+		Format:      o.Format,
 	}
 	if l.spec != nil && l.spec.Linux != nil {
 		req.UIDMap = composeMaps(l.spec.Linux.UIDMappings, maps.UID)
@@ -177,6 +178,25 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return &CommitResult{ID: reply.Digest, Name: full}, nil
+}
+
+// commitHealth is the container's health check in docker's config form
+// (--health-* or the image's HEALTHCHECK, as the container resolved
+// it), {"Test":["NONE"]} where the image had one and the container ran
+// without (--no-healthcheck), or nil (the parent's stays: none).
+func commitHealth(parent json.RawMessage, rec *Record, st *container.State) json.RawMessage {
+	h := st.Healthcheck
+	if rec != nil {
+		h = rec.Healthcheck
+	}
+	if h == nil {
+		if len(parent) > 0 {
+			return json.RawMessage(`{"Test":["NONE"]}`)
+		}
+		return nil
+	}
+	b, _ := json.Marshal(container.ImageHealthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries})
+	return b
 }
 
 // composeMaps maps the ids the helper sees (its user namespace's m) to

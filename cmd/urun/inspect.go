@@ -391,6 +391,8 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
 			e.HostConfig.NetworkMode = "private"
+		} else if ns.Type == specs.NetworkNamespace && st.SharesWith != "" {
+			e.HostConfig.NetworkMode = "container:" + st.SharesWith
 		}
 	}
 	for _, m := range spec.Mounts {

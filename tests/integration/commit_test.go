@@ -117,12 +117,23 @@ func TestCommit(t *testing.T) {
 
 	// rmi of a committed image frees its own layer only.
 	mustRunEnv(t, env, "rm", "-f", id)
-	mustRunEnv(t, env, "rmi", "committed:v1")
 	mustRunEnv(t, env, "rmi", "committed:stopped")
-	if got := storedLayers(t, graph); !slices.Equal(got, base) {
-		t.Errorf("layers after rmi of the committed images: %v, want %v", got, base)
+	if got := storedLayers(t, graph); len(got) != len(base)+1 {
+		t.Errorf("layers after rmi of one committed image: %v, want the base and the other's", got)
 	}
 	mustRunEnv(t, env, "run", "--rm", "--pull=never", "localhost/busybox:latest", "true")
+	// rmi of the parent keeps the layers (and blobs) the committed
+	// image stands on.
+	mustRunEnv(t, env, "rmi", "localhost/busybox:latest")
+	checkCommitted(t, env, "committed:v1")
+	mustRunEnv(t, env, "save", "-o", tar, "committed:v1")
+	mustRunEnv(t, env, "rmi", "committed:v1")
+	if got := storedLayers(t, graph); len(got) != 0 {
+		t.Errorf("layers after rmi of every image: %v", got)
+	}
+	if got := storeBlobs(t, env); len(got) != 0 {
+		t.Errorf("blobs after rmi of every image: %v", got)
+	}
 }
 
 // commit without a name makes an unnamed image (docker's <none>), known
@@ -234,6 +245,34 @@ func TestCommitKeepID(t *testing.T) {
 	r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "keepid:1", "sh", "-c", `test "$(stat -c %u /tmp/mine)" = "$(cat /tmp/me)" && echo same`)
 	if r.stdout != "same\n" || strings.TrimSpace(mustRunEnv(t, env, "run", "--rm", "--pull=never", "keepid:1", "cat", "/tmp/me").stdout) != strconv.Itoa(os.Getuid()) {
 		t.Errorf("owner of a keep-id container's file in the committed image: %s", r)
+	}
+}
+
+// The container's health check (--health-cmd) is the committed image's
+// HEALTHCHECK, which its containers run; --no-healthcheck commits NONE.
+func TestCommitHealthcheck(t *testing.T) {
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	name := uniqueName(t, "health")
+	mustRunEnv(t, env, "run", "-d", "--name", name, "--health-cmd", "test -e /ok", "--health-interval", "1h", "--pull=never", "localhost/busybox:latest", "sleep", "300")
+	defer urunEnv(t, env, "rm", "-f", name)
+	mustRunEnv(t, env, "exec", name, "touch", "/ok")
+	mustRunEnv(t, env, "commit", name, "health:1")
+	r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:1")
+	if !strings.Contains(r.stdout, `"Test":["CMD-SHELL","test -e /ok"]`) || !strings.Contains(r.stdout, `"Interval":3600000000000`) {
+		t.Errorf("the committed image's HEALTHCHECK: %s", r)
+	}
+	c := strings.TrimSpace(mustRunEnv(t, env, "run", "-d", "--pull=never", "health:1", "sleep", "300").stdout)
+	defer urunEnv(t, env, "rm", "-f", c)
+	if r := urunEnv(t, env, "healthcheck", "run", c); r.code != 0 {
+		t.Errorf("the committed HEALTHCHECK in a container of the image: %s", r)
+	}
+	off := uniqueName(t, "nohealth")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", off, "--no-healthcheck", "--pull=never", "health:1", "true")
+	defer urunEnv(t, env, "rm", "-f", off)
+	mustRunEnv(t, env, "commit", off, "health:none")
+	if r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:none"); !strings.Contains(r.stdout, `"Test":["NONE"]`) {
+		t.Errorf("commit of a --no-healthcheck container: %s", r)
 	}
 }
 
