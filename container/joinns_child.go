@@ -37,6 +37,12 @@ func JoinStageMain(args []string) int {
 		conn.SendError(err)
 		return ExitRuntime
 	}
+	// Not traceable by the target's processes, which share this user
+	// namespace and uid (the init's exec makes it dumpable again, as
+	// every process the init execs).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("join stage: %w", err))
+	}
 	if len(args) < 1 {
 		return fail(errors.New("join stage: the clone flags are missing"))
 	}

@@ -251,10 +251,37 @@ func startJoined(ucfg userns.Config, spec *specs.Spec, target int) (*userns.Chil
 		}
 		return nil, fmt.Errorf("joining the namespaces of process %d: %w (is the container still running?)", target, err)
 	}
+	// The stage runs in the target's user namespace, where the target's
+	// processes could trace it: the pid it names must be its own child,
+	// not some other process of the user's for urun to signal.
+	if ppid, err := parentOf(j.Pid); err != nil || ppid != cmd.Process.Pid {
+		child.Conn.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("joining the namespaces of process %d: the join stage named process %d, which is not its child", target, j.Pid)
+	}
 	child.InitPid = j.Pid
 	if err := child.Conn.Send(userns.MsgMapped, nil); err != nil {
 		child.Conn.Close()
 		return nil, killAndReap(child, err)
 	}
 	return child, nil
+}
+
+// parentOf is the parent pid of process pid (/proc/PID/stat field 4).
+func parentOf(pid int) (int, error) {
+	if pid <= 0 {
+		return 0, fmt.Errorf("pid %d", pid)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return strconv.Atoi(f[1])
 }

@@ -358,8 +358,12 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	}
 	e.NetworkSettings.Ports = map[string][]inspectPort{}
 	e.HostConfig.PortBindings = map[string][]inspectPort{}
+	netMode := ""
 	if st.Record != "" {
 		if rec, err := engine.LoadRecord(st.Record); err == nil {
+			if rec.Joins != nil && rec.Joins.Net {
+				netMode = "container:" + rec.Joins.Target
+			}
 			// -p and -P: "8080/tcp": [{HostIp, HostPort}], as podman's.
 			for _, p := range rec.Network.Ports {
 				k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
@@ -391,9 +395,11 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
 			e.HostConfig.NetworkMode = "private"
-		} else if ns.Type == specs.NetworkNamespace && st.SharesWith != "" {
-			e.HostConfig.NetworkMode = "container:" + st.SharesWith
 		}
+	}
+	if netMode != "" {
+		// docker's --network container:ID.
+		e.HostConfig.NetworkMode = netMode
 	}
 	for _, m := range spec.Mounts {
 		switch {

@@ -32,7 +32,7 @@ func TestJoinNamespaces(t *testing.T) {
 	must("pull", "-q", busybox())
 	img := "localhost/busybox:latest"
 	before := myProcesses(t)
-	t.Cleanup(func() { u("rm", "-f", "jb", "jd", "jk", "jc", "ja") })
+	t.Cleanup(func() { u("rm", "-f", "jb", "jd", "jn", "jk", "jc", "ja") })
 
 	must("create", "--name", "jc", img, "sleep", "300")
 	refusals := []struct {
@@ -102,6 +102,11 @@ func TestJoinNamespaces(t *testing.T) {
 	if r := must("run", "--rm", "--network", "container:ja", img, "sh", "-c", "hostname; cat /etc/hosts /etc/resolv.conf"); r.stdout != "ja-host\n"+must("exec", "ja", "cat", "/etc/hosts", "/etc/resolv.conf").stdout {
 		t.Errorf("hostname and /etc files with --network container:ja:\n%s\nwant ja's:\n%s", r.stdout, must("exec", "ja", "cat", "/etc/hosts", "/etc/resolv.conf").stdout)
 	}
+	must("create", "--name", "jn", "--network", "container:ja", img, "true")
+	if r := must("inspect", "-f", "{{.HostConfig.NetworkMode}}", "jn"); !strings.HasPrefix(strings.TrimSpace(r.stdout), "container:") {
+		t.Errorf("inspect .HostConfig.NetworkMode of a container on ja's network: %q, want container:ID", r.stdout)
+	}
+	must("rm", "jn")
 	// Its own mount namespace: a file written by the joiner is not ja's.
 	must("run", "--rm", "--ipc", "container:ja", "--pid", "container:ja", "--network", "container:ja", img, "touch", "/only-mine")
 	if r := u("exec", "ja", "test", "-e", "/only-mine"); r.code == 0 {
