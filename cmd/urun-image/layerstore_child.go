@@ -111,6 +111,9 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		id := store.LayerStoreID(parent, diffIDs[i])
 		if have, err := s.Layer(id); err == nil {
 			if have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
+				if err := fixImpliedParents(s, id, parent); err != nil {
+					return "", err
+				}
 				parent = id
 				continue
 			}
@@ -144,6 +147,10 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		}
 		if err == nil && layer.UncompressedDigest != diffIDs[i] {
 			err = fmt.Errorf("layer %s unpacks to %s, the image's config says %s: the image is corrupt, pull it again", l.Digest, layer.UncompressedDigest, diffIDs[i])
+		}
+		if err == nil {
+			// impliedparents_child.go
+			err = fixImpliedParents(s, id, parent)
 		}
 		if err != nil && layer == nil && !errors.Is(err, storage.ErrDuplicateID) {
 			// A hard link to a lower layer's file, which PutLayer
