@@ -69,6 +69,10 @@ type inspectState struct {
 	Health     inspectHealth `json:"Health"`
 }
 
+// Healthcheck is .State.Health under podman's old name (podman keeps it
+// for templates written for podman 3).
+func (s inspectState) Healthcheck() inspectHealth { return s.Health }
+
 // inspectHealth is there even without a health check (Status ""), so
 // `{{.State.Health.Status}}` prints an empty line instead of failing.
 type inspectHealth struct {
@@ -354,8 +358,12 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	}
 	e.NetworkSettings.Ports = map[string][]inspectPort{}
 	e.HostConfig.PortBindings = map[string][]inspectPort{}
+	netMode := ""
 	if st.Record != "" {
 		if rec, err := engine.LoadRecord(st.Record); err == nil {
+			if rec.Joins != nil && rec.Joins.Net {
+				netMode = "container:" + rec.Joins.Target
+			}
 			// -p and -P: "8080/tcp": [{HostIp, HostPort}], as podman's.
 			for _, p := range rec.Network.Ports {
 				k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
@@ -388,6 +396,10 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
 			e.HostConfig.NetworkMode = "private"
 		}
+	}
+	if netMode != "" {
+		// docker's --network container:ID.
+		e.HostConfig.NetworkMode = netMode
 	}
 	for _, m := range spec.Mounts {
 		switch {

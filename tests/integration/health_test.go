@@ -96,6 +96,9 @@ func TestHealthcheck(t *testing.T) {
 	if h := inspectHealth(t, man); h.Status != "healthy" || h.FailingStreak != 0 || len(h.Log) != 2 {
 		t.Errorf("after a pass: %+v", h)
 	}
+	if r := mustRun(t, "inspect", "-f", "{{.State.Healthcheck.Status}}", man); strings.TrimSpace(r.stdout) != "healthy" {
+		t.Errorf("podman's old .State.Healthcheck: %q", r.stdout)
+	}
 	mustRun(t, "exec", man, "rm", "/tmp/ok")
 	urun(t, "healthcheck", "run", man)
 	urun(t, "healthcheck", "run", man)

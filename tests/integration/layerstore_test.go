@@ -117,6 +117,40 @@ func TestLayerStoreStackedImageExact(t *testing.T) {
 	}
 }
 
+// The hard image (owners, modes, setuid, hard links, whiteouts, an
+// opaque directory, and a hard link in its last layer to a file of a
+// lower layer, which containers/storage's PutLayer cannot apply) is
+// stored in the layer store (lowerlinks_child.go copies the link's
+// target up into the layer) and runs from it exactly as its layers say,
+// as kernel overlayfs and as fuse-overlayfs lower directories and merged
+// by the copy tier.
+func TestLayerStoreHardImageExact(t *testing.T) {
+	cmd, want := hardExpected(t)
+	env := storeEnv(t)
+	r := mustRunEnv(t, env, "--debug", "pull", "-q", hard())
+	if strings.Contains(r.stderr, "after the copy") || strings.Contains(r.stderr, "note:") {
+		t.Errorf("the hard image did not go into the layer store at pull:\n%s", r.stderr)
+	}
+	if n := len(storedLayers(t, layerGraph(env))); n != 4 {
+		t.Fatalf("layers of the hard image in the layer store: %d, want 4", n)
+	}
+	for _, tier := range []string{"native", "fuse", "copy"} {
+		c := cmd
+		if tier == "fuse" {
+			// fuse-overlayfs counts a hard link only once the name was
+			// looked up (docs/TROUBLESHOOTING.md).
+			c = "find /data /etc >/dev/null; " + cmd
+		}
+		r := mustRunEnv(t, env, "--debug", "run", "--pull=never", "--rootfs-tier", tier, "--user", "0:0", "--entrypoint", "/bin/sh", "localhost/hard:latest", "-c", c)
+		if !strings.Contains(r.stderr, "layer store") || !strings.Contains(r.stderr, "4 layers") {
+			t.Errorf("%s: the run did not use the layer store: %s", tier, r.stderr)
+		}
+		if r.stdout != want {
+			t.Errorf("%s: tree differs from the image's layers:\n%s", tier, diffLines(want, r.stdout))
+		}
+	}
+}
+
 // podman and skopeo read urun's layer store with --root: the same image,
 // no copy.
 func TestLayerStorePodmanReads(t *testing.T) {
