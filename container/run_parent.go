@@ -361,8 +361,8 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		// urun's environment reaches the container's process.
 		Env:         []string{"PATH=" + os.Getenv("PATH")},
 		Cloneflags:  cloneFlags(spec),
-		UIDMap:      toMapping(spec.Linux.UIDMappings),
-		GIDMap:      toMapping(spec.Linux.GIDMappings),
+		UIDMap:      MappingFromSpec(spec.Linux.UIDMappings),
+		GIDMap:      MappingFromSpec(spec.Linux.GIDMappings),
 		UseHelpers:  cfg.UseHelpers,
 		NoNewUser:   cfg.NoNewUser,
 		UseCgroupFD: cfg.UseCgroup,
@@ -453,14 +453,6 @@ func cloneFlags(spec *specs.Spec) uintptr {
 		}
 	}
 	return flags
-}
-
-func toMapping(m []specs.LinuxIDMapping) idmap.Mapping {
-	out := make(idmap.Mapping, len(m))
-	for i, r := range m {
-		out[i] = idmap.Range{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
-	}
-	return out
 }
 
 // SpecMapping converts an idmap mapping to the spec's form.

@@ -265,6 +265,15 @@ func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged
 	var names []string
 	if tagged != "" {
 		names = []string{tagged}
+		// The name moves to this image, as in urun's index: a tag that
+		// now names a newer image (a re-pull, a commit after one killed
+		// between recording here and in the index) would otherwise make
+		// CreateImage fail with "name already in use".
+		if other, err := s.Image(tagged); err == nil && other.ID != id {
+			if err := s.RemoveNames(other.ID, names); err != nil {
+				return err
+			}
+		}
 	}
 	_, err = s.CreateImage(id, names, top, "", opts)
 	if !errors.Is(err, storage.ErrDuplicateID) {

@@ -5,8 +5,7 @@ import (
 	"os"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
+	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/engine"
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/userns"
@@ -57,8 +56,8 @@ func (f *runFlags) resolveJoins(root string, usernsExplicit bool, mode *idmap.Mo
 	if rec.Spec == nil || rec.Spec.Linux == nil || len(rec.Spec.Linux.UIDMappings) == 0 {
 		return fmt.Errorf("%s container:%s: its record has no id mapping (it runs in urun's own user namespace); share the namespaces of a container urun made the user namespace for", flag, name)
 	}
-	maps.UID = toIDMap(rec.Spec.Linux.UIDMappings)
-	maps.GID = toIDMap(rec.Spec.Linux.GIDMappings)
+	maps.UID = container.MappingFromSpec(rec.Spec.Linux.UIDMappings)
+	maps.GID = container.MappingFromSpec(rec.Spec.Linux.GIDMappings)
 	// The helpers are not run for the init (the user namespace exists),
 	// but the image's layers for this mapping are made with them.
 	maps.UseHelpers, maps.Warning = rec.UseHelpers, ""
@@ -74,12 +73,4 @@ func (f *runFlags) resolveJoins(root string, usernsExplicit bool, mode *idmap.Mo
 	}
 	f.joins = &engine.Joins{Target: id, TargetName: st.Name, IPC: t.ipc != "", PID: t.pid != "", Net: f.net.joinNet != "", UTS: t.uts != ""}
 	return nil
-}
-
-func toIDMap(m []specs.LinuxIDMapping) idmap.Mapping {
-	out := make(idmap.Mapping, len(m))
-	for i, r := range m {
-		out[i] = idmap.Range{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
-	}
-	return out
 }

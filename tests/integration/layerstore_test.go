@@ -286,3 +286,25 @@ func TestLayerStorePullUnpacksWhileCopying(t *testing.T) {
 	}
 	checkNoLeftovers(t, before)
 }
+
+// A tag that moves to another image at the registry: the second pull's
+// image takes the name in the layer store too (containers/storage
+// refuses a name another image holds), so it runs from the layer store.
+func TestLayerStoreTagMoves(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "busybox", "moving:1")
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", ref)
+	reg.push(t, "plus", "moving:1")
+	r := mustRunEnv(t, env, "--debug", "pull", "--tls-verify=false", ref)
+	if strings.Contains(r.stderr, "note:") || strings.Contains(r.stderr, "after the copy") {
+		t.Errorf("the second pull of a moved tag did not go into the layer store:\n%s", r.stderr)
+	}
+	run := mustRunEnv(t, env, "--debug", "run", "--pull=never", ref, "sh", "-c", "wc -c </plus/blob")
+	if run.stdout != "4194304\n" || !strings.Contains(run.stderr, "2 layers") {
+		t.Errorf("run of the moved tag from the layer store: %s", run)
+	}
+	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("urun system check: %s", r)
+	}
+}
