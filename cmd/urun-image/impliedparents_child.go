@@ -106,6 +106,47 @@ func mergedLowers(s storage.Store, parent string) (string, func(), error) {
 	}, nil
 }
 
+// pendingMark is the file that says layer id was stored and its
+// implied directories may not have been fixed yet: made before PutLayer,
+// removed after fixImpliedParents. A kill between the two leaves it, and
+// the next import of the layer or `urun system check` (before the
+// library's check) does the fix then; without it the check would report
+// the layer until the next pull.
+func pendingMark(s storage.Store, id string) string {
+	return filepath.Join(s.GraphRoot(), "urun-pending", id)
+}
+
+func markPending(s storage.Store, id string) error {
+	if err := os.MkdirAll(filepath.Dir(pendingMark(s, id)), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(pendingMark(s, id), nil, 0o600)
+}
+
+// finishPending fixes the stored layers a killed import left marked, and
+// drops the marks of layers that are gone.
+func finishPending(s storage.Store) error {
+	ents, err := os.ReadDir(filepath.Join(s.GraphRoot(), "urun-pending"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		l, err := s.Layer(e.Name())
+		if err == nil && l.Flags["incomplete"] == nil {
+			if err := fixImpliedParents(s, l.ID, l.Parent); err != nil {
+				return err
+			}
+		}
+		if err := os.Remove(pendingMark(s, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // fixImpliedParents gives each directory of layer id (on parent) that
 // its tar does not list the lower layers' metadata, where the lower
 // layers have that directory. Doing it again changes nothing, so a
