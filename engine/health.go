@@ -74,7 +74,7 @@ func HealthcheckRun(root, ref string, env HealthExec) (passed bool, err error) {
 func checkHealth(root, id string, st *container.State, env HealthExec) (container.HealthResult, bool, error) {
 	hc := st.Healthcheck
 	res := execHealth(root, id, hc, env)
-	turned := false
+	turned, status := false, ""
 	err := updateState(root, id, func(now *container.State) {
 		if now.Status != specs.StateRunning || now.Pid != st.Pid || now.InitStart != st.InitStart || now.Healthcheck == nil ||
 			!container.ProcessAlive(now.Pid, now.InitStart) {
@@ -84,7 +84,12 @@ func checkHealth(root, id string, st *container.State, env HealthExec) (containe
 			now.Health = &container.Health{Status: container.HealthStarting}
 		}
 		turned = now.Health.Record(res, now.Healthcheck, now.StartedAt)
+		status = now.Health.Status
 	})
+	if status != "" {
+		// podman's health_status event, with the status this check left.
+		appendEvent(root, Event{ID: id, Image: st.Image, Name: st.Name, Status: EventHealthStatus, HealthStatus: status})
+	}
 	return res, turned, err
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -19,18 +21,29 @@ func init() {
 		fs := pflag.NewFlagSet("events", pflag.ContinueOnError)
 		stats := fs.Bool("stats", false, "print the container's counters once and exit")
 		interval := fs.Duration("interval", 5*time.Second, "time between two stats events")
+		var pf podmanEventFlags
+		fs.StringArrayVarP(&pf.filters, "filter", "f", nil, "without ID, podman's event log: event=health_status, container=NAME|ID, type=container")
+		fs.StringVar(&pf.format, "format", "", "without ID: json, or a Go template over an event ({{.Status}} {{.Name}} {{.HealthStatus}} {{.ID}} {{.Image}} {{.Time}})")
+		fs.BoolVar(&pf.stream, "stream", true, "without ID: wait for new events (false: print the logged ones and exit)")
 		return &command{
 			name:  "events",
-			short: "Print a container's resource usage (runc's events)",
-			usage: "events [--stats] [--interval 5s] ID",
+			short: "Print a container's resource usage (runc's events ID), or without ID podman's event log (health_status)",
+			usage: "events [--stats] [--interval 5s] ID | events [--filter K=V]... [--format F] [--stream=false]",
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				if len(args) != 1 {
-					return argsError("events", "exactly one container ID")
-				}
 				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
+				}
+				podmanFlags := fs.Changed("filter") || fs.Changed("format") || fs.Changed("stream")
+				if len(args) == 0 && !fs.Changed("stats") && !fs.Changed("interval") {
+					return podmanEvents(root, pf)
+				}
+				if len(args) != 1 {
+					return argsError("events", "exactly one container ID (or none, for podman's event log)")
+				}
+				if podmanFlags {
+					return fmt.Errorf("events %s: --filter, --format and --stream are for the event log (no ID); with an ID urun prints runc's stats events", args[0])
 				}
 				enc := json.NewEncoder(os.Stdout)
 				for {
@@ -53,4 +66,81 @@ func init() {
 			},
 		}
 	})
+}
+
+// podmanEventFlags are podman events' flags.
+type podmanEventFlags struct {
+	filters []string
+	format  string
+	stream  bool
+}
+
+// podmanEvents prints the event log as podman events does: one line per
+// event (or JSON, or a template), following it unless --stream=false.
+// The log holds health_status events only (engine/events.go): a filter
+// for another event is refused rather than waiting for what never comes.
+func podmanEvents(root string, f podmanEventFlags) error {
+	byKey := map[string][]string{}
+	for _, fl := range f.filters {
+		k, v, ok := strings.Cut(fl, "=")
+		if !ok || v == "" {
+			return fmt.Errorf("--filter %q: use KEY=VALUE (event=health_status, container=NAME, type=container)", fl)
+		}
+		switch k {
+		case "event", "status":
+			if v != engine.EventHealthStatus {
+				return fmt.Errorf("--filter %s: urun's event log records health checks only (event=health_status); watch a container's end with 'urun wait'", fl)
+			}
+		case "type":
+			if v != "container" {
+				return fmt.Errorf("--filter %s: urun's event log has container events only (type=container)", fl)
+			}
+		case "container":
+		default:
+			return fmt.Errorf("--filter %q: supported keys are event, container and type", fl)
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	var t *outputTemplate
+	if f.format != "" && f.format != "json" {
+		var err error
+		if t, err = parseTemplate(f.format); err != nil {
+			return err
+		}
+		t.table = false
+	}
+	var werr error
+	err := engine.Events(root, f.stream, func(ev engine.Event) bool {
+		if names := byKey["container"]; names != nil && !matchesContainer(ev, names) {
+			return true
+		}
+		switch {
+		case f.format == "json":
+			werr = json.NewEncoder(os.Stdout).Encode(ev)
+		case t != nil:
+			werr = t.write(os.Stdout, []any{ev}, "")
+		default:
+			attrs := fmt.Sprintf("image=%s, name=%s", ev.Image, ev.Name)
+			if ev.HealthStatus != "" {
+				attrs += ", health_status=" + ev.HealthStatus
+			}
+			_, werr = fmt.Printf("%s %s %s %s (%s)\n", ev.Time.Local(), ev.Type, ev.Status, ev.ID, attrs)
+		}
+		return werr == nil
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// matchesContainer: the event is of one of the containers named (by
+// name, id, or a prefix of the id, as podman's filter).
+func matchesContainer(ev engine.Event, names []string) bool {
+	for _, n := range names {
+		if n == ev.Name || strings.HasPrefix(ev.ID, n) {
+			return true
+		}
+	}
+	return false
 }
