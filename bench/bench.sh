@@ -32,6 +32,26 @@ make -s build
 go run ./tests/mkimage -out _build/images >/dev/null
 go build -o _build/bench-report ./bench/report
 
+# B2-debian's real image: Debian 12 minbase from debootstrap, as an OCI
+# layout, made once (a few minutes; not in quick mode) and kept in
+# _build/bench-debian. podman import + push oci: do the packing, in a
+# store of their own that is removed afterwards.
+wants() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+if wants B2-debian && [ ! -f _build/bench-debian/index.json ] && [ -z "${BENCH_QUICK:-}" ] &&
+	[ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then
+	log "B2-debian: debootstrap bookworm minbase (first run only)"
+	deb=$(mktemp -d /tmp/urun-bench-debian.XXXXXX)
+	if debootstrap --variant=minbase bookworm "$deb/root" >"$deb/log" 2>&1 &&
+		tar -C "$deb/root" -c . | podman --root "$deb/s" --runroot "$deb/r" --storage-driver vfs import - localhost/bench-debian:latest >/dev/null &&
+		podman --root "$deb/s" --runroot "$deb/r" --storage-driver vfs push -q localhost/bench-debian:latest "oci:$deb/oci:latest"; then
+		rm -rf _build/bench-debian && mkdir -p _build && mv "$deb/oci" _build/bench-debian
+	else
+		log "B2-debian: could not make the image ($(tail -n 2 "$deb/log" | tr '\n' ' ')); it is left out"
+	fi
+	podman --root "$deb/s" --runroot "$deb/r" --storage-driver vfs rmi -a -f >/dev/null 2>&1 || true
+	rm -rf "$deb"
+fi
+
 # The checkout may be private (/root): stage what the user needs.
 stage=$(mktemp -d /tmp/urun-bench.XXXXXX)
 chmod 0755 "$stage"
@@ -44,6 +64,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -r bin _build/images bench "$stage/"
+[ -f _build/bench-debian/index.json ] && cp -r _build/bench-debian "$stage/images/debian"
 mkdir "$stage/out"
 chmod -R a+rX "$stage"
 

@@ -184,6 +184,23 @@ want B2-net && hf B2-net "${FAST[@]}" \
 	-n "urun run IMG --network slirp4netns" "$URUN run --rm --network slirp4netns oci:$IMG true" \
 	-n "podman run IMG (default network)" "podman --runtime runc run --rm $PIMG true"
 
+# B2-debian: a real Debian 12 image (debootstrap minbase, made once by
+# bench.sh into _build/bench-debian), both engines with their default
+# network: the "real image" row.
+DEB=$stage/images/debian
+if want B2-debian; then
+	if [ -f "$DEB/index.json" ]; then
+		PDEB=localhost/bench-debian:latest
+		skopeo copy -q "oci:$DEB:latest" "containers-storage:$PDEB" 2>/dev/null
+		hf B2-debian "${FAST[@]}" \
+			-n "urun run DEBIAN (default network)" "$URUN run --rm oci:$DEB true" \
+			-n "urun run DEBIAN --network none" "$URUN run --rm --network none oci:$DEB true" \
+			-n "podman run DEBIAN (default network)" "podman --runtime runc run --rm $PDEB true"
+	else
+		note B2-debian "left out: no Debian image (bench.sh makes it as root with debootstrap; not in quick mode)"
+	fi
+fi
+
 # --- start-up profile: urun's phases ----------------------------------------
 # dry-run = binary start + flags + idmap (getsubids) + store lookup + spec,
 # no clone; host-single = no getsubids, no newuidmap/newgidmap; --debug

@@ -91,6 +91,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	// The preserved descriptors follow the init's own (sync, program).
 	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
 	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
+	var cloneAt int64
+	if cfg.Debug {
+		start := time.Now()
+		cloneAt = monotonicNow()
+		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return nil, err
@@ -100,7 +106,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, killAndReap(child, err)
 	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, ExecFifo: fifo, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, CloneAt: cloneAt, ExecFifo: fifo, Seccomp: filter,
 		HookState: hookState, Preserve: preserve,
 	}); err != nil {
 		return nil, killAndReap(child, err)
@@ -167,7 +173,12 @@ func Create(cfg CreateConfig) (st *State, err error) {
 
 // Start lets a created container exec its process: opening the exec FIFO
 // for reading releases the init's blocked open; the FIFO then goes.
-func Start(root, id string) error {
+func Start(root, id string) error { return start(root, id, nil) }
+
+// start is Start with the container's spec, when the caller has it
+// (RunOCI created the container from it a moment ago): nil reads the one
+// saved beside the state.
+func start(root, id string, spec *specs.Spec) error {
 	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
@@ -176,9 +187,10 @@ func Start(root, id string) error {
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: only a created container can be started", id, st.Status)
 	}
-	spec, err := LoadSpec(Dir(root, id))
-	if err != nil {
-		return err
+	if spec == nil {
+		if spec, err = LoadSpec(Dir(root, id)); err != nil {
+			return err
+		}
 	}
 	if err := RunHooks("prestart", hooksOf(spec, "prestart"), &st.State); err != nil {
 		// The lifecycle goes on at delete: the container is stopped

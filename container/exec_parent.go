@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -40,7 +42,14 @@ type ExecConfig struct {
 	SeccompCache string
 	// PreserveFDs are passed to the process at 3, 4, … (--preserve-fds).
 	PreserveFDs []*os.File
+	// Timeout, when set, kills the process (SIGKILL) once it has run
+	// that long; Exec then returns ErrExecTimeout (a health check's
+	// --health-timeout).
+	Timeout time.Duration
 }
+
+// ErrExecTimeout: the process ran past ExecConfig.Timeout and was killed.
+var ErrExecTimeout = errors.New("the process exceeded its timeout and was killed")
 
 // joinable are the namespaces exec enters, with nsenter's flag for each.
 var joinable = []struct{ ns, flag string }{
@@ -238,7 +247,27 @@ func Exec(cfg ExecConfig) (int, error) {
 		}
 		return nil
 	}
-	return waitForwarding(cmd, sigs, deliver, nil, copied, restore)
+	if cfg.Timeout <= 0 {
+		return waitForwarding(cmd, sigs, deliver, nil, copied, restore)
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(cfg.Timeout, func() {
+		timedOut.Store(true)
+		// nsenter leads a session of its own (Setsid): its process
+		// group holds the process and what it forked, unless they
+		// moved to groups of their own.
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		if target > 0 {
+			unix.Kill(target, unix.SIGKILL)
+		}
+		cmd.Process.Kill()
+	})
+	status, err := waitForwarding(cmd, sigs, deliver, nil, copied, restore)
+	timer.Stop()
+	if timedOut.Load() {
+		return status, ErrExecTimeout
+	}
+	return status, err
 }
 
 func socketPair(name string) (parent, child *os.File, err error) {

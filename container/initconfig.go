@@ -31,6 +31,10 @@ type InitConfig struct {
 	Preserve Preserved `json:"preserve,omitzero"`
 	// Debug makes the init report timestamps per phase on stderr.
 	Debug bool `json:"debug,omitempty"`
+	// CloneAt, with Debug, is CLOCK_MONOTONIC (ns) just before the
+	// parent cloned the init: the init's first marks (its runtime up, its
+	// maps and config in) are timed from it, on the parent's clock.
+	CloneAt int64 `json:"cloneAt,omitempty"`
 	// WaitNetwork: the network is set up from the host while the init
 	// builds the container; before it execs, the init sends MsgNetWait
 	// and waits for MsgNetReady.

@@ -117,7 +117,11 @@ func PidsInContainer(init int) []int {
 // Delete removes a container's state. A created container is killed; a
 // running one only with force. Its mounts live in its own mount namespace
 // and go with its last process.
-func Delete(root, id string, force bool) error {
+func Delete(root, id string, force bool) error { return deleteState(root, id, force, nil) }
+
+// deleteState is Delete with the container's spec when the caller has it
+// (RunOCI); nil reads the one saved beside the state.
+func deleteState(root, id string, force bool, spec *specs.Spec) error {
 	st, unlock, err := LoadLocked(root, id)
 	if err != nil {
 		return err
@@ -142,7 +146,9 @@ func Delete(root, id string, force bool) error {
 		return fmt.Errorf("deleting %s: %w", id, err)
 	}
 	// The config goes with the state: its poststop hooks are read first.
-	spec, _ := LoadSpec(Dir(root, id))
+	if spec == nil {
+		spec, _ = LoadSpec(Dir(root, id))
+	}
 	if err := removeState(root, id); err != nil {
 		return err
 	}

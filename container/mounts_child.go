@@ -93,7 +93,7 @@ func mountOne(root *os.File, op mountOp) error {
 	// it: for tmpcopyup, and for the mode the tmpfs root keeps.
 	var below *os.File
 	if op.FSType == "tmpfs" && (op.CopyUp || op.KeepDirMode) {
-		if f, err := pathrs.OpenatInRoot(root, op.Target); err == nil {
+		if f, err := openatInRoot(root, op.Target); err == nil {
 			below, err = os.OpenFile(procFD(f), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			f.Close()
 			if err != nil && !errors.Is(err, unix.ENOTDIR) {
@@ -117,7 +117,7 @@ func mountOne(root *os.File, op mountOp) error {
 	// names the directory underneath, and a remount or propagation change
 	// through it would hit the mount below (or fail with EINVAL).
 	mounted := func() (*os.File, error) {
-		f, err := pathrs.OpenatInRoot(root, op.Target)
+		f, err := openatInRoot(root, op.Target)
 		if err != nil {
 			return nil, fmt.Errorf("reopening mount point: %w", err)
 		}
@@ -186,7 +186,7 @@ func mountOne(root *os.File, op mountOp) error {
 // (without mode=) and, for tmpcopyup, its content. below is that
 // directory, opened before the mount covered it.
 func fillTmpfs(root *os.File, op mountOp, below *os.File) error {
-	f, err := pathrs.OpenatInRoot(root, op.Target)
+	f, err := openatInRoot(root, op.Target)
 	if err != nil {
 		return fmt.Errorf("reopening mount point: %w", err)
 	}
@@ -218,7 +218,7 @@ func fillTmpfs(root *os.File, op mountOp, below *os.File) error {
 // copy-symlink bind whose source is one: what was there as a file or
 // link goes.
 func copySymlink(root *os.File, target, link string) error {
-	dir, err := pathrs.MkdirAllHandle(root, path.Dir(target), 0o755)
+	dir, err := mkdirAllInRoot(root, path.Dir(target), 0o755)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", path.Dir(target), err)
 	}
@@ -337,7 +337,7 @@ func bindDevice(root *os.File, op mountOp) error {
 }
 
 func symlinkIn(root *os.File, op mountOp) error {
-	dir, err := pathrs.MkdirAllHandle(root, path.Dir(op.Target), 0o755)
+	dir, err := mkdirAllInRoot(root, path.Dir(op.Target), 0o755)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", path.Dir(op.Target), err)
 	}
@@ -351,7 +351,7 @@ func symlinkIn(root *os.File, op mountOp) error {
 
 // remountIn applies op.Flags to the filesystem mounted at op.Target.
 func remountIn(root *os.File, op mountOp) error {
-	f, err := pathrs.OpenatInRoot(root, op.Target)
+	f, err := openatInRoot(root, op.Target)
 	if err != nil {
 		return fmt.Errorf("reopening mount point: %w", err)
 	}
@@ -480,7 +480,7 @@ func mountHierarchy(root *os.File, target string, h cgroupHierarchy, flags uintp
 	if err := unix.Mount(src, procFD(dir), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("binding %s: %w", src, err)
 	}
-	m, err := pathrs.OpenatInRoot(root, target)
+	m, err := openatInRoot(root, target)
 	if err != nil {
 		return fmt.Errorf("reopening mount point: %w", err)
 	}
@@ -488,16 +488,77 @@ func mountHierarchy(root *os.File, target string, h cgroupHierarchy, flags uintp
 	return remountBind(procFD(m), flags)
 }
 
+// openatInRoot opens p inside root as an O_PATH handle, as pathrs'
+// OpenatInRoot does: where the kernel has openat2 (Linux 5.6) that is
+// one call, RESOLVE_IN_ROOT keeping every "..", absolute link and link
+// inside root. pathrs makes the same call and then reads the handle's
+// path back from /proc/self/fd only to name the *os.File, which cost
+// more than the lookup (two thirds of the init's mount time went to
+// pathrs); this skips that. Anything but success (an old kernel, EAGAIN
+// from a racing rename, a missing path) goes to pathrs, which retries,
+// falls back and words the error as before.
+func openatInRoot(root *os.File, p string) (*os.File, error) {
+	if f := openat2InRoot(root, p, 0); f != nil {
+		return f, nil
+	}
+	return pathrs.OpenatInRoot(root, p)
+}
+
+// mkdirAllInRoot is pathrs' MkdirAllHandle, which creates what is missing
+// of p inside root and opens it, with openatInRoot's shortcut for the
+// common case: the directory exists already (/proc, /dev, /sys of an
+// image). The handle is O_PATH; every caller uses it as a mount point
+// or as the directory of an *at call, for which O_PATH is enough.
+func mkdirAllInRoot(root *os.File, p string, mode os.FileMode) (*os.File, error) {
+	if f := openat2InRoot(root, p, unix.O_DIRECTORY); f != nil {
+		return f, nil
+	}
+	// The next most common: one directory missing in one that exists
+	// (a mount point in a tmpfs just mounted: /dev/pts, the cgroup v1
+	// hierarchies). mkdirat does not follow a link in its last
+	// component, and the handle is opened below the parent with no
+	// link followed at all, so it is the directory made here (or by a
+	// racing process, which is the same to the caller). pathrs does
+	// exactly this per component, plus its /proc/self/fd checks.
+	if dir, base := path.Split(path.Clean(p)); dir != "" && base != "" && base != "." && base != ".." && mode&^os.ModePerm == 0 {
+		if parent := openat2InRoot(root, dir, unix.O_DIRECTORY); parent != nil {
+			defer parent.Close()
+			if err := unix.Mkdirat(int(parent.Fd()), base, uint32(mode)); err == nil || errors.Is(err, unix.EEXIST) {
+				fd, err := unix.Openat2(int(parent.Fd()), base, &unix.OpenHow{
+					Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW,
+					Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+				})
+				if err == nil {
+					return os.NewFile(uintptr(fd), p), nil
+				}
+			}
+		}
+	}
+	return pathrs.MkdirAllHandle(root, p, mode)
+}
+
+// openat2InRoot is the one openat2 call, or nil.
+func openat2InRoot(root *os.File, p string, flags uint64) *os.File {
+	fd, err := unix.Openat2(int(root.Fd()), p, &unix.OpenHow{
+		Flags:   flags | unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), p)
+}
+
 // openTarget creates (if needed) and opens a mount point inside root.
 func openTarget(root *os.File, p string, dir bool) (*os.File, error) {
 	if dir {
-		f, err := pathrs.MkdirAllHandle(root, p, 0o755)
+		f, err := mkdirAllInRoot(root, p, 0o755)
 		if err != nil {
 			return nil, fmt.Errorf("creating mount point: %w", err)
 		}
 		return f, nil
 	}
-	parent, err := pathrs.MkdirAllHandle(root, path.Dir(p), 0o755)
+	parent, err := mkdirAllInRoot(root, path.Dir(p), 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("creating mount point's directory: %w", err)
 	}

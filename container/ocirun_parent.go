@@ -46,12 +46,12 @@ func RunOCI(cc CreateConfig, keep bool, created func(pid int) error) (int, error
 	}
 	cleanup := func() {
 		if !keep {
-			Delete(cc.Root, cc.ID, true)
+			deleteState(cc.Root, cc.ID, true, cc.Spec)
 		}
 	}
 	if created != nil {
 		if err := created(st.Pid); err != nil {
-			Delete(cc.Root, cc.ID, true)
+			deleteState(cc.Root, cc.ID, true, cc.Spec)
 			return 0, err
 		}
 	}
@@ -68,10 +68,10 @@ func RunOCI(cc CreateConfig, keep bool, created func(pid int) error) (int, error
 		}
 		done <- ws
 	}()
-	if err := Start(cc.Root, cc.ID); err != nil {
+	if err := start(cc.Root, cc.ID, cc.Spec); err != nil {
 		unix.Kill(st.Pid, unix.SIGKILL)
 		<-done
-		Delete(cc.Root, cc.ID, true)
+		deleteState(cc.Root, cc.ID, true, cc.Spec)
 		return 0, err
 	}
 	copied := make(chan struct{})

@@ -129,6 +129,11 @@ func Run(cfg RunConfig) (int, error) {
 	if cfg.Exit != nil {
 		cfg.Exit.start = start
 	}
+	var cloneAt int64
+	if cfg.Debug {
+		cloneAt = monotonicNow()
+		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+	}
 	child, err := userns.Start(ucfg)
 	if err != nil {
 		return 0, err
@@ -164,7 +169,7 @@ func Run(cfg RunConfig) (int, error) {
 		cfg.Exit.Mark("helpers stopped")
 	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
-		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, Seccomp: filter,
+		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, CloneAt: cloneAt, Seccomp: filter,
 		WaitNetwork: len(background) > 0, ReportRootfs: cfg.RootfsMounted != nil,
 	}); err != nil {
 		return 0, killAndReap(child, err)

@@ -29,6 +29,9 @@ type ImageConfig struct {
 	Entrypoint []string
 	Cmd        []string
 	WorkingDir string
+	// Healthcheck is the config's HEALTHCHECK as written (nil: none);
+	// ParseImageHealthcheck reads it.
+	Healthcheck json.RawMessage
 }
 
 // BuildSpec produces the OCI runtime config for a rootless container as

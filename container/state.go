@@ -64,6 +64,10 @@ type State struct {
 	// STOPSIGNAL, --stop-timeout); 0 and nil: SIGTERM and 10 s.
 	StopSignal  int   `json:"stopSignal,omitempty"`
 	StopTimeout *uint `json:"stopTimeout,omitempty"`
+	// Healthcheck is the container's health check (nil: none); Health
+	// its results, written by whoever runs the check (engine/health.go).
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	Health      *Health       `json:"health,omitempty"`
 	// Record is the engine's container record (engine/record.go), from
 	// which `start` and `restart` run the container again; empty for the
 	// OCI face's containers and foreground --rm runs.

@@ -174,15 +174,25 @@ func ForgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 // podman pull does, so that its first run starts as fast as the next. A
 // failure is not the pull's: the first run unpacks the image then (or a
 // tree of its own when containers/storage cannot store it).
-func UnpackAtPull(s *store.Store, img *store.Image, quiet bool) {
+//
+// urun-image pull and load unpack each layer as its blob arrives and
+// record the image (cmd/urun-image/overlap_parent.go); this finds it
+// done then, and is the fallback where that did not complete.
+func UnpackAtPull(s *store.Store, img *store.Image, quiet, debug bool) {
 	defer img.Release()
 	data := filepath.Dir(s.Dir)
 	maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
 	if err != nil || !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
 		return
 	}
-	if _, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
+	if dirs, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
+		if debug {
+			fmt.Fprintf(os.Stderr, "urun: layer store: the image's %d layers are stored (unpacked while it was copied, or by an earlier pull)\n", len(dirs))
+		}
 		return
+	}
+	if debug {
+		fmt.Fprintln(os.Stderr, "urun: layer store: unpacking the image after the copy")
 	}
 	if err := importLayers(s, data, img.Digest, maps, true); err != nil && !quiet {
 		fmt.Fprintf(os.Stderr, "urun: note: %v; the first run unpacks the image instead\n", err)

@@ -117,6 +117,17 @@ func Stop(root, ref string, timeout time.Duration) error {
 	if st.Record != "" {
 		markStopped(id)
 	}
+	if err := stopInit(st, timeout); err != nil {
+		return fmt.Errorf("stopping %s: %w", ref, err)
+	}
+	WaitRecorded(root, id)
+	return nil
+}
+
+// stopInit sends st's init its stop signal and, after timeout (negative:
+// the container's --stop-timeout, else 10 s), SIGKILL; it returns once
+// the init is gone.
+func stopInit(st *container.State, timeout time.Duration) error {
 	sig := unix.SIGTERM
 	if st.StopSignal != 0 {
 		sig = unix.Signal(st.StopSignal)
@@ -130,11 +141,8 @@ func Stop(root, ref string, timeout time.Duration) error {
 	unix.Kill(st.Pid, sig)
 	if container.WaitGone(st.Pid, st.InitStart, timeout) != nil {
 		unix.Kill(st.Pid, unix.SIGKILL)
-		if err := container.WaitGone(st.Pid, st.InitStart, 10*time.Second); err != nil {
-			return fmt.Errorf("stopping %s: %w", ref, err)
-		}
+		return container.WaitGone(st.Pid, st.InitStart, 10*time.Second)
 	}
-	WaitRecorded(root, id)
 	return nil
 }
 

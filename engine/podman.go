@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -275,6 +276,10 @@ func RootReader(rootDir string) container.ReadFile {
 		defer h.Close()
 		if st, err := h.Stat(); err != nil {
 			return nil, err
+		} else if sys, ok := st.Sys().(*syscall.Stat_t); ok && st.Mode()&fs.ModeCharDevice != 0 && sys.Rdev == 0 {
+			// An overlay whiteout (a layer of the layer store deleting
+			// the file): the file is not there.
+			return nil, fs.ErrNotExist
 		} else if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s in the image is not a regular file", p)
 		}

@@ -69,6 +69,9 @@ type Record struct {
 	// STOPSIGNAL) and --stop-timeout (container.State's).
 	StopSignal  int   `json:"stopSignal,omitempty"`
 	StopTimeout *uint `json:"stopTimeout,omitempty"`
+	// Healthcheck is the container's health check (--health-*, or the
+	// image's HEALTHCHECK); nil: none.
+	Healthcheck *container.HealthConfig `json:"healthcheck,omitempty"`
 }
 
 // RestartPolicy is docker's --restart: Name is "no" (or empty), "always",
@@ -335,7 +338,7 @@ func stateOf(rec *Record, dir string) *container.State {
 		Created: rec.Created, Rootless: true,
 		Name: rec.Name, Image: rec.Image, ImageDigest: rec.ImageDigest, ImageRootfs: rec.ImageRootfs,
 		Command: rec.Spec.Process.Args, Tty: rec.Spec.Process.Terminal, Labels: rec.Labels,
-		StopSignal: rec.StopSignal, StopTimeout: rec.StopTimeout,
+		StopSignal: rec.StopSignal, StopTimeout: rec.StopTimeout, Healthcheck: rec.Healthcheck,
 		LogPath: filepath.Join(dir, "ctr.log"),
 		Record:  mustRecordPath(rec.ID),
 	}

@@ -69,6 +69,8 @@ type Request struct {
 	// StopSignal and StopTimeout: what `stop` does (0, nil: SIGTERM, 10 s).
 	StopSignal  int
 	StopTimeout *uint
+	// Healthcheck is the container's health check (nil: none).
+	Healthcheck *container.HealthConfig
 }
 
 // Run registers the container and, unless it is only created, runs it:
@@ -89,7 +91,7 @@ func Run(r Request) error {
 		Spec: cfg.Spec, InitPath: cfg.InitPath, Rootfs: cfg.Rootfs, UseHelpers: cfg.UseHelpers,
 		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
 		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy, Labels: r.Labels,
-		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout,
+		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout, Healthcheck: r.Healthcheck,
 	}
 	if use.Img != nil {
 		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs
@@ -139,7 +141,15 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	return runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
+	err := runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
+	if takeHealthRestart(root, id) && !r.AutoRemove {
+		// --health-on-failure=restart: this run has ended (its status is
+		// urun's), the container starts again detached, as podman's.
+		if serr := spawnSupervisor(id, mustRecordPath(id)); serr != nil {
+			fmt.Fprintln(os.Stderr, "urun: warning: restarting the unhealthy container:", serr)
+		}
+	}
+	return err
 }
 
 // writeCIDFile writes the container's id to path, which must not exist
@@ -322,8 +332,16 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		st.SupervisorStart, _ = container.ProcessStart(os.Getpid())
 		st.SharedSupervisor = rep != nil && rep.shared
 		st.Creator, st.CreatorStart = 0, 0 // handed over to its init
+		if st.Healthcheck != nil {
+			// Each start begins again at starting, as docker's.
+			if st.Health == nil {
+				st.Health = &container.Health{}
+			}
+			st.Health.Status, st.Health.FailingStreak = container.HealthStarting, 0
+		}
 		return st.Save(root)
 	}
+	var health *healthMonitor
 	cfg.Started = func(int) error {
 		if logs != nil && !cfg.Spec.Process.Terminal {
 			logs.closeWriters()
@@ -331,9 +349,15 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		if rep != nil {
 			rep.started()
 		}
+		var settle func()
+		if rep != nil {
+			settle = settleSupervisor
+		}
+		health = startHealthMonitor(root, id, rec.Healthcheck, HealthExec{InitPath: rec.InitPath, SeccompCache: rec.SeccompCache}, settle)
 		return nil
 	}
 	status, runErr := container.Run(cfg)
+	health.end()
 	if logs != nil {
 		logs.close()
 	}

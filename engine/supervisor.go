@@ -43,10 +43,14 @@ func (r *reporter) started() {
 	r.w = nil
 	// From here the supervisor only copies output and waits: give
 	// back what start-up used (measured: docs/BENCHMARKS.md).
-	go func() {
-		debug.FreeOSMemory()
-		dropText()
-	}()
+	go settleSupervisor()
+}
+
+// settleSupervisor gives back the heap and the text pages a start or a
+// health check touched: a supervisor mostly waits.
+func settleSupervisor() {
+	debug.FreeOSMemory()
+	dropText()
 }
 
 // failed reports an error before the process ran (the front prints it).
@@ -99,7 +103,7 @@ func supervise(path string, rep *reporter) error {
 	if err != nil {
 		return err
 	}
-	id, policy := rec.ID, rec.RestartPolicy
+	id, root, policy := rec.ID, rec.Root, rec.RestartPolicy
 	// A new supervisor is a start: a stop before it no longer holds.
 	os.Remove(stoppedMarker(id))
 	for restarts := 0; ; restarts++ {
@@ -110,7 +114,9 @@ func supervise(path string, rep *reporter) error {
 		}
 		err = runRecord(rec, nil, rep)
 		rec = nil
-		if !policy.again(err, restarts) || stoppedByUser(id) {
+		// --health-on-failure=restart starts it again whatever the policy.
+		again := takeHealthRestart(root, id) || policy.again(err, restarts)
+		if !again || stoppedByUser(id) {
 			return err
 		}
 		time.Sleep(restartDelay(restarts))

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,6 +95,38 @@ func LayerStack(graph, configID string) ([]string, int64, error) {
 		}
 	}
 	return dirs, size, nil
+}
+
+// LayerStoreID is image/v5's id for a layer with uncompressed digest
+// diffID on parent (the chain id's shape), so that a pull by podman or
+// image/v5 into the same store finds the layers urun stored.
+func LayerStoreID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
+}
+
+// HasLayers reports whether the layer store at graph holds, complete, the
+// stack of layers with these diff ids (base first).
+func HasLayers(graph string, diffIDs []digest.Digest) bool {
+	var layers []lsLayer
+	if len(diffIDs) == 0 || readLocked(filepath.Join(graph, "overlay-layers"), "layers.json", &layers) != nil {
+		return false
+	}
+	byID := make(map[string]*lsLayer, len(layers))
+	for i := range layers {
+		byID[layers[i].ID] = &layers[i]
+	}
+	parent := ""
+	for _, d := range diffIDs {
+		id := LayerStoreID(parent, d)
+		if l := byID[id]; l == nil || l.Flags["incomplete"] != nil || l.Parent != parent {
+			return false
+		}
+		parent = id
+	}
+	return true
 }
 
 // readLocked decodes dir/file under a read lock on dir/*.lock.

@@ -31,6 +31,10 @@ type Image struct {
 	Digest   digest.Digest
 	Manifest v1.Manifest
 	Config   v1.Image
+	// Healthcheck is the config's HEALTHCHECK as written (docker's
+	// config.Healthcheck, which OCI configs written by BuildKit keep
+	// too; the OCI struct has no field for it); nil without one.
+	Healthcheck json.RawMessage
 	// Layers are the layer blob files, base layer first.
 	Layers []Layer
 	// pin is held from the lookup until the container is registered
@@ -80,8 +84,16 @@ func OpenOCILayout(ref, dir, tag string) (*Image, error) {
 	if err := readBlobJSON(dir, desc, &img.Manifest); err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	if err := readBlobJSON(dir, img.Manifest.Config, &img.Config); err != nil {
+	var extra struct {
+		Config struct {
+			Healthcheck json.RawMessage `json:"Healthcheck"`
+		} `json:"config"`
+	}
+	if err := readBlobJSON(dir, img.Manifest.Config, &img.Config, &extra); err != nil {
 		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	if h := extra.Config.Healthcheck; len(h) > 0 && string(h) != "null" {
+		img.Healthcheck = h
 	}
 	if len(img.Config.RootFS.DiffIDs) != len(img.Manifest.Layers) {
 		return nil, fmt.Errorf("image config lists %d layers, the manifest %d", len(img.Config.RootFS.DiffIDs), len(img.Manifest.Layers))
@@ -146,7 +158,7 @@ func blobPath(dir string, d digest.Digest) (string, error) {
 
 // readBlobJSON reads a small blob, checks it against its digest and size,
 // and decodes it.
-func readBlobJSON(dir string, d v1.Descriptor, v any) error {
+func readBlobJSON(dir string, d v1.Descriptor, v any, more ...any) error {
 	b, err := readBlob(dir, d.Digest)
 	if err != nil {
 		return err
@@ -167,6 +179,11 @@ func readBlobJSON(dir string, d v1.Descriptor, v any) error {
 	}
 	if got := d.Digest.Algorithm().FromBytes(b); got != d.Digest {
 		return fmt.Errorf("blob %s has digest %s: the layout is corrupt", d.Digest, got)
+	}
+	for _, m := range more {
+		if err := json.Unmarshal(b, m); err != nil {
+			return err
+		}
 	}
 	return json.Unmarshal(b, v)
 }

@@ -73,6 +73,10 @@ type Config struct {
 	// PIDNamespace, when set, is the path of a pid namespace the child
 	// is born in (a pod's shared one) instead of a new one.
 	PIDNamespace string
+	// Trace, when set, is told when the clone returned (the child has
+	// executed its program) and when each id-map helper finished, for
+	// --debug's timeline.
+	Trace func(event string)
 }
 
 // Child is a started child process and the parent's end of its socket.
@@ -158,6 +162,11 @@ func Start(cfg Config) (*Child, error) {
 		return nil, fmt.Errorf("starting %s in a new user namespace: %w", cfg.Path, err)
 	}
 	childEnd.Close()
+	trace := cfg.Trace
+	if trace == nil {
+		trace = func(string) {}
+	}
+	trace("cloned")
 	fail := func(err error) (*Child, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -172,8 +181,13 @@ func Start(cfg Config) (*Child, error) {
 		// do not depend on each other: running them at once saves one
 		// setuid program's start (~3 ms) on every container start.
 		gidErr := make(chan error, 1)
-		go func() { gidErr <- runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap) }()
+		go func() {
+			err := runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap)
+			trace("newgidmap done")
+			gidErr <- err
+		}()
 		err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap)
+		trace("newuidmap done")
 		if gerr := <-gidErr; err == nil {
 			err = gerr
 		}

@@ -84,6 +84,8 @@ var pairs = []pair{
 	{"B2-net", "urun run IMG (default network)", "urun run IMG --network none", 1.5},
 	{"B2-net", "urun run IMG (default network)", "urun run IMG --network slirp4netns", 0},
 	{"B2-net", "urun run IMG (default network)", "podman run IMG (default network)", 0.1},
+	// issue 25: a real Debian 12 image, both engines' default network.
+	{"B2-debian", "urun run DEBIAN (default network)", "podman run DEBIAN (default network)", 0.1},
 	{"B3-mkdir", "urun native overlay", "host tmpfs (/dev/shm)", 1.1}, // the upper layer is a tmpfs
 	{"B3-mkdir", "urun native overlay", "host directory (ext4)", 0},
 	{"B3-mkdir", "urun fuse-overlayfs", "fuse-overlayfs direct", 1.0},
@@ -113,6 +115,7 @@ var order = []struct{ name, title string }{
 	{"B1-net", "B1 runtime level, with a network namespace"},
 	{"B2", "B2 engine level, image local and warm"},
 	{"B2-net", "B2-net engine level with the default network (pasta) against none, slirp4netns and podman's default"},
+	{"B2-debian", "B2-debian a real Debian 12 image (debootstrap minbase), default network"},
 	{"profile", "urun start-up profile (whole runs)"},
 	{"B3-mkdir", "B3 mkdir + rmdir inside the rootfs"},
 	{"B3-write", "B3 write with fsync inside the rootfs"},
@@ -490,7 +493,7 @@ func readPhases(p string) ([]phase, error) {
 
 func writePhases(w *strings.Builder, title string, ps []phase) {
 	fmt.Fprintf(w, "\n### Phases of %s\n\n", title)
-	w.WriteString("`urun:` lines count from just before the clone, those marked (after exit) from the container's exit; `urun-init:` lines are the time since the previous mark inside the container.\n\n")
+	w.WriteString("`urun:` lines count from just before the clone, those marked (after exit) from the container's exit; `urun-init:` lines are the time since the previous mark inside the container, the first one (runtime up: clone, exec and Go runtime start of urun-init) since the clone.\n\n")
 	w.WriteString("| phase | median ms | p95 ms | runs |\n|---|---:|---:|---:|\n")
 	for _, p := range ps {
 		fmt.Fprintf(w, "| %s | %.2f | %.2f | %d |\n", p.Name, quantile(p.Times, 0.5), quantile(p.Times, 0.95), len(p.Times))

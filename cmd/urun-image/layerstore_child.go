@@ -9,9 +9,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
@@ -43,8 +46,12 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 			return nil, errors.New("import request without a source")
 		}
 		reply.ImageID, err = importImage(s, req.Pull.Source, req.Image)
+	case podmanstore.OpImportLayers:
+		reply.ImageID, err = importPlanned(s, req)
 	case podmanstore.OpForget:
 		err = forget(s, req.Image, req.Live)
+	case podmanstore.OpCommit:
+		reply.ImageID, reply.Digest, err = commitImage(s, req.Commit, req.Image)
 	case podmanstore.OpCheck:
 		reply.Problems, err = check(s, req.Repair)
 	default:
@@ -77,7 +84,7 @@ func importImage(s storage.Store, src, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := importLayers(s, img)
+	id, err := importLayers(s, img, nil)
 	if err != nil {
 		// The layers it stored before the one that failed belong to no
 		// image.
@@ -91,28 +98,25 @@ func importImage(s storage.Store, src, name string) (string, error) {
 	return img.Manifest.Config.Digest.Encoded(), nil
 }
 
-// layerID is image/v5's id for a layer with uncompressed digest diffID on
-// parent (the chain id's shape), so that a pull by podman or image/v5
-// into the same store finds the layers urun stored.
-func layerID(parent string, diffID digest.Digest) string {
-	if parent == "" {
-		return diffID.Encoded()
-	}
-	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
-}
-
 // importLayers stores img's layers, base first, and returns the top one.
-func importLayers(s storage.Store, img *store.Image) (string, error) {
+// wait, when set, is called before a layer's blob is opened (a pull may
+// still be bringing it).
+func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) error) (string, error) {
 	diffIDs := img.Config.RootFS.DiffIDs
 	if len(diffIDs) != len(img.Layers) {
 		return "", fmt.Errorf("the image's config lists %d layers, its manifest %d: the image is corrupt, pull it again", len(diffIDs), len(img.Layers))
 	}
 	parent := ""
 	for i, l := range img.Layers {
-		id := layerID(parent, diffIDs[i])
+		id := store.LayerStoreID(parent, diffIDs[i])
 		if have, err := s.Layer(id); err == nil && have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
 			parent = id
 			continue
+		}
+		if wait != nil {
+			if err := wait(l); err != nil {
+				return "", err
+			}
 		}
 		b, err := store.OpenLayerBlob(l)
 		if err != nil {
@@ -145,6 +149,76 @@ func importLayers(s storage.Store, img *store.Image) (string, error) {
 		parent = id
 	}
 	return parent, nil
+}
+
+// importPlanned is OpImportLayers: the layers of an image a pull is
+// downloading, each unpacked as soon as its blob has been renamed into
+// the layout's blobs/ (image/v5's OCI layout destination writes a blob to
+// a temporary file, checks it, syncs it and renames it into place), so
+// that unpacking overlaps the download instead of following it
+// (docs/STORE.md). The wait ends, with an error, when the pull's tmp
+// directory is gone (the pull ended without the blob) or the caller
+// died; the layers stored by then stay for urun's OpImport after the
+// pull, or go with the next drop of unused layers. Once the pull has
+// named the image (podmanstore.ImportNameFile), it is recorded as
+// OpImport records it, and the pull's own OpImport finds it done.
+func importPlanned(s storage.Store, req podmanstore.Request) (string, error) {
+	if req.Layout == "" || req.WaitFor == "" || len(req.Layers) == 0 {
+		return "", errors.New("import-layers request without its layers, layout or directory to wait on")
+	}
+	img := &store.Image{}
+	for _, l := range req.Layers {
+		d, err := digest.Parse(l.Digest)
+		if err != nil {
+			return "", fmt.Errorf("import-layers: layer digest %q: %w", l.Digest, err)
+		}
+		diffID, err := digest.Parse(l.DiffID)
+		if err != nil {
+			return "", fmt.Errorf("import-layers: diff id %q: %w", l.DiffID, err)
+		}
+		img.Layers = append(img.Layers, store.Layer{Layout: req.Layout, Digest: d, Size: l.Size})
+		img.Config.RootFS.DiffIDs = append(img.Config.RootFS.DiffIDs, diffID)
+	}
+	parent := os.Getppid()
+	wait := func(l store.Layer) error {
+		p := filepath.Join(req.Layout, "blobs", l.Digest.Algorithm().String(), l.Digest.Encoded())
+		for {
+			if _, err := os.Lstat(p); err == nil {
+				return nil
+			}
+			if _, err := os.Stat(req.WaitFor); err != nil {
+				return fmt.Errorf("the pull ended before layer %s arrived", l.Digest)
+			}
+			if os.Getppid() != parent {
+				return errors.New("the pull that asked for the import is gone")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if _, err := importLayers(s, img, wait); err != nil {
+		// Nothing half-made stays: a failed pull leaves no layer, and
+		// urun's OpImport after a pull that succeeded stores them again
+		// (and marks an image containers/storage cannot hold).
+		dropUnusedLayers(s)
+		return "", err
+	}
+	// The pull names the image once its copy is done, or removes
+	// WaitFor without naming it.
+	for {
+		b, err := os.ReadFile(filepath.Join(req.WaitFor, podmanstore.ImportNameFile))
+		if err == nil && len(b) > 0 {
+			name := string(b)
+			return importImage(s, "oci:"+req.Layout+":"+name, name)
+		}
+		if _, err := os.Stat(req.WaitFor); err != nil {
+			dropUnusedLayers(s)
+			return "", errors.New("the pull ended without naming the image")
+		}
+		if os.Getppid() != parent {
+			return "", errors.New("the pull that asked for the import is gone")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // createImage records img (top layer top) under tagged, with the big data

@@ -83,6 +83,9 @@ func run(args []string) error {
 	if !*quiet {
 		o.Progress = os.Stderr
 	}
+	if args[0] == "pull" {
+		o.Overlap = overlapImport(*dir)
+	}
 	if *prompt {
 		// urun passed its terminal as stdin.
 		o.Prompt, o.PromptOut = os.Stdin, os.Stderr

@@ -19,17 +19,18 @@ var completionArgs = map[string]string{
 	"inspect": "containers", "kill": "containers", "logs": "containers", "pause": "containers",
 	"port": "containers", "rename": "containers", "restart": "containers", "rm": "containers",
 	"start": "containers", "stop": "containers", "top": "containers", "unpause": "containers",
-	"update": "containers", "wait": "containers", "cp": "containers",
+	"update": "containers", "wait": "containers", "cp": "containers", "commit": "containers",
 	"run": "images", "create": "images", "rmi": "images", "save": "images", "tag": "images", "push": "images",
 }
 
 // subWords are the second words of the docker-style management commands.
 var subWords = map[string]string{
-	"container": "ls list ps prune rm run inspect logs start stop kill exec create",
-	"image":     "ls list rm remove prune inspect pull push tag save load",
-	"system":    "df prune check",
-	"volume":    "create ls inspect rm prune",
-	"generate":  "systemd",
+	"container":   "ls list ps prune rm run inspect logs start stop kill exec create commit diff export",
+	"image":       "ls list rm remove prune inspect pull push tag save load",
+	"system":      "df prune check",
+	"volume":      "create ls inspect rm prune",
+	"generate":    "systemd",
+	"healthcheck": "run",
 }
 
 type completionCmd struct {

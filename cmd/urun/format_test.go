@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urun-dev/urun/container"
 )
 
 func TestPsTemplates(t *testing.T) {
@@ -107,5 +109,55 @@ func TestCheckPlatform(t *testing.T) {
 		if err := checkPlatform(bad); err == nil {
 			t.Errorf("checkPlatform(%q): no error", bad)
 		}
+	}
+}
+
+// ps shows health as docker does, and --filter health= matches it.
+func TestPsHealth(t *testing.T) {
+	started := time.Now().Add(-5 * time.Second)
+	st := func(name string, hc bool, status string) *container.State {
+		s := &container.State{Name: name, StartedAt: started, Created: started}
+		s.ID, s.Status, s.Pid = name+strings.Repeat("0", 12), "running", 1
+		if hc {
+			s.Healthcheck = &container.HealthConfig{Test: []string{"CMD", "true"}}
+			if status != "" {
+				s.Health = &container.Health{Status: status}
+			}
+		}
+		return s
+	}
+	var list []psEntry
+	for _, c := range []struct {
+		st   *container.State
+		want string
+	}{
+		{st("plain", false, ""), "Up 5 seconds"},
+		{st("fresh", true, ""), "Up 5 seconds (health: starting)"},
+		{st("good", true, container.HealthHealthy), "Up 5 seconds (healthy)"},
+		{st("sick", true, container.HealthUnhealthy), "Up 5 seconds (unhealthy)"},
+	} {
+		e := entryOf(c.st)
+		if e.Status != c.want {
+			t.Errorf("%s: STATUS %q, want %q", c.st.Name, e.Status, c.want)
+		}
+		list = append(list, e)
+	}
+	for filter, want := range map[string][]string{
+		"health=none": {"plain"}, "health=starting": {"fresh"}, "health=healthy": {"good"}, "health=unhealthy": {"sick"},
+	} {
+		m, err := parseFilters([]string{filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range m.apply(list) {
+			got = append(got, e.Names[0])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("--filter %s = %v, want %v", filter, got, want)
+		}
+	}
+	if _, err := parseFilters([]string{"health=great"}); err == nil {
+		t.Error("--filter health=great is accepted")
 	}
 }

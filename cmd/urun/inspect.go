@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -68,12 +69,26 @@ type inspectState struct {
 	Health     inspectHealth `json:"Health"`
 }
 
+// Healthcheck is .State.Health under podman's old name (podman keeps it
+// for templates written for podman 3).
+func (s inspectState) Healthcheck() inspectHealth { return s.Health }
+
 // inspectHealth is there even without a health check (Status ""), so
 // `{{.State.Health.Status}}` prints an empty line instead of failing.
 type inspectHealth struct {
-	Status        string `json:"Status"`
-	FailingStreak int    `json:"FailingStreak"`
-	Log           []any  `json:"Log"`
+	Status        string                   `json:"Status"`
+	FailingStreak int                      `json:"FailingStreak"`
+	Log           []container.HealthResult `json:"Log"`
+}
+
+// inspectHealthcheck is .Config.Healthcheck as docker and podman show
+// it: the test and durations in nanoseconds.
+type inspectHealthcheck struct {
+	Test        []string      `json:"Test"`
+	Interval    time.Duration `json:"Interval"`
+	Timeout     time.Duration `json:"Timeout"`
+	StartPeriod time.Duration `json:"StartPeriod"`
+	Retries     int           `json:"Retries"`
 }
 
 type inspectMount struct {
@@ -100,18 +115,21 @@ type inspectPort struct {
 }
 
 type inspectConfig struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Image       string            `json:"Image"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	Labels      map[string]string `json:"Labels"`
-	Annotations map[string]string `json:"Annotations"`
-	Tty         bool              `json:"Tty"`
-	OpenStdin   bool              `json:"OpenStdin"`
-	StopSignal  string            `json:"StopSignal"`
+	Hostname    string              `json:"Hostname"`
+	User        string              `json:"User"`
+	Env         []string            `json:"Env"`
+	Cmd         []string            `json:"Cmd"`
+	Image       string              `json:"Image"`
+	WorkingDir  string              `json:"WorkingDir"`
+	Entrypoint  []string            `json:"Entrypoint"`
+	Labels      map[string]string   `json:"Labels"`
+	Annotations map[string]string   `json:"Annotations"`
+	Tty         bool                `json:"Tty"`
+	OpenStdin   bool                `json:"OpenStdin"`
+	StopSignal  string              `json:"StopSignal"`
+	Healthcheck *inspectHealthcheck `json:"Healthcheck,omitempty"`
+	// HealthcheckOnFailureAction is podman's --health-on-failure.
+	HealthcheckOnFailureAction string `json:"HealthcheckOnFailureAction,omitempty"`
 }
 
 type inspectHostConfig struct {
@@ -159,6 +177,8 @@ type imageCfg struct {
 	WorkingDir   string              `json:"WorkingDir"`
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal"`
+	// Healthcheck is the config's HEALTHCHECK, as written.
+	Healthcheck json.RawMessage `json:"Healthcheck,omitempty"`
 }
 
 func init() {
@@ -287,7 +307,8 @@ func imageInspectOf(ref string, img *store.Image) *imageInspect {
 	}
 	e.Config = imageCfg{User: c.Config.User, ExposedPorts: c.Config.ExposedPorts, Env: c.Config.Env,
 		Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd, Volumes: c.Config.Volumes,
-		WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, StopSignal: c.Config.StopSignal}
+		WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, StopSignal: c.Config.StopSignal,
+		Healthcheck: img.Healthcheck}
 	e.RootFS.Type = "layers"
 	for _, d := range c.RootFS.DiffIDs {
 		e.RootFS.Layers = append(e.RootFS.Layers, d.String())
@@ -308,7 +329,14 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	}
 	pe := entryOf(st)
 	e.State = inspectState{Status: pe.State, Running: pe.State == "running", Paused: st.Status == container.StatusPaused,
-		Pid: pe.Pid, ExitCode: pe.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Health: inspectHealth{Log: []any{}}}
+		Pid: pe.Pid, ExitCode: pe.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Health: inspectHealth{Log: []container.HealthResult{}}}
+	if hc := st.Healthcheck; hc != nil {
+		e.State.Health.Status = pe.Health
+		if st.Health != nil {
+			e.State.Health.FailingStreak = st.Health.FailingStreak
+			e.State.Health.Log = append(e.State.Health.Log, st.Health.Log...)
+		}
+	}
 	if e.State.ExitCode < 0 {
 		e.State.ExitCode = 0
 	}
@@ -318,6 +346,13 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 		stopSig = unix.SignalName(unix.Signal(st.StopSignal))
 	}
 	e.Config = inspectConfig{Image: st.Image, Labels: st.Labels, Annotations: st.Annotations, StopSignal: stopSig}
+	if hc := st.Healthcheck; hc != nil {
+		e.Config.Healthcheck = &inspectHealthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+		e.Config.HealthcheckOnFailureAction = hc.OnFailure
+		if e.Config.HealthcheckOnFailureAction == "" {
+			e.Config.HealthcheckOnFailureAction = container.HealthActionNone
+		}
+	}
 	if e.Config.Labels == nil {
 		e.Config.Labels = map[string]string{}
 	}

@@ -53,7 +53,7 @@ func init() {
 				}
 				if s, err := openStore(); err == nil {
 					if img, err := s.Lookup(full); err == nil {
-						engine.UnpackAtPull(s, img, *quiet)
+						engine.UnpackAtPull(s, img, *quiet, g.debug)
 					}
 				}
 				fmt.Println("Loaded image:", full)

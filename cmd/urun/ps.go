@@ -35,6 +35,9 @@ type psEntry struct {
 	Ports      string            `json:"-"`
 	Mounts     []string          `json:"Mounts"`
 	Networks   string            `json:"-"`
+	// Health is the health status: starting, healthy, unhealthy, or
+	// none without a health check (ps --filter health=).
+	Health string `json:"-"`
 }
 
 func init() {
@@ -44,7 +47,7 @@ func init() {
 		quiet := fs.BoolP("quiet", "q", false, "print the ids only")
 		format := fs.String("format", "table", "table, json, or a Go template as docker's (e.g. 'table {{.ID}}\\t{{.Names}}', '{{json .}}')")
 		noTrunc := fs.Bool("no-trunc", false, "do not shorten ids and commands")
-		filters := fs.StringArrayP("filter", "f", nil, "show only containers matching KEY=VALUE: id, name, status, label, ancestor, exited (repeat: a key given twice matches either)")
+		filters := fs.StringArrayP("filter", "f", nil, "show only containers matching KEY=VALUE: id, name, status, label, ancestor, exited, health (repeat: a key given twice matches either)")
 		last := fs.IntP("last", "n", -1, "show the N most recently created containers (all states)")
 		latest := fs.BoolP("latest", "l", false, "show the most recently created container (all states)")
 		return &command{
@@ -210,8 +213,14 @@ func parseFilters(fl []string) (psFilter, error) {
 		}
 		switch k {
 		case "id", "name", "status", "label", "ancestor", "exited":
+		case "health":
+			switch v {
+			case container.HealthStarting, container.HealthHealthy, container.HealthUnhealthy, container.HealthNone:
+			default:
+				return nil, fmt.Errorf("--filter %q: health is starting, healthy, unhealthy or none", f)
+			}
 		default:
-			return nil, fmt.Errorf("--filter %q: the keys urun knows are id, name, status, label, ancestor, exited", f)
+			return nil, fmt.Errorf("--filter %q: the keys urun knows are id, name, status, label, ancestor, exited, health", f)
 		}
 		m[k] = append(m[k], v)
 	}
@@ -261,6 +270,8 @@ func (psFilter) one(k, v string, e psEntry) bool {
 		return e.State == v || (v == "stopped" && e.State == "exited")
 	case "exited":
 		return e.Exited && fmt.Sprint(e.ExitCode) == v
+	case "health":
+		return e.Health == v
 	case "label":
 		lk, lv, hasValue := strings.Cut(v, "=")
 		got, ok := e.Labels[lk]
@@ -315,10 +326,25 @@ func entryOf(st *container.State) psEntry {
 	if !st.StartedAt.IsZero() {
 		e.StartedAt = st.StartedAt.Unix()
 	}
+	e.Health = container.HealthNone
+	if st.Healthcheck != nil {
+		e.Health = container.HealthStarting
+		if st.Health != nil && st.Health.Status != "" {
+			e.Health = st.Health.Status
+		}
+	}
 	switch st.Status {
 	case "running":
 		e.State, e.Pid = "running", st.Pid
 		e.Status = "Up " + since(st.StartedAt)
+		// As docker's: "Up 5 seconds (healthy)", "(health: starting)".
+		switch e.Health {
+		case container.HealthNone:
+		case container.HealthStarting:
+			e.Status += " (health: starting)"
+		default:
+			e.Status += " (" + e.Health + ")"
+		}
 	case "created", container.StatusConfigured:
 		e.State, e.Status = "created", "Created"
 	default:

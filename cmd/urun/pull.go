@@ -60,7 +60,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				engine.UnpackAtPull(s, img, *quiet)
+				engine.UnpackAtPull(s, img, *quiet, g.debug)
 				fmt.Println(img.Digest)
 				return nil
 			},

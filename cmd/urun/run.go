@@ -77,6 +77,10 @@ type runFlags struct {
 	labelArgs      []string
 	labelFiles     []string
 	labels         map[string]string
+	// health are the --health-* flags; healthcheck what they and the
+	// image's HEALTHCHECK resolve to (nil: no check).
+	health      container.HealthFlags
+	healthcheck *container.HealthConfig
 }
 
 func init() {
@@ -140,6 +144,14 @@ func newRunCommand(name string) *command {
 		fs.StringVar(&o.ShmSize, "shm-size", "", "size of /dev/shm, e.g. 256m (default 64m)")
 		fs.StringArrayVar(&o.Sysctls, "sysctl", nil, "set a namespaced sysctl: KEY=VALUE (net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, kernel.domainname)")
 		fs.StringArrayVar(&o.Devices, "device", nil, "give the container a host device node: HOST[:CONTAINER][:PERMISSIONS] (bound from the host: it opens where you may open it on the host)")
+		h := &f.health
+		fs.StringVar(&h.Cmd, "health-cmd", "", "health check: a shell command run as /bin/sh -c CMD inside the container, a JSON array [\"CMD\",\"prog\",\"arg\"] or [\"CMD-SHELL\",\"cmd\"], or none (overrides the image's HEALTHCHECK)")
+		fs.StringVar(&h.Interval, "health-interval", "30s", "time between health checks (disable: only on 'urun healthcheck run')")
+		fs.IntVar(&h.Retries, "health-retries", container.DefaultHealthRetries, "failures in a row that make the container unhealthy")
+		fs.StringVar(&h.StartPeriod, "health-start-period", "0s", "time after the start in which failing checks do not count")
+		fs.StringVar(&h.Timeout, "health-timeout", "30s", "how long a check may run before it is killed and counts as failed")
+		fs.StringVar(&h.OnFailure, "health-on-failure", "none", "when the container turns unhealthy: none, kill, restart or stop")
+		fs.BoolVar(&h.NoHealthcheck, "no-healthcheck", false, "no health check, not even the image's HEALTHCHECK")
 		f.oci.add(fs)
 		f.cgroups.AddFlags(fs)
 		addRefusedRunFlags(fs)
@@ -177,6 +189,8 @@ func newRunCommand(name string) *command {
 				if fs.Changed("entrypoint") {
 					f.opts.Entrypoint = &f.entrypoint
 				}
+				h.CmdSet, h.IntervalSet, h.TimeoutSet = fs.Changed("health-cmd"), fs.Changed("health-interval"), fs.Changed("health-timeout")
+				h.StartSet, h.RetriesSet = fs.Changed("health-start-period"), fs.Changed("health-retries")
 				return runContainer(g, f, args, fs.Changed("userns"))
 			},
 		}
@@ -285,7 +299,8 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 				return err
 			}
 		}
-		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir}
+		imgConfig = container.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
+			Healthcheck: img.Healthcheck}
 		// Every tier takes the layer store's stack (the copy tier merges
 		// its layers, fuse-overlay/copy_child.go).
 		if _, _, inPlace := store.ParseOCIRef(ref); !inPlace {
@@ -312,6 +327,14 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if readFile == nil {
 		plan.Lower = []string{rootDir}
 		readFile = engine.RootReader(rootDir)
+	}
+	// The image's HEALTHCHECK (urun's store or podman's), under the flags.
+	imgHealth, err := container.ParseImageHealthcheck(imgConfig.Healthcheck)
+	if err != nil {
+		return err
+	}
+	if f.healthcheck, err = container.ResolveHealth(imgHealth, f.health); err != nil {
+		return err
 	}
 
 	f.opts.ContainerID = id
@@ -395,6 +418,11 @@ func (f *runFlags) complete() error {
 		return err
 	}
 	var err error
+	// The flags are checked before anything is made; the image's
+	// HEALTHCHECK joins them once the image is open.
+	if f.healthcheck, err = container.ResolveHealth(nil, f.health); err != nil {
+		return err
+	}
 	if f.stopSignalArg != "" {
 		if f.stopSignal, err = stopSignal("--stop-signal", f.stopSignalArg); err != nil {
 			return err
@@ -582,6 +610,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		CIDFile:       f.cidFile,
 		StopSignal:    f.stopSignal,
 		StopTimeout:   f.stopTimeout,
+		Healthcheck:   f.healthcheck,
 	})
 }
 

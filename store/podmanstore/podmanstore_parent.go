@@ -61,13 +61,55 @@ const (
 	// layout) into it under the name Image, unpacking each layer it does
 	// not hold yet, and answers with the image id.
 	OpImport = "import"
+	// OpImportLayers unpacks Layers (base first) from the blobs of
+	// urun's OCI layout at Layout while a pull is still writing them:
+	// each layer as soon as its blob is there, a missing one waited for
+	// as long as the directory WaitFor (the pull's tmp directory) exists
+	// and the caller lives. Then it waits for the pull to write the
+	// image's name to WaitFor/ImportNameFile (the image is in urun's
+	// index by then) and records the image as OpImport does; a pull that
+	// ends without writing it leaves the layers to urun's OpImport.
+	OpImportLayers = "import-layers"
 	// OpForget deletes the images whose manifest digest is Image, and
 	// the layers no other image uses.
 	OpForget = "forget"
 	// OpCheck runs containers/storage's consistency check (and, with
 	// Repair, its repair); Reply.Problems lists what it found.
 	OpCheck = "check"
+	// OpCommit makes a container's writable layer (Commit.Upper) a new
+	// image on top of Commit.Parent: the layer's blob, config and
+	// manifest in urun's OCI layout under the name Image, then the image
+	// in the layer store (only the new layer is unpacked). Reply.ImageID
+	// is the layer store's id, Reply.Digest the manifest digest.
+	OpCommit = "commit"
 )
+
+// CommitRequest is OpCommit's input; engine/commit.go fills it in.
+type CommitRequest struct {
+	// Store is urun's OCI layout (DATA/images); Parent the full name or
+	// id of the container's image there.
+	Store  string `json:"store"`
+	Parent string `json:"parent"`
+	// Upper is the container's writable layer, Lower the image's layer
+	// directories it covers (topmost first: an opaque directory of the
+	// upper is only one where a lower has the directory).
+	Upper string   `json:"upper"`
+	Lower []string `json:"lower,omitempty"`
+	// Exclude are paths (relative to the root) the runtime made as mount
+	// points, not the container's changes.
+	Exclude []string `json:"exclude,omitempty"`
+	// UIDMap and GIDMap map the ids the helper sees (HostID: its user
+	// namespace's) to the container's (ContainerID), so the layer's
+	// owners are the container's ids; empty: the same ids.
+	UIDMap []idmap.Range `json:"uidMap,omitempty"`
+	GIDMap []idmap.Range `json:"gidMap,omitempty"`
+	// Config is the new image's OCI config without its new layer
+	// (rootfs and history get the new layer's entry); History that entry.
+	Config  json.RawMessage `json:"config"`
+	History json.RawMessage `json:"history"`
+	// Format is "oci" or "docker" (the manifest's and config's media types).
+	Format string `json:"format"`
+}
 
 // PullRequest is OpPull's source and registry options. With OpAcquire,
 // Policy "missing" pulls Source when the image is not in the store, and
@@ -119,6 +161,24 @@ type Request struct {
 	Own     bool   `json:"own,omitempty"`
 	RunRoot string `json:"runRoot,omitempty"`
 	Repair  bool   `json:"repair,omitempty"`
+	// OpImportLayers' layers, layout and the directory to wait on.
+	Layers  []PlannedLayer `json:"layers,omitempty"`
+	Layout  string         `json:"layout,omitempty"`
+	WaitFor string         `json:"waitFor,omitempty"`
+	// Commit is OpCommit's input.
+	Commit *CommitRequest `json:"commit,omitempty"`
+}
+
+// ImportNameFile is the file in OpImportLayers' WaitFor directory that
+// names the pulled image.
+const ImportNameFile = "urun-import-name"
+
+// PlannedLayer is one layer a pull is bringing: its blob's digest and
+// size, and the digest of its uncompressed tar (the config's diff_id).
+type PlannedLayer struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	DiffID string `json:"diffID"`
 }
 
 // MetaStateRoot is the record metadata key holding Request.StateRoot.
@@ -143,6 +203,8 @@ type Reply struct {
 	// Rootfs is the record's own tree (vfs driver, acquire only): a copy
 	// of the image made by containers/storage, mounted as it is.
 	Rootfs string `json:"rootfs,omitempty"`
+	// Digest is OpCommit's manifest digest (urun's image id).
+	Digest string `json:"digest,omitempty"`
 	// Problems is OpCheck's findings, one line each.
 	Problems []string `json:"problems,omitempty"`
 }

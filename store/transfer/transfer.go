@@ -55,6 +55,50 @@ type TransferOptions struct {
 	// ~/.local/share/containers/cache: urun sets its own data dir, so
 	// that it writes nothing outside it.
 	BlobInfoCacheDir string
+	// Overlap, when set, is told the layers a pull or load is about to
+	// copy into the store (base first) before the copy starts, and
+	// returns what to call after it, with the name the image got in the
+	// store ("" when the copy failed), which returns when the unpack is
+	// done: urun-image unpacks each layer into the layer store as its
+	// blob arrives, then records the image (docs/STORE.md).
+	Overlap func(Plan) (wait func(name string))
+}
+
+// Plan is what an overlapping unpack needs: the layers as the image's
+// manifest and config give them (blob digest and size, diff id), the
+// store's layout directory the blobs land in, and the copy's tmp
+// directory, which exists exactly as long as the copy runs.
+type Plan struct {
+	Layers []PlanLayer
+	Layout string
+	Until  string
+}
+
+// PlanLayer is one layer of a Plan.
+type PlanLayer struct {
+	Digest, DiffID string
+	Size           int64
+}
+
+// plan reads the layers of src (the platform's instance of a manifest
+// list) and their diff ids: one more fetch of the manifest and the config
+// before image/v5's copy fetches them again. ok is false where the source
+// does not say (a schema 1 manifest without diff ids).
+func plan(ctx context.Context, src types.ImageReference, sys *types.SystemContext) (layers []PlanLayer, ok bool) {
+	img, err := src.NewImage(ctx, sys)
+	if err != nil {
+		return nil, false
+	}
+	defer img.Close()
+	infos := img.LayerInfos()
+	config, err := img.OCIConfig(ctx)
+	if err != nil || len(config.RootFS.DiffIDs) != len(infos) || len(infos) == 0 {
+		return nil, false
+	}
+	for i, l := range infos {
+		layers = append(layers, PlanLayer{Digest: l.Digest.String(), Size: l.Size, DiffID: config.RootFS.DiffIDs[i].String()})
+	}
+	return layers, true
 }
 
 func (o TransferOptions) system() *types.SystemContext {
@@ -275,7 +319,7 @@ func Load(ctx context.Context, s *store.Store, file, name string, o TransferOpti
 	return full, copyIn(ctx, s, ref, full, o)
 }
 
-func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name string, o TransferOptions) error {
+func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name string, o TransferOptions) (err error) {
 	unlock, err := s.Lock()
 	if err != nil {
 		return err
@@ -304,10 +348,40 @@ func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name 
 	sys := o.system()
 	// The blob-info cache goes by the destination's context.
 	dstSys := &types.SystemContext{OCISharedBlobDirPath: filepath.Join(s.Dir, "blobs"), BlobInfoCacheDir: o.BlobInfoCacheDir}
+	parallel := uint(0) // image/v5's default, 6 at once
+	// Only where reading the plan is cheap: a registry or a layout (an
+	// oci-archive would be unpacked twice, a compressed docker-archive
+	// decompressed twice).
+	if t := src.Transport().Name(); o.Overlap != nil && (t == "docker" || t == "oci") {
+		layers, ok := plan(ctx, src, sys)
+		var wait func(string)
+		if ok {
+			wait = o.Overlap(Plan{Layers: layers, Layout: s.Dir, Until: tmp})
+		}
+		if wait != nil {
+			parallel = 1
+			// Runs before the deferred RemoveAll of tmp. On success the
+			// image has its name: the unpack records it. On failure,
+			// removing tmp first ends the unpack's wait for a blob the
+			// copy did not bring.
+			defer func() {
+				if err == nil {
+					wait(name)
+					return
+				}
+				os.RemoveAll(tmp)
+				wait("")
+			}()
+		}
+	}
 	_, err = copy.Image(ctx, policy, dst, src, &copy.Options{
 		SourceCtx:      sys,
 		DestinationCtx: dstSys,
 		ReportWriter:   o.Progress,
+		// One blob at a time, base first, while unpacking overlaps: the
+		// unpack takes each layer as it lands, instead of all of them
+		// landing together at the end (docs/STORE.md has the numbers).
+		MaxParallelDownloads: parallel,
 		// The store keeps layers as the registry sent them; a
 		// conversion would change the digests users see.
 		PreserveDigests: true,

@@ -195,3 +195,60 @@ func TestLayerStoreCopyTierKept(t *testing.T) {
 		t.Errorf("the copy is left after rm: %v", ents)
 	}
 }
+
+// A pull unpacks each layer into the layer store as its blob arrives
+// (urun-image's import-layers helper) and records the image itself, so
+// the pull's own import after the copy finds it done; the image then
+// runs from the layer store and containers/storage's check passes. A
+// pull whose copy fails half-way (a corrupt second layer) leaves no
+// layer and no helper behind.
+func TestLayerStorePullUnpacksWhileCopying(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "plus", "overlap")
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	r := mustRunEnv(t, env, "--debug", "pull", "-q", "--tls-verify=false", ref)
+	if !strings.Contains(r.stderr, "the image's 2 layers are stored") || strings.Contains(r.stderr, "after the copy") {
+		t.Errorf("the pull did not unpack while copying:\n%s", r.stderr)
+	}
+	if n := len(storedLayers(t, graph)); n != 2 {
+		t.Errorf("layers in the layer store after the pull: %d, want 2", n)
+	}
+	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("urun system check after the pull: %s", r)
+	}
+	// A second pull finds the layers stored and unpacks nothing.
+	r = mustRunEnv(t, env, "--debug", "pull", "-q", "--tls-verify=false", ref)
+	if !strings.Contains(r.stderr, "the image's 2 layers are stored") || strings.Contains(r.stderr, "after the copy") {
+		t.Errorf("the second pull:\n%s", r.stderr)
+	}
+	run := mustRunEnv(t, env, "--debug", "run", "--pull=never", ref, "sh", "-c", "wc -c </plus/blob")
+	if run.stdout != "4194304\n" || !strings.Contains(run.stderr, "2 layers") {
+		t.Errorf("run from the layer store: %s", run)
+	}
+
+	// plus's own layer corrupted in the registry: the base arrives and
+	// may be unpacked, the second fails its digest.
+	layers := layerDigests(t, "plus")
+	top := layers[len(layers)-1]
+	bad := startRegistry(t)
+	badRef := bad.push(t, "plus", "overlap-corrupt")
+	p := filepath.Join(bad.data, "docker", "registry", "v2", "blobs", "sha256", top[:2], top, "data")
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("the registry's copy of the layer: %v", err)
+	}
+	if _, err := f.WriteAt([]byte("this is not the layer that was pushed"), 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	before := myProcesses(t)
+	env2 := storeEnv(t)
+	if r := urunEnv(t, env2, "pull", "-q", "--tls-verify=false", badRef); r.code != 125 || !strings.Contains(strings.ToLower(r.stderr), "digest") {
+		t.Fatalf("want a digest error and exit 125: %s", r)
+	}
+	if l := storedLayers(t, layerGraph(env2)); len(l) != 0 {
+		t.Errorf("layers left by the failed pull: %v", l)
+	}
+	checkNoLeftovers(t, before)
+}

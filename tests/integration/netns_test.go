@@ -463,7 +463,7 @@ func TestDefaultNetworkReadyAtExec(t *testing.T) {
 		}
 	}
 	r := mustRun(t, "--debug", "run", "--rm", busybox(), "true")
-	for _, mark := range []string{"urun: network ", "urun-init: network ", "urun: exited ", "urun: cleaned up "} {
+	for _, mark := range []string{"urun: cloned ", "urun: newuidmap done ", "urun-init: runtime up ", "urun-init: maps+config ", "urun: network ", "urun-init: network ", "urun: exited ", "urun: cleaned up "} {
 		if !strings.Contains(r.stderr, mark) {
 			t.Errorf("--debug has no %q mark:\n%s", mark, r.stderr)
 		}

@@ -351,6 +351,7 @@ func tourSteps(t *testing.T, webAddr string) map[string]tourStep {
 		`urun stop -t 2 web && urun rm web`:                                                                     {},
 		`urun create --name job oci:_build/images/busybox echo hi && urun start -a job`:                         {},
 		`urun run -d --restart always --name svc oci:_build/images/busybox httpd -f; urun generate systemd svc`: {check: contains("[Unit]", "[Service]", "ExecStart=")},
+		`urun run -d --name db --health-cmd 'test -d /etc' oci:_build/images/busybox sleep 300 >/dev/null; urun healthcheck run db && urun inspect -f '{{.State.Health.Status}}' db`: {},
 		`urun doctor`: {codes: []int{0, 1, 2}},
 		`urun info --format json`: {check: func(t *testing.T, out string) {
 			var v map[string]any
