@@ -102,7 +102,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 		return nil, err
 	}
 	defer child.Conn.Close()
-	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+	if err := cfg.Cgroups.Attach(child.Pid()); err != nil {
 		return nil, killAndReap(child, err)
 	}
 	if err := child.Conn.Send(MsgInit, InitConfig{
@@ -129,7 +129,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	agent := newSeccompAgent(spec, filter, specs.State{
 		Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Bundle: cfg.Bundle, Annotations: spec.Annotations,
 	})
-	m, err := agent.receive(child, func() int { return child.Cmd.Process.Pid })
+	m, err := agent.receive(child, func() int { return child.Pid() })
 	switch {
 	case err != nil:
 		return nil, killAndReap(child, fmt.Errorf("waiting for the container to be created: %w", err))
@@ -138,7 +138,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	case m.Type != MsgCreated:
 		return nil, killAndReap(child, fmt.Errorf("container init sent unexpected %q message", m.Type))
 	}
-	pid := child.Cmd.Process.Pid
+	pid := child.Pid()
 	start, err := ProcessStart(pid)
 	if err != nil {
 		return nil, killAndReap(child, fmt.Errorf("reading the init's start time: %w", err))

@@ -150,18 +150,27 @@ func (d Device) Mount() specs.Mount {
 	return specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: o}
 }
 
-// ParseNamespaceMode reads --ipc or --pid (flag): "" or private (the
-// container's own; ipc also takes docker's shareable), or host (the
-// host's). container:NAME is refused: each urun container has a user
-// namespace of its own, which does not own another's namespaces.
-func ParseNamespaceMode(flag, v string) (host bool, err error) {
+// ParseNamespaceMode reads --ipc, --pid or --uts (flag): "" or private
+// (the container's own; ipc also takes docker's shareable), host (the
+// host's; not for uts, whose host namespace a user namespace cannot
+// enter), or container:NAME (target: the namespace of container NAME,
+// joined from inside its user namespace).
+func ParseNamespaceMode(flag, v string) (host bool, target string, err error) {
 	switch {
 	case v == "", v == "private", flag == "--ipc" && v == "shareable":
-		return false, nil
+		return false, "", nil
+	case v == "host" && flag == "--uts":
+		return false, "", fmt.Errorf("--uts host: not supported: the container's user namespace does not own the host's UTS namespace; use private or container:NAME")
 	case v == "host":
-		return true, nil
+		return true, "", nil
 	case strings.HasPrefix(v, "container:"):
-		return false, fmt.Errorf("%s %s: not supported: each urun container has its own user namespace, which cannot join another container's; use %s host, or run the second process with 'urun exec'", flag, v, flag)
+		if target = strings.TrimPrefix(v, "container:"); target == "" {
+			return false, "", fmt.Errorf("%s %s: name the container: container:NAME", flag, v)
+		}
+		return false, target, nil
 	}
-	return false, fmt.Errorf("%s %q: use private or host", flag, v)
+	if flag == "--uts" {
+		return false, "", fmt.Errorf("%s %q: use private or container:NAME", flag, v)
+	}
+	return false, "", fmt.Errorf("%s %q: use private, host or container:NAME", flag, v)
 }

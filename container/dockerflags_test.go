@@ -55,16 +55,21 @@ func TestParseDevice(t *testing.T) {
 
 func TestParseNamespaceMode(t *testing.T) {
 	for in, want := range map[string]bool{"": false, "private": false, "host": true} {
-		if got, err := ParseNamespaceMode("--pid", in); err != nil || got != want {
-			t.Errorf("ParseNamespaceMode(%q) = %v, %v", in, got, err)
+		if got, target, err := ParseNamespaceMode("--pid", in); err != nil || got != want || target != "" {
+			t.Errorf("ParseNamespaceMode(%q) = %v, %q, %v", in, got, target, err)
 		}
 	}
-	if _, err := ParseNamespaceMode("--ipc", "shareable"); err != nil {
+	if _, _, err := ParseNamespaceMode("--ipc", "shareable"); err != nil {
 		t.Errorf("--ipc shareable: %v", err)
 	}
-	for _, bad := range []string{"container:x", "none", "shareable"} {
-		if _, err := ParseNamespaceMode("--pid", bad); err == nil {
-			t.Errorf("--pid %s: no error", bad)
+	for _, flag := range []string{"--ipc", "--pid", "--uts"} {
+		if host, target, err := ParseNamespaceMode(flag, "container:web"); err != nil || host || target != "web" {
+			t.Errorf("%s container:web = %v, %q, %v", flag, host, target, err)
+		}
+	}
+	for _, bad := range [][2]string{{"--pid", "container:"}, {"--pid", "none"}, {"--pid", "shareable"}, {"--uts", "host"}, {"--uts", "shareable"}} {
+		if _, _, err := ParseNamespaceMode(bad[0], bad[1]); err == nil {
+			t.Errorf("%s %s: no error", bad[0], bad[1])
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/urun-dev/urun/userns"
 )
 
@@ -54,6 +56,10 @@ func closeAttachments(as []Attachment) {
 }
 
 func killAndReap(child *userns.Child, err error) error {
+	if child.InitPid != 0 {
+		// The stage between us and the init cannot pass SIGKILL on.
+		unix.Kill(child.InitPid, unix.SIGKILL)
+	}
 	child.Cmd.Process.Kill()
 	child.Cmd.Wait()
 	return err

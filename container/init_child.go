@@ -191,6 +191,11 @@ func containerInit(conn *userns.Conn, cfg *InitConfig) error {
 	if err := applyMounts(rootfsDir, ops); err != nil {
 		return err
 	}
+	if cfg.ShmTree != 0 {
+		if err := mountShmTree(rootfsDir, cfg.ShmTree); err != nil {
+			return err
+		}
+	}
 	tr.mark("mounts")
 	if cfg.HookState != nil {
 		// Before pivot_root the host's /proc names our host pid.
@@ -372,7 +377,9 @@ func joinNamespaces(spec *specs.Spec) error {
 			flag, name = unix.CLONE_NEWUTS, "uts"
 		case specs.CgroupNamespace:
 			flag, name = unix.CLONE_NEWCGROUP, "cgroup"
-		case specs.PIDNamespace:
+		case specs.PIDNamespace, specs.UserNamespace:
+			// The pid namespace was entered at clone; a user namespace
+			// given by path only by the join stage (joinns_parent.go).
 			continue
 		default:
 			return fmt.Errorf("joining a %s namespace by path is not supported", ns.Type)

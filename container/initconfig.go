@@ -42,4 +42,8 @@ type InitConfig struct {
 	// ReportRootfs: the init sends MsgRootfs (a fuseoverlay.Mounted) once
 	// the root filesystem is mounted.
 	ReportRootfs bool `json:"reportRootfs,omitempty"`
+	// ShmTree, when not 0, is the descriptor of a detached copy of the
+	// /dev/shm mount of the container whose IPC namespace this one
+	// shares (open_tree(2)): the init mounts it over its own /dev/shm.
+	ShmTree int `json:"shmTree,omitempty"`
 }

@@ -115,3 +115,12 @@ func HostRootWarning(field string, cfg []specs.LinuxIDMapping, outer idmap.Mappi
 	}
 	return ""
 }
+
+// MappingFromSpec is a spec's id mapping as idmap's ranges.
+func MappingFromSpec(m []specs.LinuxIDMapping) idmap.Mapping {
+	out := make(idmap.Mapping, len(m))
+	for i, r := range m {
+		out[i] = idmap.Range{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
+	}
+	return out
+}

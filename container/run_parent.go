@@ -134,7 +134,7 @@ func Run(cfg RunConfig) (int, error) {
 		cloneAt = monotonicNow()
 		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
 	}
-	child, err := userns.Start(ucfg)
+	child, err := startInit(ucfg, spec)
 	if err != nil {
 		return 0, err
 	}
@@ -143,21 +143,21 @@ func Run(cfg RunConfig) (int, error) {
 		fmt.Fprintf(os.Stderr, "urun: clone+maps   %6.2f ms\n", msSince(start))
 	}
 	if cfg.Cloned != nil {
-		if err := cfg.Cloned(child.Cmd.Process.Pid); err != nil {
+		if err := cfg.Cloned(child.Pid()); err != nil {
 			return 0, killAndReap(child, err)
 		}
 	}
-	if err := cfg.Cgroups.Attach(child.Cmd.Process.Pid); err != nil {
+	if err := cfg.Cgroups.Attach(child.Pid()); err != nil {
 		return 0, killAndReap(child, err)
 	}
 	var background []BackgroundAttachment
 	for i, a := range cfg.Attachments {
 		var err error
 		if b, ok := a.(BackgroundAttachment); ok {
-			err = b.Start(child.Cmd.Process.Pid)
+			err = b.Start(child.Pid())
 			background = append(background, b)
 		} else {
-			err = a.Attach(child.Cmd.Process.Pid)
+			err = a.Attach(child.Pid())
 		}
 		if err != nil {
 			closeAttachments(cfg.Attachments[:i])
@@ -170,7 +170,7 @@ func Run(cfg RunConfig) (int, error) {
 	}()
 	if err := child.Conn.Send(MsgInit, InitConfig{
 		Spec: withoutSeccompProfile(spec), RootfsDir: cfg.RootfsDir, Rootfs: cfg.Rootfs, Debug: cfg.Debug, CloneAt: cloneAt, Seccomp: filter,
-		WaitNetwork: len(background) > 0, ReportRootfs: cfg.RootfsMounted != nil,
+		WaitNetwork: len(background) > 0, ReportRootfs: cfg.RootfsMounted != nil, ShmTree: shmTreeFD(spec),
 	}); err != nil {
 		return 0, killAndReap(child, err)
 	}
@@ -194,14 +194,14 @@ func Run(cfg RunConfig) (int, error) {
 		}
 	}
 	agent := newSeccompAgent(spec, filter, specs.State{Version: specs.Version, Status: specs.StateCreating, Annotations: spec.Annotations})
-	if err := waitExec(child, agent, func() int { return child.Cmd.Process.Pid }); err != nil {
+	if err := waitExec(child, agent, func() int { return child.Pid() }); err != nil {
 		return 0, err
 	}
 	if cfg.Debug {
 		fmt.Fprintf(os.Stderr, "urun: started      %6.2f ms\n", msSince(start))
 	}
 	if cfg.Started != nil {
-		if err := cfg.Started(child.Cmd.Process.Pid); err != nil {
+		if err := cfg.Started(child.Pid()); err != nil {
 			return 0, killAndReap(child, err)
 		}
 	}
@@ -221,6 +221,19 @@ func Run(cfg RunConfig) (int, error) {
 		close(copied)
 	}
 	return waitForwarding(child.Cmd, sigs, child.Cmd.Process.Signal, cfg.Exit.Exited, copied, restore)
+}
+
+// startInit starts the init: in new namespaces, or in another
+// container's user namespace when the spec joins one (startJoined).
+func startInit(ucfg userns.Config, spec *specs.Spec) (*userns.Child, error) {
+	target, err := joinedUser(spec)
+	if err != nil || target == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return userns.Start(ucfg)
+	}
+	return startJoined(ucfg, spec, target)
 }
 
 // waitForwarding waits for cmd, passing the signals that arrive on sigs
@@ -348,8 +361,8 @@ func initUsernsConfig(cfg RunConfig, initBin *os.File) userns.Config {
 		// urun's environment reaches the container's process.
 		Env:         []string{"PATH=" + os.Getenv("PATH")},
 		Cloneflags:  cloneFlags(spec),
-		UIDMap:      toMapping(spec.Linux.UIDMappings),
-		GIDMap:      toMapping(spec.Linux.GIDMappings),
+		UIDMap:      MappingFromSpec(spec.Linux.UIDMappings),
+		GIDMap:      MappingFromSpec(spec.Linux.GIDMappings),
 		UseHelpers:  cfg.UseHelpers,
 		NoNewUser:   cfg.NoNewUser,
 		UseCgroupFD: cfg.UseCgroup,
@@ -440,14 +453,6 @@ func cloneFlags(spec *specs.Spec) uintptr {
 		}
 	}
 	return flags
-}
-
-func toMapping(m []specs.LinuxIDMapping) idmap.Mapping {
-	out := make(idmap.Mapping, len(m))
-	for i, r := range m {
-		out[i] = idmap.Range{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
-	}
-	return out
 }
 
 // SpecMapping converts an idmap mapping to the spec's form.

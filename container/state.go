@@ -71,8 +71,12 @@ type State struct {
 	// Record is the engine's container record (engine/record.go), from
 	// which `start` and `restart` run the container again; empty for the
 	// OCI face's containers and foreground --rm runs.
-	Record string      `json:"record,omitempty"`
-	Spec   *specs.Spec `json:"-"`
+	Record string `json:"record,omitempty"`
+	// SharesWith is the id of the container whose namespaces this one
+	// joins (--ipc, --pid, --network container:NAME): rm refuses to
+	// remove that one first, as podman.
+	SharesWith string      `json:"sharesWith,omitempty"`
+	Spec       *specs.Spec `json:"-"`
 }
 
 // Container statuses beyond the runtime-spec ones.

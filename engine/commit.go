@@ -11,7 +11,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -33,7 +32,7 @@ import (
 
 // CommitOptions are docker commit's flags.
 type CommitOptions struct {
-	// Name is the new image's REPO[:TAG].
+	// Name is the new image's REPO[:TAG]; empty: an unnamed image.
 	Name    string
 	Author  string
 	Message string
@@ -55,20 +54,20 @@ type CommitResult struct {
 
 // Commit makes container ref's writable layer a new image.
 func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
-	if o.Name == "" {
-		return nil, errors.New("commit: give the new image a name, commit CONTAINER REPO[:TAG] (urun keeps no unnamed images)")
-	}
-	n := o.Name
-	if store.IsShortName(n) {
-		// As podman commit names it: a short name is a local image.
-		n = "localhost/" + n
-	}
-	full, err := store.NormalizeName(n)
-	if err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	if strings.Contains(full, "@") {
-		return nil, fmt.Errorf("commit: %s: a new image's name has a tag, not a digest", o.Name)
+	full := "" // no name: an unnamed image, known by its id (docker's <none>)
+	if o.Name != "" {
+		n := o.Name
+		if store.IsShortName(n) {
+			// As podman commit names it: a short name is a local image.
+			n = "localhost/" + n
+		}
+		var err error
+		if full, err = store.NormalizeName(n); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		if strings.Contains(full, "@") {
+			return nil, fmt.Errorf("commit: %s: a new image's name has a tag, not a digest", o.Name)
+		}
 	}
 	switch o.Format {
 	case "":
@@ -152,14 +151,15 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 	cfgJSON, _ := json.Marshal(cfg)
 	histJSON, _ := json.Marshal(hist)
 	req := &podmanstore.CommitRequest{
-		Store:   s.Dir,
-		Parent:  parent.Digest.Encoded(),
-		Upper:   upper,
-		Lower:   lowers,
-		Exclude: l.mountExcludes(upper),
-		Config:  cfgJSON,
-		History: histJSON,
-		Format:  o.Format,
+		Store:       s.Dir,
+		Parent:      parent.Digest.Encoded(),
+		Upper:       upper,
+		Lower:       lowers,
+		Exclude:     l.mountExcludes(upper),
+		Config:      cfgJSON,
+		History:     histJSON,
+		Healthcheck: commitHealth(parent.Healthcheck, rec, st),
+		Format:      o.Format,
 	}
 	if l.spec != nil && l.spec.Linux != nil {
 		req.UIDMap = composeMaps(l.spec.Linux.UIDMappings, maps.UID)
@@ -178,6 +178,25 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return &CommitResult{ID: reply.Digest, Name: full}, nil
+}
+
+// commitHealth is the container's health check in docker's config form
+// (--health-* or the image's HEALTHCHECK, as the container resolved
+// it), {"Test":["NONE"]} where the image had one and the container ran
+// without (--no-healthcheck), or nil (the parent's stays: none).
+func commitHealth(parent json.RawMessage, rec *Record, st *container.State) json.RawMessage {
+	h := st.Healthcheck
+	if rec != nil {
+		h = rec.Healthcheck
+	}
+	if h == nil {
+		if len(parent) > 0 {
+			return json.RawMessage(`{"Test":["NONE"]}`)
+		}
+		return nil
+	}
+	b, _ := json.Marshal(container.ImageHealthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries})
+	return b
 }
 
 // composeMaps maps the ids the helper sees (its user namespace's m) to

@@ -100,7 +100,7 @@ func DiskUsage(root, data string) (*Usage, error) {
 			continue
 		}
 		id := ""
-		if img, err := store.OpenOCILayout(e.Name, s.Dir, e.Name); err == nil {
+		if img, err := s.OpenEntry(e); err == nil {
 			id = img.Manifest.Config.Digest.Encoded()
 		}
 		config[e.Digest] = id
@@ -153,7 +153,7 @@ func UnpackedSizes(s *store.Store, list []store.Entry) {
 		return
 	}
 	for i, e := range list {
-		img, err := store.OpenOCILayout(e.Name, s.Dir, e.Name)
+		img, err := s.OpenEntry(e)
 		if err != nil {
 			continue
 		}

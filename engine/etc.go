@@ -143,6 +143,9 @@ func (n NetConfig) writeExtraEtc(spec *specs.Spec, dir string, env ContainerEnv)
 // ContainerEnv is what /run/.containerenv says about the container.
 type ContainerEnv struct {
 	Engine, Name, ID, Image, ImageID string
+	// JoinedDir is the state directory of the container whose network
+	// this one shares (--network container:NAME): its /etc files.
+	JoinedDir string
 }
 
 // EngineName is the engine= of /run/.containerenv ("urun-VERSION"); the

@@ -181,6 +181,12 @@ func startHealthMonitor(root, id string, hc *container.HealthConfig, env HealthE
 			case <-t.C:
 			}
 			st, err := container.Load(root, id)
+			if err == nil && st.Status == container.StatusPaused {
+				// Frozen (urun pause): an exec would hang; check again
+				// once it may run.
+				t.Reset(hc.Interval)
+				continue
+			}
 			if err != nil || st.Status != specs.StateRunning || st.Healthcheck == nil {
 				return
 			}

@@ -196,6 +196,11 @@ func remove(root, ref string, force bool, depth int) error {
 	if err != nil {
 		return err
 	}
+	if deps := dependents(root, id); len(deps) > 0 {
+		// As podman (with or without -f): the others' next start, or
+		// their pid namespace, would go with it.
+		return fmt.Errorf("container %s %w: %s (they share its namespaces)", ref, ErrDependents, strings.Join(deps, ", "))
+	}
 	if st.Status == container.StatusConfigured && force && st.SharedSupervisor {
 		// Being started by the shared supervisor, which serves others
 		// too and must not be killed: let the start end (running, or
@@ -292,7 +297,9 @@ func Prune(root string) ([]string, error) {
 				continue
 			}
 		}
-		if err := Remove(root, st.ID, false); err != nil {
+		if err := Remove(root, st.ID, false); errors.Is(err, ErrDependents) {
+			continue // a running container shares its namespaces
+		} else if err != nil {
 			return removed, err
 		}
 		removed = append(removed, st.ID)

@@ -69,6 +69,9 @@ type Record struct {
 	// STOPSIGNAL) and --stop-timeout (container.State's).
 	StopSignal  int   `json:"stopSignal,omitempty"`
 	StopTimeout *uint `json:"stopTimeout,omitempty"`
+	// Joins, when set, are the namespaces the container shares with
+	// another (engine/join.go).
+	Joins *Joins `json:"joins,omitempty"`
 	// Healthcheck is the container's health check (--health-*, or the
 	// image's HEALTHCHECK); nil: none.
 	Healthcheck *container.HealthConfig `json:"healthcheck,omitempty"`
@@ -153,6 +156,15 @@ type NetConfig struct {
 func (n NetConfig) Setup(spec *specs.Spec, dir string, env ContainerEnv) ([]container.Attachment, error) {
 	if n.Mode.Defaulted && n.Mode.Driver == netns.None {
 		fmt.Fprintln(os.Stderr, "urun: warning:", n.Mode.Reason)
+	}
+	if n.Mode.Driver == netns.Container {
+		// The target's network, and its /etc files with it, as docker's
+		// --network container: (no helper of our own).
+		if env.JoinedDir == "" {
+			return nil, errors.New("--network container: the container to share the network of is not known")
+		}
+		spec.Mounts = append(spec.Mounts, netns.SharedEtc(env.JoinedDir)...)
+		return nil, n.writeExtraEtc(spec, dir, env)
 	}
 	etc := n.Etc
 	etc.Hostname = spec.Hostname
@@ -339,8 +351,9 @@ func stateOf(rec *Record, dir string) *container.State {
 		Name: rec.Name, Image: rec.Image, ImageDigest: rec.ImageDigest, ImageRootfs: rec.ImageRootfs,
 		Command: rec.Spec.Process.Args, Tty: rec.Spec.Process.Terminal, Labels: rec.Labels,
 		StopSignal: rec.StopSignal, StopTimeout: rec.StopTimeout, Healthcheck: rec.Healthcheck,
-		LogPath: filepath.Join(dir, "ctr.log"),
-		Record:  mustRecordPath(rec.ID),
+		LogPath:    filepath.Join(dir, "ctr.log"),
+		Record:     mustRecordPath(rec.ID),
+		SharesWith: rec.Joins.target(),
 	}
 }
 

@@ -69,6 +69,8 @@ type Request struct {
 	// StopSignal and StopTimeout: what `stop` does (0, nil: SIGTERM, 10 s).
 	StopSignal  int
 	StopTimeout *uint
+	// Joins are the namespaces shared with another container (nil: none).
+	Joins *Joins
 	// Healthcheck is the container's health check (nil: none).
 	Healthcheck *container.HealthConfig
 }
@@ -91,7 +93,7 @@ func Run(r Request) error {
 		Spec: cfg.Spec, InitPath: cfg.InitPath, Rootfs: cfg.Rootfs, UseHelpers: cfg.UseHelpers,
 		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
 		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy, Labels: r.Labels,
-		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout, Healthcheck: r.Healthcheck,
+		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout, Healthcheck: r.Healthcheck, Joins: r.Joins,
 	}
 	if use.Img != nil {
 		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs
@@ -258,8 +260,16 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		discardIfForeground(rec, fg)
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	attachments, err := rec.Network.Setup(cfg.Spec, dir, ContainerEnv{
-		Engine: EngineName, Name: rec.Name, ID: id, Image: rec.Image, ImageID: strings.TrimPrefix(rec.ImageDigest, "sha256:")})
+	env := ContainerEnv{Engine: EngineName, Name: rec.Name, ID: id, Image: rec.Image, ImageID: strings.TrimPrefix(rec.ImageDigest, "sha256:")}
+	if rec.Joins != nil {
+		// The namespaces of the target as it runs now (a restarted
+		// one's are new).
+		if env.JoinedDir, err = rec.Joins.apply(root, cfg.Spec); err != nil {
+			discardIfForeground(rec, fg)
+			return err
+		}
+	}
+	attachments, err := rec.Network.Setup(cfg.Spec, dir, env)
 	if err != nil {
 		discardIfForeground(rec, fg)
 		return err

@@ -137,6 +137,23 @@ func Resolv(c EtcConfig) []byte {
 	return []byte(b.String())
 }
 
+// etcFiles are the files WriteEtc writes, by their /etc name.
+var etcFiles = []string{"hosts", "resolv.conf", "hostname"}
+
+// SharedEtc binds the /etc files WriteEtc wrote into another container's
+// runtime directory dir: a container that shares its network sees the
+// same names and servers (docker's --network container:).
+func SharedEtc(dir string) []specs.Mount {
+	var mounts []specs.Mount
+	for _, name := range etcFiles {
+		mounts = append(mounts, specs.Mount{
+			Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(dir, name),
+			Options: []string{"bind", "rprivate", "nosuid", "nodev", "noexec"},
+		})
+	}
+	return mounts
+}
+
 // WriteEtc writes hosts, resolv.conf and hostname into dir (the
 // container's runtime directory) and returns the bind mounts that put them
 // at /etc in the container, as podman does from its userdata directory.

@@ -21,6 +21,9 @@ const (
 	Host        Driver = "host"
 	Pasta       Driver = "pasta"
 	Slirp4netns Driver = "slirp4netns"
+	// Container is --network container:NAME: another container's network
+	// namespace, joined (engine/join.go); no helper of its own.
+	Container Driver = "container"
 )
 
 // Mode is a parsed --network value.

@@ -77,7 +77,10 @@ func (s *Store) Lookup(name string) (*Image, error) {
 			return nil, err
 		}
 		full := index.Manifests[i].Annotations[v1.AnnotationRefName]
-		img, err := OpenOCILayout(name, s.Dir, full)
+		if full == "" {
+			full = index.Manifests[i].Digest.Encoded() // an unnamed image (commit)
+		}
+		img, err := openManifest(name, s.Dir, index.Manifests[i])
 		if err == nil {
 			return img, nil
 		}
@@ -176,7 +179,25 @@ type Entry struct {
 	// Size is what the image's blobs take in the store (compressed);
 	// `urun images` shows the unpacked size (engine.UnpackedSizes).
 	Size int64 `json:"size"`
+	// desc is the index entry.
+	desc v1.Descriptor
 }
+
+// Dangling: the image has no name (docker's <none>:<none>, what commit
+// without a name makes); it is known by its id.
+func (e Entry) Dangling() bool { return e.Name == "" }
+
+// Ref is a reference that finds the entry's image: its name, or the id
+// of an unnamed one.
+func (e Entry) Ref() string {
+	if e.Name == "" {
+		return e.Digest.Encoded()
+	}
+	return e.Name
+}
+
+// OpenEntry opens the image of a List entry.
+func (s *Store) OpenEntry(e Entry) (*Image, error) { return openManifest(e.Ref(), s.Dir, e.desc) }
 
 // List returns every name in the store, sorted.
 func (s *Store) List() ([]Entry, error) {
@@ -187,8 +208,8 @@ func (s *Store) List() ([]Entry, error) {
 	var out []Entry
 	for _, m := range index.Manifests {
 		name := m.Annotations[v1.AnnotationRefName]
-		e := Entry{Name: name, ID: m.Digest.Encoded()[:12], Digest: m.Digest}
-		if img, err := OpenOCILayout(name, s.Dir, name); err == nil {
+		e := Entry{Name: name, ID: m.Digest.Encoded()[:12], Digest: m.Digest, desc: m}
+		if img, err := openManifest(name, s.Dir, m); err == nil {
 			e.Size = m.Size + img.Manifest.Config.Size
 			for _, l := range img.Layers {
 				e.Size += l.Size
@@ -248,15 +269,27 @@ func (s *Store) AddName(full string, desc v1.Descriptor) error {
 	return s.setName(index, full, desc)
 }
 
-// setName points full at desc in index and writes the index.
+// setName points full at desc in index and writes the index. An empty
+// full records desc as an unnamed image (once); a name given to an
+// unnamed image replaces its unnamed entry, as docker's tag does.
 func (s *Store) setName(index v1.Index, full string, desc v1.Descriptor) error {
 	d := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size,
 		Annotations: map[string]string{v1.AnnotationRefName: full}}
+	if full == "" {
+		d.Annotations = nil
+		for _, m := range index.Manifests {
+			if m.Digest == desc.Digest {
+				return nil // it has a name (or is unnamed) already
+			}
+		}
+	}
 	kept := index.Manifests[:0:0]
 	for _, m := range index.Manifests {
-		if m.Annotations[v1.AnnotationRefName] != full {
-			kept = append(kept, m)
+		name := m.Annotations[v1.AnnotationRefName]
+		if name == "" && m.Digest == desc.Digest || name != "" && name == full {
+			continue
 		}
+		kept = append(kept, m)
 	}
 	index.Manifests = append(kept, d)
 	return s.writeIndex(index)

@@ -190,3 +190,58 @@ func TestReadBlobJSONWaitsOutRewrite(t *testing.T) {
 	}
 	<-done
 }
+
+// Unnamed images (commit without a name): one entry per image, found
+// by id, listed as dangling, replaced by a name given to it.
+func TestUnnamedImages(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := addImage(t, s, "a:1", "a")
+	b := addImage(t, s, "b:1", "b")
+	for _, d := range []v1.Descriptor{a, b, b} {
+		if err := s.AddName("", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a and b have names: AddName("") adds nothing for them.
+	if l, _ := s.List(); len(l) != 2 {
+		t.Fatalf("unnamed entries for named images: %+v", l)
+	}
+	for _, n := range []string{"a:1", "b:1"} {
+		if _, err := s.Remove(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := addImage(t, s, "c:1", "c")
+	d := addImage(t, s, "d:1", "d")
+	index, _ := s.readIndex()
+	index.Manifests = nil
+	s.writeIndex(index)
+	for _, x := range []v1.Descriptor{c, d, d} {
+		if err := s.AddName("", x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := s.List()
+	if err != nil || len(l) != 2 || !l[0].Dangling() || !l[1].Dangling() {
+		t.Fatalf("two unnamed images: %+v %v", l, err)
+	}
+	for _, e := range l {
+		img, err := s.OpenEntry(e)
+		if err != nil || img.Digest != e.Digest {
+			t.Errorf("OpenEntry %s: %v", e.Digest, err)
+		}
+		if img, err := s.Lookup(e.Ref()); err != nil || img.Digest != e.Digest {
+			t.Errorf("Lookup by id %s: %v", e.Ref(), err)
+		}
+	}
+	if err := s.Tag(c.Digest.Encoded()[:12], "named:1"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = s.List()
+	if len(l) != 2 || l[0].Name != "" || l[0].Digest != d.Digest || l[1].Name != "docker.io/library/named:1" {
+		t.Errorf("after tag of an unnamed image: %+v", l)
+	}
+}

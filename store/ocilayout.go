@@ -80,6 +80,16 @@ func OpenOCILayout(ref, dir, tag string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openManifest(ref, dir, desc)
+}
+
+// openManifest opens the image whose manifest (or image index, whose
+// instance for this platform is taken) desc describes in the layout at dir.
+func openManifest(ref, dir string, desc v1.Descriptor) (*Image, error) {
+	desc, err := platformManifest(dir, desc)
+	if err != nil {
+		return nil, err
+	}
 	img := &Image{Ref: ref, Digest: desc.Digest}
 	if err := readBlobJSON(dir, desc, &img.Manifest); err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
@@ -133,7 +143,12 @@ func pickManifest(dir string, index v1.Index, tag string) (v1.Descriptor, error)
 		}
 		return v1.Descriptor{}, fmt.Errorf("no image tagged %q in %s: list the tags in its index.json", tag, dir)
 	}
-	d := found[0]
+	return found[0], nil
+}
+
+// platformManifest is d, or where d is an image index, its manifest for
+// this machine's platform.
+func platformManifest(dir string, d v1.Descriptor) (v1.Descriptor, error) {
 	if d.MediaType == v1.MediaTypeImageIndex {
 		var sub v1.Index
 		if err := readBlobJSON(dir, d, &sub); err != nil {

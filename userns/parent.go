@@ -83,6 +83,18 @@ type Config struct {
 type Child struct {
 	Cmd  *exec.Cmd
 	Conn *Conn
+	// InitPid, when not 0, is the process the handshake is with, a child
+	// of Cmd's (a container started in another's user namespace: Cmd
+	// runs nsenter and the stage that clones the init, container/joinns).
+	InitPid int
+}
+
+// Pid is the pid of the process at the other end of Conn.
+func (c *Child) Pid() int {
+	if c.InitPid != 0 {
+		return c.InitPid
+	}
+	return c.Cmd.Process.Pid
 }
 
 // Call is one request and its reply with a helper child, which then

@@ -69,16 +69,19 @@ func tarMaps(m []idmap.Range) []idtools.IDMap {
 }
 
 // commitImage does OpCommit into the layer store s; name is the new
-// image's full name.
+// image's full name, or "" for an unnamed one.
 func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (imageID, manifestDigest string, err error) {
 	if req == nil || req.Upper == "" || req.Store == "" {
 		return "", "", errors.New("commit request without its writable layer or store")
 	}
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return "", "", err
+	tagged := "" // an unnamed image (docker's <none>)
+	if name != "" {
+		named, err := reference.ParseNormalizedNamed(name)
+		if err != nil {
+			return "", "", err
+		}
+		tagged = reference.TagNameOnly(named).String()
 	}
-	tagged := reference.TagNameOnly(named).String()
 	oci := &store.Store{Dir: req.Store}
 	unlock, err := oci.Lock()
 	if err != nil {
@@ -167,7 +170,7 @@ func commitImage(s storage.Store, req *podmanstore.CommitRequest, name string) (
 	if err != nil {
 		return "", "", err
 	}
-	configBlob, err := mergeConfig(parentBlob, ours)
+	configBlob, err := mergeConfig(parentBlob, ours, req.Healthcheck)
 	if err != nil {
 		return "", "", err
 	}
@@ -274,8 +277,8 @@ var (
 )
 
 // mergeConfig is the parent's config blob with ours (a v1.Image's JSON)
-// over it.
-func mergeConfig(parent, ours []byte) ([]byte, error) {
+// over it, and health (when not empty) as its config.Healthcheck.
+func mergeConfig(parent, ours, health []byte) ([]byte, error) {
 	var top, own map[string]json.RawMessage
 	if err := json.Unmarshal(parent, &top); err != nil {
 		return nil, fmt.Errorf("the parent's config: %w", err)
@@ -302,6 +305,9 @@ func mergeConfig(parent, ours []byte) ([]byte, error) {
 	}
 	for k, v := range ownCfg {
 		cfg[k] = v
+	}
+	if len(health) > 0 {
+		cfg["Healthcheck"] = health
 	}
 	for _, k := range append(ownTopKeys, staleTopKeys...) {
 		delete(top, k)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -63,13 +64,20 @@ func TestLayerMediaType(t *testing.T) {
 	}
 }
 
+func TestMergeConfigHealth(t *testing.T) {
+	b, err := mergeConfig([]byte(`{"config":{"Healthcheck":{"Test":["CMD","old"]}}}`), []byte(`{"config":{}}`), []byte(`{"Test":["NONE"]}`))
+	if err != nil || !strings.Contains(string(b), `"Healthcheck":{"Test":["NONE"]}`) {
+		t.Errorf("%s %v", b, err)
+	}
+}
+
 func TestMergeConfig(t *testing.T) {
 	parent := `{"architecture":"amd64","os":"linux","docker_version":"24","container_config":{"Cmd":["build"]},
 		"config":{"Cmd":["old"],"Env":["A=1"],"Healthcheck":{"Test":["CMD","true"]},"OnBuild":["RUN x"]},
 		"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"base"}]}`
 	ours := `{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/e"],"Env":["A=2"]},
 		"rootfs":{"type":"layers","diff_ids":["sha256:aa","sha256:bb"]},"history":[{"created_by":"base"},{"created_by":"c"}]}`
-	b, err := mergeConfig([]byte(parent), []byte(ours))
+	b, err := mergeConfig([]byte(parent), []byte(ours), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

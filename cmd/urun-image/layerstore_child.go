@@ -109,9 +109,14 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 	parent := ""
 	for i, l := range img.Layers {
 		id := store.LayerStoreID(parent, diffIDs[i])
-		if have, err := s.Layer(id); err == nil && have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
-			parent = id
-			continue
+		if have, err := s.Layer(id); err == nil {
+			if have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
+				parent = id
+				continue
+			}
+			// Left half-made by a killed import (putLayerWithLowerLinks
+			// creates the layer before it fills it).
+			s.DeleteLayer(id)
 		}
 		if wait != nil {
 			if err := wait(l); err != nil {
@@ -139,6 +144,13 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		}
 		if err == nil && layer.UncompressedDigest != diffIDs[i] {
 			err = fmt.Errorf("layer %s unpacks to %s, the image's config says %s: the image is corrupt, pull it again", l.Digest, layer.UncompressedDigest, diffIDs[i])
+		}
+		if err != nil && layer == nil && !errors.Is(err, storage.ErrDuplicateID) {
+			// A hard link to a lower layer's file, which PutLayer
+			// cannot apply: lowerlinks_child.go.
+			if lerr := putLayerWithLowerLinks(s, id, parent, l, diffIDs[i]); !errors.Is(lerr, errNoLowerLinks) {
+				err = lerr
+			}
 		}
 		if err != nil {
 			if layer != nil {
@@ -221,7 +233,7 @@ func importPlanned(s storage.Store, req podmanstore.Request) (string, error) {
 	}
 }
 
-// createImage records img (top layer top) under tagged, with the big data
+// createImage records img (top layer top) under tagged (no name: ""), with the big data
 // image/v5 stores: the config under its digest, the manifest under
 // "manifest-DIGEST" and "manifest" (and the layout's image index, when
 // the name points at one, under its own digest).
@@ -250,7 +262,20 @@ func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged
 		storage.ImageBigDataOption{Key: storage.ImageDigestBigDataKey, Data: manifestBlob, Digest: img.Digest},
 	)
 	id := config.Encoded()
-	_, err = s.CreateImage(id, []string{tagged}, top, "", opts)
+	var names []string
+	if tagged != "" {
+		names = []string{tagged}
+		// The name moves to this image, as in urun's index: a tag that
+		// now names a newer image (a re-pull, a commit after one killed
+		// between recording here and in the index) would otherwise make
+		// CreateImage fail with "name already in use".
+		if other, err := s.Image(tagged); err == nil && other.ID != id {
+			if err := s.RemoveNames(other.ID, names); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = s.CreateImage(id, names, top, "", opts)
 	if !errors.Is(err, storage.ErrDuplicateID) {
 		return err
 	}
@@ -266,7 +291,10 @@ func createImage(s storage.Store, dir, tag string, img *store.Image, top, tagged
 			return err
 		}
 	}
-	return s.AddNames(id, []string{tagged})
+	if tagged == "" {
+		return nil
+	}
+	return s.AddNames(id, names)
 }
 
 // forget deletes the images with manifest digest d, and those whose

@@ -23,6 +23,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == container.ExecArg {
 		os.Exit(container.JoinMain())
 	}
+	if len(os.Args) > 1 && os.Args[1] == container.ShmTreeArg {
+		os.Exit(container.ShmTreeMain())
+	}
+	if len(os.Args) > 1 && os.Args[1] == container.JoinStageArg {
+		os.Exit(container.JoinStageMain(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "--" {
 		// run --init: a small pid 1 in front of the process.
 		os.Exit(container.TinyInitMain(os.Args[2:]))

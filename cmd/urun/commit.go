@@ -20,12 +20,12 @@ func init() {
 		return &command{
 			name:  "commit",
 			short: "Make a container's changes (its writable layer) a new image",
-			usage: "commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... [-p=false] [--format oci|docker] CONTAINER REPO[:TAG]",
+			usage: "commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... [-p=false] [--format oci|docker] CONTAINER [REPO[:TAG]]",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				_ = *quiet
 				if len(args) < 1 || len(args) > 2 {
-					return argsError("commit", "CONTAINER and the new image's REPO[:TAG]")
+					return argsError("commit", "CONTAINER and optionally the new image's REPO[:TAG]")
 				}
 				name := ""
 				if len(args) == 2 {

@@ -97,6 +97,9 @@ type imageView struct {
 
 // Repository is the name without its tag.
 func (v imageView) Repository() string {
+	if v.e.Dangling() {
+		return "<none>"
+	}
 	repo, _ := splitTag(v.e.Name)
 	return repo
 }
@@ -155,12 +158,12 @@ func filterImages(s *store.Store, list []store.Entry, filters []string) ([]store
 		case "reference":
 			keep = func(e store.Entry) bool { return referenceMatches(e.Name, v) }
 		case "dangling":
-			// Every image in urun's store has a name.
-			keep = func(store.Entry) bool { return v == "false" }
+			// An unnamed image (commit without a name).
+			keep = func(e store.Entry) bool { return e.Dangling() == (v == "true") }
 		case "label":
 			lk, lv, hasValue := strings.Cut(v, "=")
 			keep = func(e store.Entry) bool {
-				img, err := store.OpenOCILayout(e.Name, s.Dir, e.Name)
+				img, err := s.OpenEntry(e)
 				if err != nil {
 					return false
 				}

@@ -358,8 +358,12 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	}
 	e.NetworkSettings.Ports = map[string][]inspectPort{}
 	e.HostConfig.PortBindings = map[string][]inspectPort{}
+	netMode := ""
 	if st.Record != "" {
 		if rec, err := engine.LoadRecord(st.Record); err == nil {
+			if rec.Joins != nil && rec.Joins.Net {
+				netMode = "container:" + rec.Joins.Target
+			}
 			// -p and -P: "8080/tcp": [{HostIp, HostPort}], as podman's.
 			for _, p := range rec.Network.Ports {
 				k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
@@ -392,6 +396,10 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
 			e.HostConfig.NetworkMode = "private"
 		}
+	}
+	if netMode != "" {
+		// docker's --network container:ID.
+		e.HostConfig.NetworkMode = netMode
 	}
 	for _, m := range spec.Mounts {
 		switch {

@@ -25,16 +25,18 @@ type netFlags struct {
 	// publishAll is -P: the image's EXPOSE ports (publishExposed).
 	publishAll bool
 
-	mode  netns.Mode
-	ports []netns.Port
-	etc   netns.EtcConfig
+	mode netns.Mode
+	// joinNet is NAME of --network container:NAME.
+	joinNet string
+	ports   []netns.Port
+	etc     netns.EtcConfig
 	// files: passwd and group with an entry for the container's user
 	// (engine.UserEntries).
 	files map[string][]byte
 }
 
 func (n *netFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS] or slirp4netns[:OPTIONS] (default: slirp4netns, or pasta with -p; the one installed; else none)")
+	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS], slirp4netns[:OPTIONS] (default: slirp4netns, or pasta with -p; the one installed; else none), or container:NAME (a running container's)")
 	// docker's older spelling.
 	fs.StringVar(&n.network, "net", "", "the same as --network")
 	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|udp] (no HOSTPORT: a free one; a range publishes each port)")
@@ -62,6 +64,23 @@ func (n *netFlags) parse(opts *container.Options) error {
 	}
 	var err error
 	// "bridge" is docker's default network: urun's default plays its role.
+	if name, ok := strings.CutPrefix(n.network, "container:"); ok {
+		// Another container's network (join.go): its addresses, ports
+		// and /etc files are the ones this container gets.
+		if name == "" {
+			return fmt.Errorf("--network %s: name the container: container:NAME", n.network)
+		}
+		for _, c := range []struct {
+			set  bool
+			flag string
+		}{{len(n.publish) > 0 || n.publishAll, "-p/-P"}, {len(n.dns) > 0, "--dns"}, {len(n.addHosts) > 0, "--add-host"}} {
+			if c.set {
+				return fmt.Errorf("%s cannot be combined with --network %s: the network and its /etc files are that container's (give %s to it)", c.flag, n.network, c.flag)
+			}
+		}
+		n.joinNet, n.mode = name, netns.Mode{Driver: netns.Container}
+		return nil
+	}
 	if n.network == "" || n.network == "bridge" || n.network == "default" {
 		n.mode = netns.Default(len(n.ports) > 0 || n.publishAll)
 	} else if n.mode, err = netns.ParseMode(n.network); err != nil {

@@ -28,7 +28,7 @@ func init() {
 		return &command{
 			name:  "image",
 			short: "Manage images: 'image prune' removes unused ones (ls, rm, inspect, pull… are the top-level commands)",
-			usage: "image prune [-a] [-f]\n\nurun's store names every image it keeps, so there are no dangling images:\nwithout -a only the unpacked trees of images whose name moved on and that\nno container uses go.",
+			usage: "image prune [-a] [-f]\n\nWithout -a: the unnamed images (commit without a name) no container uses,\nand the unpacked trees of images whose name moved on and that no container\nuses.",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				if len(args) != 1 || args[0] != "prune" {
@@ -74,8 +74,9 @@ func confirmPrune(force bool, warning string) (bool, error) {
 }
 
 // pruneImages removes, with all, every image no container uses (each
-// of its names); without, only what rmi leaves for later: trees of
-// images no name refers to, which a removal's Unlisted hook sweeps.
+// of its names); without, the unnamed ones (commit without a name) no
+// container uses, and what rmi leaves for later: trees of images no
+// name refers to, which a removal's Unlisted hook sweeps.
 func pruneImages(root string, all bool) ([]store.Digest, error) {
 	s, err := openStore()
 	if err != nil {
@@ -85,15 +86,15 @@ func pruneImages(root string, all bool) ([]store.Digest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !all {
-		return nil, nil
-	}
 	entries, err := s.List()
 	if err != nil {
 		return nil, err
 	}
 	var gone []store.Digest
 	for _, e := range entries {
+		if !all && !e.Dangling() {
+			continue
+		}
 		users, err := engine.ImageUsers(root, data, e.Digest)
 		if err != nil {
 			return gone, err
@@ -101,7 +102,7 @@ func pruneImages(root string, all bool) ([]store.Digest, error) {
 		if len(users) > 0 {
 			continue
 		}
-		d, err := removeImage(s, root, data, e.Name, false)
+		d, err := removeImage(s, root, data, e.Ref(), false)
 		gone = append(gone, d...)
 		if err != nil {
 			return gone, err

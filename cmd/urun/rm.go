@@ -40,14 +40,31 @@ func init() {
 						args = append(args, e.ID)
 					}
 				}
-				for _, ref := range args {
-					if err := engine.Remove(root, ref, *force); err != nil {
-						if *force && errors.Is(err, errNoSuchContainer) {
-							continue
+				// A container others share the namespaces of goes after
+				// them: such refs are tried again once the rest are gone.
+				for len(args) > 0 {
+					var later []string
+					var first error
+					for _, ref := range args {
+						if err := engine.Remove(root, ref, *force); err != nil {
+							if *force && errors.Is(err, errNoSuchContainer) {
+								continue
+							}
+							if errors.Is(err, engine.ErrDependents) {
+								later = append(later, ref)
+								if first == nil {
+									first = err
+								}
+								continue
+							}
+							return err
 						}
-						return err
+						fmt.Println(ref)
 					}
-					fmt.Println(ref)
+					if len(later) == len(args) {
+						return first
+					}
+					args = later
 				}
 				return nil
 			},

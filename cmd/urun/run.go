@@ -66,8 +66,11 @@ type runFlags struct {
 	// labels: --label/-l and --label-file, recorded for ps --filter and
 	// inspect.
 	// cidFile is --cidfile: the container's id is written there.
-	cidFile  string
-	ipc, pid string
+	cidFile       string
+	ipc, pid, uts string
+	// joins: the namespaces shared with another container (join.go).
+	joins    *engine.Joins
+	targets  joinTargets
 	platform string
 	// --stop-signal (or the image's STOPSIGNAL) and --stop-timeout.
 	stopSignalArg  string
@@ -134,8 +137,9 @@ func newRunCommand(name string) *command {
 		fs.StringArrayVarP(&f.labelArgs, "label", "l", nil, "set metadata on the container: KEY=VALUE (shown by inspect, matched by ps --filter label=)")
 		fs.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file, one KEY=VALUE per line")
 		fs.BoolVar(&f.init, "init", false, "run a small init as pid 1 that forwards signals and reaps zombies")
-		fs.StringVar(&f.ipc, "ipc", "", "IPC namespace: private (the container's own, default) or host")
-		fs.StringVar(&f.pid, "pid", "", "pid namespace: private (the container's own, default) or host")
+		fs.StringVar(&f.ipc, "ipc", "", "IPC namespace: private (the container's own, default), host, or container:NAME (a running container's)")
+		fs.StringVar(&f.pid, "pid", "", "pid namespace: private (the container's own, default), host, or container:NAME (a running container's)")
+		fs.StringVar(&f.uts, "uts", "", "UTS namespace (hostname): private (the container's own, default) or container:NAME (a running container's)")
 		fs.StringVar(&f.stopSignalArg, "stop-signal", "", "signal `stop` sends first, e.g. SIGINT (default: the image's STOPSIGNAL, else SIGTERM)")
 		fs.UintVar(&f.stopTimeoutArg, "stop-timeout", 10, "seconds `stop` waits after the stop signal before SIGKILL")
 		fs.StringVar(&f.platform, "platform", "", "the image's platform, OS/ARCH[/VARIANT]: only this host's ("+hostPlatform()+"); urun has no emulation")
@@ -218,6 +222,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	}
 	maps, err := userns.ResolveMaps(mode, usernsExplicit)
 	if err != nil {
+		return err
+	}
+	if root, err := engine.StateRoot(g.root); err != nil {
+		return err
+	} else if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
 		return err
 	}
 	if mode == idmap.ModeKeepID && f.opts.User == "" {
@@ -428,12 +437,17 @@ func (f *runFlags) complete() error {
 			return err
 		}
 	}
-	if f.opts.IPCHost, err = container.ParseNamespaceMode("--ipc", f.ipc); err != nil {
+	var ipcTarget, pidTarget, utsTarget string
+	if f.opts.IPCHost, ipcTarget, err = container.ParseNamespaceMode("--ipc", f.ipc); err != nil {
 		return err
 	}
-	if f.opts.PIDHost, err = container.ParseNamespaceMode("--pid", f.pid); err != nil {
+	if f.opts.PIDHost, pidTarget, err = container.ParseNamespaceMode("--pid", f.pid); err != nil {
 		return err
 	}
+	if _, utsTarget, err = container.ParseNamespaceMode("--uts", f.uts); err != nil {
+		return err
+	}
+	f.targets = joinTargets{ipc: ipcTarget, pid: pidTarget, uts: utsTarget}
 	for _, s := range f.opts.Devices {
 		d, err := container.ParseDevice(s)
 		if err != nil {
@@ -607,6 +621,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		Cgroups:       f.cgroups.Cgroups,
 		RestartPolicy: f.restartPolicy,
 		Labels:        f.labels,
+		Joins:         f.joins,
 		CIDFile:       f.cidFile,
 		StopSignal:    f.stopSignal,
 		StopTimeout:   f.stopTimeout,

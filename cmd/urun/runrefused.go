@@ -78,7 +78,6 @@ var refusedRunFlags = map[string]string{
 	"umask":                 "not implemented; set it in the command",
 	"unsetenv":              "not implemented",
 	"unsetenv-all":          "not implemented",
-	"uts":                   "the container always gets its own UTS namespace",
 	"variant":               "urun runs only this host's platform; use --platform",
 	"volumes-from":          "not implemented; repeat the -v flags",
 }

@@ -107,6 +107,9 @@ type CommitRequest struct {
 	// (rootfs and history get the new layer's entry); History that entry.
 	Config  json.RawMessage `json:"config"`
 	History json.RawMessage `json:"history"`
+	// Healthcheck is the container's health check as docker's config
+	// writes it (config.Healthcheck); empty: the parent's stays.
+	Healthcheck json.RawMessage `json:"healthcheck,omitempty"`
 	// Format is "oci" or "docker" (the manifest's and config's media types).
 	Format string `json:"format"`
 }

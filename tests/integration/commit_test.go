@@ -117,12 +117,71 @@ func TestCommit(t *testing.T) {
 
 	// rmi of a committed image frees its own layer only.
 	mustRunEnv(t, env, "rm", "-f", id)
-	mustRunEnv(t, env, "rmi", "committed:v1")
 	mustRunEnv(t, env, "rmi", "committed:stopped")
-	if got := storedLayers(t, graph); !slices.Equal(got, base) {
-		t.Errorf("layers after rmi of the committed images: %v, want %v", got, base)
+	if got := storedLayers(t, graph); len(got) != len(base)+1 {
+		t.Errorf("layers after rmi of one committed image: %v, want the base and the other's", got)
 	}
 	mustRunEnv(t, env, "run", "--rm", "--pull=never", "localhost/busybox:latest", "true")
+	// rmi of the parent keeps the layers (and blobs) the committed
+	// image stands on.
+	mustRunEnv(t, env, "rmi", "localhost/busybox:latest")
+	checkCommitted(t, env, "committed:v1")
+	mustRunEnv(t, env, "save", "-o", tar, "committed:v1")
+	mustRunEnv(t, env, "rmi", "committed:v1")
+	if got := storedLayers(t, graph); len(got) != 0 {
+		t.Errorf("layers after rmi of every image: %v", got)
+	}
+	if got := storeBlobs(t, env); len(got) != 0 {
+		t.Errorf("blobs after rmi of every image: %v", got)
+	}
+}
+
+// commit without a name makes an unnamed image (docker's <none>), known
+// by its id: images lists it, run takes its id, tag names it (the <none>
+// entry goes), image prune removes the unnamed ones.
+func TestCommitUnnamed(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	base := storedLayers(t, graph)
+	name := uniqueName(t, "unnamed")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", name, "--pull=never", "localhost/busybox:latest", "sh", "-c", changeScript)
+	defer urunEnv(t, env, "rm", "-f", name)
+	r := mustRunEnv(t, env, "commit", name)
+	if !commitID.MatchString(r.stdout) {
+		t.Fatalf("commit without a name printed %q", r.stdout)
+	}
+	id := strings.TrimSpace(r.stdout)
+	hex := strings.TrimPrefix(id, "sha256:")
+	checkCommitted(t, env, id)
+	checkCommitted(t, env, hex[:12])
+	r = mustRunEnv(t, env, "images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}")
+	if !strings.Contains(r.stdout, "<none> <none> "+hex[:12]+"\n") {
+		t.Errorf("images does not list the unnamed image: %s", r.stdout)
+	}
+	if r := mustRunEnv(t, env, "images", "-q", "--filter", "dangling=true"); r.stdout != hex[:12]+"\n" {
+		t.Errorf("images --filter dangling=true: %q", r.stdout)
+	}
+	// A second unnamed image is a second entry, not a replacement.
+	second := strings.TrimSpace(mustRunEnv(t, env, "commit", "-c", "ENV X=2", name).stdout)
+	if r := mustRunEnv(t, env, "images", "-q", "--filter", "dangling=true"); len(lines(r.stdout)) != 2 {
+		t.Errorf("two unnamed images listed as %q", r.stdout)
+	}
+	mustRunEnv(t, env, "tag", hex[:12], "named:1")
+	if r := mustRunEnv(t, env, "images", "-q", "--filter", "dangling=true"); strings.TrimSpace(r.stdout) != strings.TrimPrefix(second, "sha256:")[:12] {
+		t.Errorf("after tag, the unnamed images are %q, want only the second", r.stdout)
+	}
+	mustRunEnv(t, env, "rmi", "named:1")
+	if r := mustRunEnv(t, env, "image", "prune", "-f"); strings.TrimSpace(r.stdout) != strings.TrimPrefix(second, "sha256:") {
+		t.Errorf("image prune of the unnamed image printed %q", r.stdout)
+	}
+	if r := mustRunEnv(t, env, "images", "-q"); len(lines(r.stdout)) != 1 {
+		t.Errorf("images after prune: %q, want busybox only", r.stdout)
+	}
+	if got := storedLayers(t, graph); !slices.Equal(got, base) {
+		t.Errorf("layers after rmi and prune of the committed images: %v, want %v", got, base)
+	}
+	checkLayerStore(t, env, "commit without a name, tag, rmi, prune")
 }
 
 // A committed image's CMD is the container's command, as docker's.
@@ -189,6 +248,34 @@ func TestCommitKeepID(t *testing.T) {
 	}
 }
 
+// The container's health check (--health-cmd) is the committed image's
+// HEALTHCHECK, which its containers run; --no-healthcheck commits NONE.
+func TestCommitHealthcheck(t *testing.T) {
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	name := uniqueName(t, "health")
+	mustRunEnv(t, env, "run", "-d", "--name", name, "--health-cmd", "test -e /ok", "--health-interval", "1h", "--pull=never", "localhost/busybox:latest", "sleep", "300")
+	defer urunEnv(t, env, "rm", "-f", name)
+	mustRunEnv(t, env, "exec", name, "touch", "/ok")
+	mustRunEnv(t, env, "commit", name, "health:1")
+	r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:1")
+	if !strings.Contains(r.stdout, `"Test":["CMD-SHELL","test -e /ok"]`) || !strings.Contains(r.stdout, `"Interval":3600000000000`) {
+		t.Errorf("the committed image's HEALTHCHECK: %s", r)
+	}
+	c := strings.TrimSpace(mustRunEnv(t, env, "run", "-d", "--pull=never", "health:1", "sleep", "300").stdout)
+	defer urunEnv(t, env, "rm", "-f", c)
+	if r := urunEnv(t, env, "healthcheck", "run", c); r.code != 0 {
+		t.Errorf("the committed HEALTHCHECK in a container of the image: %s", r)
+	}
+	off := uniqueName(t, "nohealth")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", off, "--no-healthcheck", "--pull=never", "health:1", "true")
+	defer urunEnv(t, env, "rm", "-f", off)
+	mustRunEnv(t, env, "commit", off, "health:none")
+	if r := mustRunEnv(t, env, "inspect", "-f", "{{json .Config.Healthcheck}}", "health:none"); !strings.Contains(r.stdout, `"Test":["NONE"]`) {
+		t.Errorf("commit of a --no-healthcheck container: %s", r)
+	}
+}
+
 // podman reads a committed image from urun's layer store.
 func TestCommitPodmanReads(t *testing.T) {
 	if _, err := exec.LookPath("podman"); err != nil {
@@ -231,7 +318,7 @@ func TestCommitBadInput(t *testing.T) {
 		{[]string{"commit", "-c", `CMD ["a",]`, name, "x:1"}, "JSON"},
 		{[]string{"commit", "-c", "EXPOSE 99999", name, "x:1"}, "port"},
 		{[]string{"commit", name, "Bad Name!"}, "Bad Name!"},
-		{[]string{"commit", name}, "REPO[:TAG]"},
+		{[]string{"commit", name, "x:1", "extra"}, "REPO[:TAG]"},
 		{[]string{"commit", "--format", "zip", name, "x:1"}, "oci or docker"},
 	} {
 		r := urunEnv(t, env, c.args...)

@@ -45,7 +45,7 @@ func TestPodmanRunFlagsCovered(t *testing.T) {
 		}
 	}
 	t.Logf("podman run flags: %d; urun supports %d, refuses %d with a reason", len(names), supported, refused)
-	for _, flag := range []string{"--annotation=a=b", "--sig-proxy=false", "--pod", "-a", "--health-cmd=true", "--replace"} {
+	for _, flag := range []string{"--annotation=a=b", "--sig-proxy=false", "--pod", "-a", "--replace", "--no-hosts"} {
 		r := urun(t, "run", flag, busybox(), "true")
 		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 		if r.code != 125 || len(lines) != 1 || !strings.Contains(r.stderr, "is not supported by urun: ") || strings.Contains(r.stderr, "unknown flag") {

@@ -117,6 +117,40 @@ func TestLayerStoreStackedImageExact(t *testing.T) {
 	}
 }
 
+// The hard image (owners, modes, setuid, hard links, whiteouts, an
+// opaque directory, and a hard link in its last layer to a file of a
+// lower layer, which containers/storage's PutLayer cannot apply) is
+// stored in the layer store (lowerlinks_child.go copies the link's
+// target up into the layer) and runs from it exactly as its layers say,
+// as kernel overlayfs and as fuse-overlayfs lower directories and merged
+// by the copy tier.
+func TestLayerStoreHardImageExact(t *testing.T) {
+	cmd, want := hardExpected(t)
+	env := storeEnv(t)
+	r := mustRunEnv(t, env, "--debug", "pull", "-q", hard())
+	if strings.Contains(r.stderr, "after the copy") || strings.Contains(r.stderr, "note:") {
+		t.Errorf("the hard image did not go into the layer store at pull:\n%s", r.stderr)
+	}
+	if n := len(storedLayers(t, layerGraph(env))); n != 4 {
+		t.Fatalf("layers of the hard image in the layer store: %d, want 4", n)
+	}
+	for _, tier := range []string{"native", "fuse", "copy"} {
+		c := cmd
+		if tier == "fuse" {
+			// fuse-overlayfs counts a hard link only once the name was
+			// looked up (docs/TROUBLESHOOTING.md).
+			c = "find /data /etc >/dev/null; " + cmd
+		}
+		r := mustRunEnv(t, env, "--debug", "run", "--pull=never", "--rootfs-tier", tier, "--user", "0:0", "--entrypoint", "/bin/sh", "localhost/hard:latest", "-c", c)
+		if !strings.Contains(r.stderr, "layer store") || !strings.Contains(r.stderr, "4 layers") {
+			t.Errorf("%s: the run did not use the layer store: %s", tier, r.stderr)
+		}
+		if r.stdout != want {
+			t.Errorf("%s: tree differs from the image's layers:\n%s", tier, diffLines(want, r.stdout))
+		}
+	}
+}
+
 // podman and skopeo read urun's layer store with --root: the same image,
 // no copy.
 func TestLayerStorePodmanReads(t *testing.T) {
@@ -251,4 +285,26 @@ func TestLayerStorePullUnpacksWhileCopying(t *testing.T) {
 		t.Errorf("layers left by the failed pull: %v", l)
 	}
 	checkNoLeftovers(t, before)
+}
+
+// A tag that moves to another image at the registry: the second pull's
+// image takes the name in the layer store too (containers/storage
+// refuses a name another image holds), so it runs from the layer store.
+func TestLayerStoreTagMoves(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "busybox", "moving:1")
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", ref)
+	reg.push(t, "plus", "moving:1")
+	r := mustRunEnv(t, env, "--debug", "pull", "--tls-verify=false", ref)
+	if strings.Contains(r.stderr, "note:") || strings.Contains(r.stderr, "after the copy") {
+		t.Errorf("the second pull of a moved tag did not go into the layer store:\n%s", r.stderr)
+	}
+	run := mustRunEnv(t, env, "--debug", "run", "--pull=never", ref, "sh", "-c", "wc -c </plus/blob")
+	if run.stdout != "4194304\n" || !strings.Contains(run.stderr, "2 layers") {
+		t.Errorf("run of the moved tag from the layer store: %s", run)
+	}
+	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("urun system check: %s", r)
+	}
 }

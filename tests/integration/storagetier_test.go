@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/urun-dev/urun/hostcheck"
 )
 
 // fuseDataDir mounts fuse-overlayfs as the test user (fusermount3; the
@@ -151,12 +153,13 @@ func TestFUSEStorageSubIDs(t *testing.T) {
 	mustRunEnv(t, env, "run", "--userns=host-single", "--rm", "--network", "none", busybox(), "true")
 }
 
-// leftovers fails when dir holds anything but the storage probe's record
-// and empty directories: a refused command must not leave half an image.
+// leftovers fails when dir holds anything but the probes' records (the
+// storage tier's, the idmapped lower layer's) and empty directories: a
+// refused command must not leave half an image.
 func leftovers(t *testing.T, dir string) {
 	t.Helper()
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || filepath.Base(p) == "storage-tier.json" {
+		if err != nil || info.IsDir() || filepath.Base(p) == "storage-tier.json" || filepath.Base(p) == hostcheck.IdmapLowerCacheFile {
 			return nil
 		}
 		t.Errorf("left behind: %s", p)

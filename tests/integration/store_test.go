@@ -102,6 +102,9 @@ func storeEnv(t *testing.T) []string {
 	env := []string{"XDG_DATA_HOME=" + dir}
 	t.Cleanup(func() {
 		for _, e := range listImages(t, env) {
+			if e.Name == "" {
+				e.Name = e.ID // an unnamed image (commit without a name)
+			}
 			urunEnv(t, env, "rmi", e.Name)
 		}
 		if err := os.RemoveAll(dir); err != nil {
