@@ -300,10 +300,13 @@ func commitConfig(parent v1.Image, spec *specs.Spec, rec *Record, st *container.
 			c.Cmd = nilIfEmpty(args)
 		}
 		c.Env = commitEnv(parent.Config.Env, spec.Process.Env)
-		// The user it ran as (-u), as numbers (the name it was given
-		// is not kept), where that is not the image's user.
+		// The user it ran as, as docker keeps it: -u as typed (a name
+		// stays a name). A record from before urun kept that has only
+		// the numbers, written where they are not the image's user.
 		u := spec.Process.User
-		if img, err := container.ResolveUser(parent.Config.User, readFile); err != nil || img.UID != u.UID || img.GID != u.GID {
+		if rec != nil && rec.User != "" {
+			c.User = rec.User
+		} else if img, err := container.ResolveUser(parent.Config.User, readFile); err != nil || img.UID != u.UID || img.GID != u.GID {
 			c.User = strconv.FormatUint(uint64(u.UID), 10) + ":" + strconv.FormatUint(uint64(u.GID), 10)
 		}
 		if cwd := spec.Process.Cwd; cwd != "" && !(cwd == "/" && parent.Config.WorkingDir == "") {

@@ -114,6 +114,13 @@ func TestCommitConfig(t *testing.T) {
 	if img, _ := commitConfig(parent, spec, rec, &container.State{}, nil, CommitOptions{}, noFiles); img.Config.User != "1000:100" {
 		t.Errorf("user of a -u 1000:100 container: %q", img.Config.User)
 	}
+	// -u nobody: the name as typed, as docker keeps it (not 65534:65534).
+	spec.Process.User = specs.User{UID: 65534, GID: 65534}
+	named := *rec
+	named.User = "nobody"
+	if img, _ := commitConfig(parent, spec, &named, &container.State{}, nil, CommitOptions{}, noFiles); img.Config.User != "nobody" {
+		t.Errorf("user of a -u nobody container: %q, want nobody", img.Config.User)
+	}
 	if img.Author != "me" || h.Author != "me" || h.Comment != "msg" || img.History != nil || parent.Config.Labels["b"] != "" {
 		t.Errorf("image %+v history %+v (parent %+v)", img, h, parent.Config)
 	}

@@ -75,6 +75,11 @@ type Record struct {
 	// Healthcheck is the container's health check (--health-*, or the
 	// image's HEALTHCHECK); nil: none.
 	Healthcheck *container.HealthConfig `json:"healthcheck,omitempty"`
+	// User is the user as typed (-u nobody, -u 1000:wheel), else the
+	// image's USER (or keep-id's uid:gid): docker's and podman's
+	// .Config.User, and what commit writes into the new image. The spec
+	// has only the numbers it resolved to.
+	User string `json:"user,omitempty"`
 }
 
 // RestartPolicy is docker's --restart: Name is "no" (or empty), "always",

@@ -73,6 +73,8 @@ type Request struct {
 	Joins *Joins
 	// Healthcheck is the container's health check (nil: none).
 	Healthcheck *container.HealthConfig
+	// User is -u as typed, else the image's USER (Record.User).
+	User string
 }
 
 // Run registers the container and, unless it is only created, runs it:
@@ -94,6 +96,7 @@ func Run(r Request) error {
 		SeccompCache: cfg.SeccompCache, Network: r.Network, Cgroups: r.Cgroups,
 		AutoRemove: r.AutoRemove, RestartPolicy: r.RestartPolicy, Labels: r.Labels,
 		StopSignal: r.StopSignal, StopTimeout: r.StopTimeout, Healthcheck: r.Healthcheck, Joins: r.Joins,
+		User: r.User,
 	}
 	if use.Img != nil {
 		rec.ImageDigest, rec.ImageRootfs = use.Img.Digest.String(), use.Rootfs

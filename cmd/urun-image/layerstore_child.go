@@ -111,6 +111,13 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		id := store.LayerStoreID(parent, diffIDs[i])
 		if have, err := s.Layer(id); err == nil {
 			if have.UncompressedDigest == diffIDs[i] && have.Flags["incomplete"] == nil {
+				if _, err := os.Stat(pendingMark(s, id)); err == nil {
+					// Left by a kill before its fix: impliedparents_child.go.
+					if err := fixImpliedParents(s, id, parent); err != nil {
+						return "", err
+					}
+					os.Remove(pendingMark(s, id))
+				}
 				parent = id
 				continue
 			}
@@ -125,6 +132,10 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		}
 		b, err := store.OpenLayerBlob(l)
 		if err != nil {
+			return "", err
+		}
+		if err := markPending(s, id); err != nil {
+			b.Close()
 			return "", err
 		}
 		size := l.Size
@@ -145,6 +156,13 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		if err == nil && layer.UncompressedDigest != diffIDs[i] {
 			err = fmt.Errorf("layer %s unpacks to %s, the image's config says %s: the image is corrupt, pull it again", l.Digest, layer.UncompressedDigest, diffIDs[i])
 		}
+		if err == nil {
+			// impliedparents_child.go
+			err = fixImpliedParents(s, id, parent)
+		}
+		if err == nil || layer == nil {
+			os.Remove(pendingMark(s, id))
+		}
 		if err != nil && layer == nil && !errors.Is(err, storage.ErrDuplicateID) {
 			// A hard link to a lower layer's file, which PutLayer
 			// cannot apply: lowerlinks_child.go.
@@ -155,6 +173,7 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 		if err != nil {
 			if layer != nil {
 				s.DeleteLayer(id)
+				os.Remove(pendingMark(s, id))
 			}
 			return "", err
 		}
@@ -380,6 +399,11 @@ func dropUnusedLayers(s storage.Store) error {
 // check runs containers/storage's own check of everything; with repair,
 // its repair of what it found. Each problem is one line.
 func check(s storage.Store, repair bool) ([]string, error) {
+	// An import killed between storing a layer and fixing its implied
+	// directories: finish it, or the check reports the layer.
+	if err := finishPending(s); err != nil {
+		return nil, fmt.Errorf("checking the layer store: %w", err)
+	}
 	report, err := s.Check(storage.CheckEverything())
 	if err != nil {
 		return nil, fmt.Errorf("checking the layer store: %w", err)

@@ -100,28 +100,11 @@ func putLayerWithLowerLinks(s storage.Store, id, parent string, l store.Layer, d
 	if len(sc.lower) == 0 {
 		return errNoLowerLinks
 	}
-	var lowers []string // topmost first
-	for p := parent; p != ""; {
-		pl, err := s.Layer(p)
-		if err != nil {
-			return err
-		}
-		lowers = append(lowers, filepath.Join(s.GraphRoot(), "overlay", p, "diff"))
-		p = pl.Parent
+	merged, done, err := mergedLowers(s, parent)
+	if err != nil {
+		return fmt.Errorf("copying a hard link's target up: %w", err)
 	}
-	merged := lowers[0]
-	if len(lowers) > 1 {
-		m, err := os.MkdirTemp(s.RunRoot(), "urun-lower-")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(m)
-		if err := unix.Mount("overlay", m, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(lowers, ":")+",userxattr"); err != nil {
-			return fmt.Errorf("mounting the lower layers to copy a hard link's target up: %w", err)
-		}
-		defer unix.Unmount(m, unix.MNT_DETACH)
-		merged = m
-	}
+	defer done()
 	if _, err := s.CreateLayer(id, parent, nil, "", false, nil); err != nil {
 		return err
 	}

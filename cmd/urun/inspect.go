@@ -133,7 +133,16 @@ type inspectConfig struct {
 }
 
 type inspectHostConfig struct {
-	NetworkMode   string                   `json:"NetworkMode"`
+	// The namespace modes, in podman 4.3.1's words: private, host or
+	// container:ID (nsModes).
+	NetworkMode string `json:"NetworkMode"`
+	IpcMode     string `json:"IpcMode"`
+	PidMode     string `json:"PidMode"`
+	UTSMode     string `json:"UTSMode"`
+	UsernsMode  string `json:"UsernsMode"`
+	// CgroupnsMode is docker's name, CgroupMode podman's.
+	CgroupnsMode  string                   `json:"CgroupnsMode"`
+	CgroupMode    string                   `json:"CgroupMode"`
 	PortBindings  map[string][]inspectPort `json:"PortBindings"`
 	RestartPolicy struct {
 		Name              string `json:"Name"`
@@ -358,12 +367,10 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	}
 	e.NetworkSettings.Ports = map[string][]inspectPort{}
 	e.HostConfig.PortBindings = map[string][]inspectPort{}
-	netMode := ""
+	var rec *engine.Record
 	if st.Record != "" {
-		if rec, err := engine.LoadRecord(st.Record); err == nil {
-			if rec.Joins != nil && rec.Joins.Net {
-				netMode = "container:" + rec.Joins.Target
-			}
+		if r, err := engine.LoadRecord(st.Record); err == nil {
+			rec = r
 			// -p and -P: "8080/tcp": [{HostIp, HostPort}], as podman's.
 			for _, p := range rec.Network.Ports {
 				k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
@@ -388,19 +395,14 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 	e.Config.Hostname, e.Config.Env, e.Config.Cmd = spec.Hostname, spec.Process.Env, spec.Process.Args
 	e.Config.WorkingDir, e.Config.Tty = spec.Process.Cwd, spec.Process.Terminal
 	e.Config.User = fmtUser(spec.Process.User)
+	if rec != nil {
+		// -u as typed (or the image's USER), as docker and podman show it.
+		e.Config.User = rec.User
+	}
 	if spec.Root != nil {
 		e.HostConfig.ReadonlyRootfs = spec.Root.Readonly
 	}
-	e.HostConfig.NetworkMode = "pasta"
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
-			e.HostConfig.NetworkMode = "private"
-		}
-	}
-	if netMode != "" {
-		// docker's --network container:ID.
-		e.HostConfig.NetworkMode = netMode
-	}
+	nsModes(&e.HostConfig, spec, rec)
 	for _, m := range spec.Mounts {
 		switch {
 		case m.Destination == "/etc/resolv.conf":
@@ -443,6 +445,57 @@ func containerInspect(root, id string, st *container.State) inspectEntry {
 		}
 	}
 	return e
+}
+
+// nsModes fills HostConfig's namespace modes as podman 4.3.1 shows a
+// rootless container's: "private" for the container's own namespace
+// ("shareable" for IPC, which others may join), "host" for none of its
+// own, "container:ID" for one shared with another container (engine
+// Joins). NetworkMode is the network's driver (slirp4netns, pasta,
+// none, host). UsernsMode is "" for urun's default mapping (podman's
+// rootless default, in which your uid is root) and "private" for
+// keep-id, as podman's.
+func nsModes(h *inspectHostConfig, spec *specs.Spec, rec *engine.Record) {
+	own := map[specs.LinuxNamespaceType]string{}
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			own[ns.Type] = "private"
+			if ns.Path != "" {
+				own[ns.Type] = "ns:" + ns.Path // podman's --pid ns:PATH
+			}
+		}
+	}
+	mode := func(t specs.LinuxNamespaceType, joined bool) string {
+		if joined {
+			return "container:" + rec.Joins.Target
+		}
+		if m, ok := own[t]; ok {
+			return m
+		}
+		return "host"
+	}
+	var j engine.Joins
+	if rec != nil && rec.Joins != nil {
+		j = *rec.Joins
+	}
+	h.PidMode = mode(specs.PIDNamespace, j.PID)
+	h.IpcMode = mode(specs.IPCNamespace, j.IPC)
+	if h.IpcMode == "private" {
+		h.IpcMode = "shareable"
+	}
+	h.UTSMode = mode(specs.UTSNamespace, j.UTS)
+	h.CgroupnsMode = mode(specs.CgroupNamespace, false)
+	h.CgroupMode = h.CgroupnsMode
+	h.NetworkMode = mode(specs.NetworkNamespace, j.Net)
+	if rec != nil && !j.Net && rec.Network.Mode.Driver != "" {
+		h.NetworkMode = string(rec.Network.Mode.Driver)
+	}
+	if spec.Linux != nil {
+		uids := container.MappingFromSpec(spec.Linux.UIDMappings)
+		if inside, ok := uids.ToContainer(uint32(os.Getuid())); ok && inside != 0 {
+			h.UsernsMode = "private" // keep-id
+		}
+	}
 }
 
 // defaultMount tells whether a destination is one every container gets.

@@ -66,7 +66,9 @@ type runFlags struct {
 	// labels: --label/-l and --label-file, recorded for ps --filter and
 	// inspect.
 	// cidFile is --cidfile: the container's id is written there.
-	cidFile       string
+	cidFile string
+	// user is -u as typed, else the image's USER (engine.Record.User).
+	user          string
 	ipc, pid, uts string
 	// joins: the namespaces shared with another container (join.go).
 	joins    *engine.Joins
@@ -346,6 +348,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		return err
 	}
 
+	// What .Config.User shows and commit keeps: the name as typed.
+	f.user = f.opts.User
+	if f.user == "" {
+		f.user = imgConfig.User
+	}
 	f.opts.ContainerID = id
 	f.opts.NofileHard = nofileHard()
 	spec, err := container.BuildSpec(imgConfig, f.opts, readFile, os.LookupEnv)
@@ -626,6 +633,7 @@ func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig)
 		StopSignal:    f.stopSignal,
 		StopTimeout:   f.stopTimeout,
 		Healthcheck:   f.healthcheck,
+		User:          f.user,
 	})
 }
 

@@ -208,6 +208,22 @@ func TestCommitKeepsCommand(t *testing.T) {
 	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:root", "id", "-u"); r.stdout != "0\n" {
 		t.Errorf("USER 0 (--change): %s", r)
 	}
+	// -u NAME: the image's USER is the name as typed, as docker keeps it
+	// (not the numbers it resolved to), and so is the container's
+	// .Config.User; a container without -u shows the image's (none).
+	named := uniqueName(t, "named")
+	mustRunEnv(t, env, "run", "--rm=false", "--name", named, "-u", "nobody", "--pull=never", "localhost/busybox:latest", "true")
+	defer urunEnv(t, env, "rm", "-f", named)
+	if r := mustRunEnv(t, env, "inspect", "-f", "[{{.Config.User}}]", named, name); r.stdout != "[nobody]\n[]\n" {
+		t.Errorf("inspect .Config.User of a -u nobody and a default container: %s, want [nobody] and []", r)
+	}
+	mustRunEnv(t, env, "commit", named, "kept:named")
+	if r := mustRunEnv(t, env, "image", "inspect", "-f", "{{.Config.User}}", "kept:named"); r.stdout != "nobody\n" {
+		t.Errorf("the User of an image committed from a -u nobody container: %s, want nobody", r)
+	}
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "kept:named", "id", "-un"); r.stdout != "nobody\n" {
+		t.Errorf("a container of the image committed from -u nobody: %s", r)
+	}
 }
 
 // Every overlay tier's writable layer commits the same (fuse-overlayfs

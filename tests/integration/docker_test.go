@@ -110,6 +110,15 @@ var dockerLines = []dockerLine{
 	// A server on the loopback of one, reached from the other.
 	{name: "network container:NAME", script: `docker run -d --name nw $IMG sh -c 'mkdir /www && echo hi > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www' >/dev/null; ` +
 		`docker run --rm --network container:nw $IMG sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && exit; sleep 1; done'; docker rm -f nw >/dev/null`, want: "hi"},
+	// inspect's namespace modes, in podman 4.3.1's words (rootless).
+	{name: "inspect ns modes", script: `docker run -d --name nm $IMG sleep 300 >/dev/null; docker inspect -f '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} [{{.HostConfig.UsernsMode}}] [{{.Config.User}}]' nm; docker rm -f nm >/dev/null`, want: "private shareable private [] []"},
+	{name: "inspect pid host net none", script: `docker run -d --name nh --pid host --network none $IMG sleep 300 >/dev/null; docker inspect -f '{{.HostConfig.PidMode}} {{.HostConfig.NetworkMode}}' nh; docker rm -f nh >/dev/null`, want: "host none"},
+	{name: "inspect ns container:ID", script: `docker run -d --name nj $IMG sleep 300 >/dev/null; docker run -d --name nj2 --pid container:nj --ipc container:nj --uts container:nj --network container:nj $IMG sleep 300 >/dev/null; ` +
+		`id=$(docker inspect -f '{{.Id}}' nj); docker inspect -f '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{.HostConfig.NetworkMode}}' nj2 | sed "s/$id/ID/g"; docker rm -f nj2 >/dev/null; docker rm -f nj >/dev/null`,
+		want: "container:ID container:ID container:ID container:ID"},
+	{name: "inspect keep-id user name", script: `docker run -d --name nk --userns keep-id -u nobody $IMG sleep 300 >/dev/null; docker inspect -f '{{.HostConfig.UsernsMode}} {{.Config.User}}' nk; docker rm -f nk >/dev/null`, want: "private nobody"},
+	// docker's name (podman 4.3.1 has CgroupMode, and fails this line).
+	{name: "inspect CgroupnsMode", script: `docker run -d --name ncg $IMG sleep 300 >/dev/null; docker inspect -f '{{.HostConfig.CgroupnsMode}}' ncg; docker rm -f ncg >/dev/null`, want: "private"},
 	{name: "stop-signal", script: `docker run -d --name ss --stop-signal USR1 $IMG sh -c 'trap "exit 7" USR1; while :; do sleep 1; done' >/dev/null; sleep 1; docker stop ss >/dev/null; docker wait ss; docker rm ss >/dev/null`, want: "7"},
 	{name: "image STOPSIGNAL", script: `docker run -d --name sgi $EXP sh -c 'trap "exit 5" INT; while :; do sleep 1; done' >/dev/null; sleep 1; docker stop sgi >/dev/null; docker wait sgi; docker rm sgi >/dev/null`, want: "5"},
 	{name: "stop-timeout", script: `docker run -d --name st --stop-timeout 1 $IMG sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null; s=$(date +%s); docker stop st >/dev/null; e=$(date +%s); test $((e-s)) -lt 6 && echo quick; docker rm st >/dev/null`, want: "quick"},
@@ -137,6 +146,7 @@ var dockerLines = []dockerLine{
 	{name: "commit", script: `docker run --name cm1 $IMG sh -c 'echo c > /f; rm /etc/group; chown 1000 /f' && docker commit -c 'CMD ["cat","/f"]' -c 'ENV A=b' cm1 myimg:v1 >/dev/null && docker run --rm myimg:v1 && docker run --rm myimg:v1 sh -c 'test -e /etc/group || echo gone; stat -c %u /f; echo $A'; docker rm cm1 >/dev/null; docker rmi myimg:v1 >/dev/null`, want: "c\ngone\n1000\nb"},
 	{name: "commit running prints the id", script: `docker run -d --name cm2 $IMG sleep 300 >/dev/null && docker exec cm2 sh -c 'echo r > /r' && docker commit -a me cm2 myimg:v2 && docker run --rm myimg:v2 cat /r >/dev/null; docker rm -f cm2 >/dev/null; docker rmi myimg:v2 >/dev/null`, match: `^(sha256:)?[0-9a-f]{64}$`},
 	{name: "commit unnamed", script: `docker run --name cm4 $IMG sh -c 'echo u > /u' && id=$(docker commit -q cm4) && docker run --rm $id cat /u && docker images --filter dangling=true -q | wc -l; docker rm cm4 >/dev/null; docker rmi $id >/dev/null`, want: "u\n1"},
+	{name: "commit keeps -u NAME", script: `docker run --name cmu -u nobody $IMG true && docker commit cmu myimg:u >/dev/null && docker image inspect -f '{{.Config.User}}' myimg:u; docker rm cmu >/dev/null; docker rmi myimg:u >/dev/null`, want: "nobody"},
 	{name: "commit bad change", script: `docker run --name cm3 $IMG true && docker commit -c 'FROB x' cm3 myimg:v3 2>/dev/null; echo $?; docker rm cm3 >/dev/null`, want: "125"},
 	{name: "top", script: `docker run -d --name tp $IMG sleep 300 >/dev/null && docker top tp | tail -n +2 | grep -c 'sleep 300'; docker top tp pid comm | tr -s ' '; docker rm -f tp >/dev/null`, want: "1\nPID COMMAND\n1 sleep"},
 	// Health checks. podman 4.3.1 runs periodic checks from a systemd

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The layer store (docs/STORE.md): each layer unpacked once, at pull
@@ -306,5 +307,104 @@ func TestLayerStoreTagMoves(t *testing.T) {
 	}
 	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
 		t.Errorf("urun system check: %s", r)
+	}
+}
+
+// containers/storage's check (`urun system check`) is clean on every test
+// image, the stacked image's /data (which its layer 3 leaves out: the
+// directory is layer 2's) shows layer 2's time, mode and owner (the
+// unpacker made it with the time of the pull, which the check reported
+// as "layer content modified": impliedparents_child.go), and a real
+// change to a stored layer's file (same size, same time: only its bytes)
+// fails the check, naming the layer and the file.
+func TestLayerStoreCheck(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	for _, img := range []string{busybox(), hard(), farids(), stacked(), plus(), "oci:" + filepath.Join(imagesDir, "exposed")} {
+		mustRunEnv(t, env, "pull", "-q", img)
+		if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
+			t.Errorf("system check after pulling %s: %s", img, r)
+		}
+	}
+	// Layer 2's /data: mtime 0 (mkimage's time), 0755, root.
+	r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "--user", "0:0", "localhost/stacked:latest", "stat", "-c", "%Y %a %u:%g", "/data")
+	if r.stdout != "0 755 0:0\n" {
+		t.Errorf("/data in the stacked image (left out by its layer 3): %q, want layer 2's \"0 755 0:0\"", r.stdout)
+	}
+
+	// A directory's time changed in a layer (layer 3's /data, which its
+	// tar leaves out) fails the check; what an import killed between the
+	// unpack and the fix of that directory leaves (the same time, and
+	// the layer marked pending in DATA/storage/urun-pending) is finished
+	// by the check, which then passes.
+	var third string
+	for _, l := range storedLayers(t, graph) {
+		if _, err := os.Lstat(filepath.Join(graph, "overlay", l, "diff", "data", "opq", "new")); err == nil {
+			third = l
+		}
+	}
+	if third == "" {
+		t.Fatal("no stored layer holds data/opq/new")
+	}
+	data := filepath.Join(graph, "overlay", third, "diff", "data")
+	now := time.Now()
+	if err := os.Chtimes(data, now, now); err != nil {
+		t.Fatal(err)
+	}
+	r = urunEnv(t, env, "system", "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "layer "+third[:12]) || !strings.Contains(r.stdout, "/data(mtime:") {
+		t.Errorf("system check of a layer whose /data time was changed: want exit 1 and a line for layer %.12s and /data's mtime: %s", third, r)
+	}
+	if err := os.MkdirAll(filepath.Join(graph, "urun-pending"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(graph, "urun-pending", third), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("system check of a layer marked pending (an import killed before its fix): %s", r)
+	}
+	if fi, err := os.Stat(data); err != nil || fi.ModTime().Unix() != 0 {
+		t.Errorf("layer 3's /data after the check finished its fix: %v, %v; want time 0", fi.ModTime(), err)
+	}
+	if _, err := os.Stat(filepath.Join(graph, "urun-pending", third)); !os.IsNotExist(err) {
+		t.Errorf("the pending mark stayed after the check finished the fix: %v", err)
+	}
+
+	// The layer holding /data/root-owned ("root\n", owned by the
+	// container's root, which is this user in the store's mapping).
+	var file, layer string
+	for _, l := range storedLayers(t, graph) {
+		p := filepath.Join(graph, "overlay", l, "diff", "data", "root-owned")
+		if _, err := os.Lstat(p); err == nil {
+			file, layer = p, l
+		}
+	}
+	if file == "" {
+		t.Fatal("no stored layer holds data/root-owned")
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("ROOT\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	r = urunEnv(t, env, "system", "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "layer "+layer[:12]) || !strings.Contains(r.stdout, "data/root-owned") {
+		t.Errorf("system check of a layer whose file was changed: want exit 1 and a line for layer %.12s and data/root-owned: %s", layer, r)
+	}
+	// Put back, the check is clean again.
+	if err := os.WriteFile(file, []byte("root\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
+		t.Errorf("system check after putting the file back: %s", r)
 	}
 }
