@@ -250,6 +250,14 @@ func remove(root, ref string, force bool, depth int) error {
 	return removeContainer(root, id)
 }
 
+// busyConfigured: st was never started and a live urun (create, run,
+// start) or supervisor is still setting it up or starting it.
+func busyConfigured(st *container.State) bool {
+	return st.Status == container.StatusConfigured &&
+		(st.Creator != 0 && container.ProcessAlive(st.Creator, st.CreatorStart) ||
+			st.Supervisor != 0 && container.ProcessAlive(st.Supervisor, st.SupervisorStart))
+}
+
 // startingShared: the shared supervisor is still setting st up.
 func startingShared(st *container.State) bool {
 	return st.Status == container.StatusConfigured && st.SharedSupervisor &&
@@ -269,8 +277,11 @@ func settleShared(root, id string) (*container.State, error) {
 	}
 }
 
-// Prune removes every stopped container and the writable layers whose
-// container is gone; it returns the ids removed.
+// Prune removes every container that does not run, as docker's and
+// podman 4.3.1's: the stopped ones and the created ones never started,
+// and the writable layers whose container is gone;
+// it returns the ids removed. A container being set up or started (its
+// urun or supervisor alive) is left alone.
 func Prune(root string) ([]string, error) {
 	list, err := List(root)
 	if err != nil {
@@ -279,8 +290,12 @@ func Prune(root string) ([]string, error) {
 	var removed []string
 	for _, st := range list {
 		switch st.Status {
-		case specs.StateRunning, specs.StateCreated, container.StatusConfigured:
-			continue // what ps shows as running or created
+		case specs.StateRunning, specs.StateCreated:
+			continue // what ps shows as running (an OCI-created init runs)
+		case container.StatusConfigured:
+			if busyConfigured(st) {
+				continue
+			}
 		}
 		if err := Remove(root, st.ID, false); errors.Is(err, ErrDependents) {
 			continue // a running container shares its namespaces

@@ -126,18 +126,41 @@ func TestLifecycleOnStateFiles(t *testing.T) {
 		t.Fatal("Remove without force killed the init")
 	}
 
-	// prune removes what is stopped, keeps what runs, frees the names.
+	// prune removes what is stopped and what was created and never
+	// started (as docker and podman), keeps what runs and what a live
+	// urun is still setting up, frees the names.
+	idIdle := "dddd000000000000000000000000000000000000000000000000000000000001"
+	saveState(t, root, idIdle, "idle", container.StatusConfigured, 0)
+	idBusy := "dddd000000000000000000000000000000000000000000000000000000000002"
+	busy := saveState(t, root, idBusy, "busy", container.StatusConfigured, 0)
+	busy.Creator = os.Getpid()
+	if busy.CreatorStart, err = container.ProcessStart(busy.Creator); err != nil {
+		t.Fatal(err)
+	}
+	if err := busy.Save(root); err != nil {
+		t.Fatal(err)
+	}
 	removed, err := Prune(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) != 3 {
-		t.Errorf("Prune removed %d containers, want 3: %v", len(removed), removed)
+	if len(removed) != 4 {
+		t.Errorf("Prune removed %d containers, want 4: %v", len(removed), removed)
 	}
-	if _, err := container.Load(root, idRunning); err != nil {
-		t.Errorf("Prune removed the running container: %v", err)
+	for _, id := range []string{idRunning, idBusy} {
+		if _, err := container.Load(root, id); err != nil {
+			t.Errorf("Prune removed %s, which runs or is being set up: %v", id[:4], err)
+		}
 	}
-	for _, id := range []string{idStopped, idDead} {
+	// (rm -f would end its creator: this test.)
+	busy.Creator, busy.CreatorStart = 0, 0
+	if err := busy.Save(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(root, idBusy, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{idStopped, idDead, idIdle} {
 		if _, err := os.Stat(container.Dir(root, id)); !os.IsNotExist(err) {
 			t.Errorf("Prune left %s's directory: %v", id[:4], err)
 		}

@@ -67,3 +67,32 @@ func Ports(root, ref, private string) ([]PublishedPort, error) {
 	}
 	return out, nil
 }
+
+// PortsColumn is ps's PORTS for a container's published ports, as
+// docker and podman print it: IP:HOST->CONTAINER/PROTO, comma-joined,
+// with a run of consecutive ports (same address and protocol, host and
+// container port both one up, as -p 8000-8002:8000-8002 gives) as one
+// range: 0.0.0.0:8000-8002->8000-8002/tcp.
+func PortsColumn(ports []netns.Port) string {
+	var out []string
+	for i := 0; i < len(ports); {
+		p := ports[i]
+		j := i + 1
+		for j < len(ports) && ports[j].Proto == p.Proto && ports[j].HostIP.Equal(p.HostIP) &&
+			ports[j].HostPort == p.HostPort+(j-i) && ports[j].ContainerPort == p.ContainerPort+(j-i) {
+			j++
+		}
+		ip := "0.0.0.0"
+		if p.HostIP != nil {
+			ip = p.HostIP.String()
+		}
+		if j-i == 1 {
+			out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Proto))
+		} else {
+			last := ports[j-1]
+			out = append(out, fmt.Sprintf("%s:%d-%d->%d-%d/%s", ip, p.HostPort, last.HostPort, p.ContainerPort, last.ContainerPort, p.Proto))
+		}
+		i = j
+	}
+	return strings.Join(out, ", ")
+}

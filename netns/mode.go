@@ -160,33 +160,10 @@ func (p Port) String() string {
 // host port left out (CONTAINERPORT, IP::CONTAINERPORT) is 0: the
 // caller picks a free one, as docker does.
 func ParsePort(s string) (Port, error) {
-	p := Port{Proto: "tcp"}
-	rest := s
-	if i := strings.LastIndex(rest, "/"); i >= 0 {
-		p.Proto = rest[i+1:]
-		rest = rest[:i]
-		if p.Proto != "tcp" && p.Proto != "udp" {
-			return p, fmt.Errorf("-p %q: protocol %q is not tcp or udp", s, p.Proto)
-		}
+	p, hport, cport, err := splitPort(s)
+	if err != nil {
+		return p, err
 	}
-	i := strings.LastIndex(rest, ":")
-	cport := rest[i+1:]
-	if i < 0 {
-		rest = ""
-	} else {
-		rest = rest[:i]
-	}
-	hport := rest
-	if j := strings.LastIndex(rest, ":"); j >= 0 {
-		ip := strings.TrimSuffix(strings.TrimPrefix(rest[:j], "["), "]")
-		hport = rest[j+1:]
-		if ip != "" {
-			if p.HostIP = net.ParseIP(ip); p.HostIP == nil {
-				return p, fmt.Errorf("-p %q: %q is not an IP address", s, ip)
-			}
-		}
-	}
-	var err error
 	if hport != "" {
 		if p.HostPort, err = parsePortNumber(hport); err != nil {
 			return p, fmt.Errorf("-p %q: host port: %w", s, err)
@@ -196,6 +173,96 @@ func ParsePort(s string) (Port, error) {
 		return p, fmt.Errorf("-p %q: container port: %w", s, err)
 	}
 	return p, nil
+}
+
+// ParsePorts reads one -p value that may give ranges, as docker's
+// [IP:][H1-H2:]C1-C2[/proto]: one Port per container port, the host
+// range (when given) as long as the container's.
+func ParsePorts(s string) ([]Port, error) {
+	p, hport, cport, err := splitPort(s)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(hport, "-") && !strings.Contains(cport, "-") {
+		one, err := ParsePort(s)
+		if err != nil {
+			return nil, err
+		}
+		return []Port{one}, nil
+	}
+	c1, c2, err := parsePortRange(cport)
+	if err != nil {
+		return nil, fmt.Errorf("-p %q: container port: %w", s, err)
+	}
+	h1 := 0
+	if hport != "" {
+		var h2 int
+		if h1, h2, err = parsePortRange(hport); err != nil {
+			return nil, fmt.Errorf("-p %q: host port: %w", s, err)
+		}
+		if h2-h1 != c2-c1 {
+			return nil, fmt.Errorf("-p %q: the host range has %d ports and the container range %d: give ranges of one length", s, h2-h1+1, c2-c1+1)
+		}
+	}
+	var out []Port
+	for c := c1; c <= c2; c++ {
+		q := p
+		q.ContainerPort = c
+		if h1 != 0 {
+			q.HostPort = h1 + c - c1
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// parsePortRange reads N or N-M (N <= M).
+func parsePortRange(s string) (int, int, error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err := parsePortNumber(a)
+	if err != nil || !isRange {
+		return lo, lo, err
+	}
+	hi, err := parsePortNumber(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if hi < lo {
+		return 0, 0, fmt.Errorf("range %q ends before it starts", s)
+	}
+	return lo, hi, nil
+}
+
+// splitPort splits a -p value into its address and protocol (set in the
+// returned Port) and its host and container port texts.
+func splitPort(s string) (p Port, hport, cport string, err error) {
+	p = Port{Proto: "tcp"}
+	rest := s
+	if i := strings.LastIndex(rest, "/"); i >= 0 {
+		p.Proto = rest[i+1:]
+		rest = rest[:i]
+		if p.Proto != "tcp" && p.Proto != "udp" {
+			return p, "", "", fmt.Errorf("-p %q: protocol %q is not tcp or udp", s, p.Proto)
+		}
+	}
+	i := strings.LastIndex(rest, ":")
+	cport = rest[i+1:]
+	if i < 0 {
+		rest = ""
+	} else {
+		rest = rest[:i]
+	}
+	hport = rest
+	if j := strings.LastIndex(rest, ":"); j >= 0 {
+		ip := strings.TrimSuffix(strings.TrimPrefix(rest[:j], "["), "]")
+		hport = rest[j+1:]
+		if ip != "" {
+			if p.HostIP = net.ParseIP(ip); p.HostIP == nil {
+				return p, "", "", fmt.Errorf("-p %q: %q is not an IP address", s, ip)
+			}
+		}
+	}
+	return p, hport, cport, nil
 }
 
 func parsePortNumber(s string) (int, error) {

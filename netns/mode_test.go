@@ -94,6 +94,38 @@ func TestParsePort(t *testing.T) {
 	}
 }
 
+func TestParsePorts(t *testing.T) {
+	lo := net.ParseIP("127.0.0.1")
+	for _, tc := range []struct {
+		in      string
+		want    []Port
+		wantErr string
+	}{
+		{in: "8080:80", want: []Port{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}},
+		{in: "127.0.0.1:8000-8002:9000-9002/udp", want: []Port{
+			{HostIP: lo, HostPort: 8000, ContainerPort: 9000, Proto: "udp"},
+			{HostIP: lo, HostPort: 8001, ContainerPort: 9001, Proto: "udp"},
+			{HostIP: lo, HostPort: 8002, ContainerPort: 9002, Proto: "udp"}}},
+		{in: "8000-8001", want: []Port{{ContainerPort: 8000, Proto: "tcp"}, {ContainerPort: 8001, Proto: "tcp"}}},
+		{in: "8000-8001:80", wantErr: "give ranges of one length"},
+		{in: "8000-8002:80-81", wantErr: "host range has 3 ports and the container range 2"},
+		{in: "8002-8000:80-82", wantErr: "ends before it starts"},
+		{in: "8000-x:80-81", wantErr: "host port"},
+		{in: "80-0", wantErr: "container port"},
+	} {
+		got, err := ParsePorts(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParsePorts(%q) error = %v, want one containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParsePorts(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
 func FuzzParsePort(f *testing.F) {
 	for _, s := range []string{"8080:80", "127.0.0.1:1:2/udp", "[::1]:3:4", "::::", "/"} {
 		f.Add(s)

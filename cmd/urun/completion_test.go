@@ -50,7 +50,7 @@ func TestFishCompletionHasEveryFlag(t *testing.T) {
 			t.Errorf("command %s missing", c.name)
 		}
 		for _, f := range c.flags {
-			if !strings.Contains(s, "__fish_seen_subcommand_from "+c.name+"' -l "+f.Name) {
+			if !strings.Contains(s, "__urun_using_cmd "+c.name+"' -l "+f.Name) {
 				t.Errorf("%s --%s missing", c.name, f.Name)
 			}
 		}

@@ -39,7 +39,7 @@ func (n *netFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&n.network, "network", "", "network mode: none (loopback only), host, pasta[:OPTIONS], slirp4netns[:OPTIONS] (default: slirp4netns, or pasta with -p; the one installed; else none), or container:NAME (a running container's)")
 	// docker's older spelling.
 	fs.StringVar(&n.network, "net", "", "the same as --network")
-	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (no HOSTPORT: a free one)")
+	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|udp] (no HOSTPORT: a free one; a range publishes each port)")
 	fs.BoolVarP(&n.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	fs.StringArrayVar(&n.dns, "dns", nil, "DNS server for the container's /etc/resolv.conf")
 	fs.StringArrayVar(&n.addHosts, "add-host", nil, "add NAME:IP to the container's /etc/hosts")
@@ -48,17 +48,19 @@ func (n *netFlags) register(fs *pflag.FlagSet) {
 // parse checks the flags (no I/O but the default mode's probe).
 func (n *netFlags) parse(opts *container.Options) error {
 	for _, s := range n.publish {
-		p, err := netns.ParsePort(s)
+		ps, err := netns.ParsePorts(s)
 		if err != nil {
 			return err
 		}
-		if p.HostPort == 0 {
-			// -p CONTAINERPORT: a free host port, as docker's.
-			if p.HostPort, err = freePort(p.Proto); err != nil {
-				return fmt.Errorf("-p %s: finding a free host port: %w", s, err)
+		for _, p := range ps {
+			if p.HostPort == 0 {
+				// -p CONTAINERPORT: a free host port, as docker's.
+				if p.HostPort, err = freePort(p.Proto); err != nil {
+					return fmt.Errorf("-p %s: finding a free host port: %w", s, err)
+				}
 			}
+			n.ports = append(n.ports, p)
 		}
-		n.ports = append(n.ports, p)
 	}
 	var err error
 	// "bridge" is docker's default network: urun's default plays its role.

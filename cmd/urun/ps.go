@@ -315,15 +315,7 @@ func entryOf(st *container.State) psEntry {
 	if st.Record != "" {
 		// -p/-P as podman prints them: 0.0.0.0:8080->80/tcp, comma-joined.
 		if rec, err := engine.LoadRecord(st.Record); err == nil {
-			var ps []string
-			for _, p := range rec.Network.Ports {
-				ip := "0.0.0.0"
-				if p.HostIP != nil {
-					ip = p.HostIP.String()
-				}
-				ps = append(ps, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Proto))
-			}
-			e.Ports = strings.Join(ps, ", ")
+			e.Ports = engine.PortsColumn(rec.Network.Ports)
 		}
 	}
 	if st.Name != "" {

@@ -3,9 +3,10 @@
 
 TEST_USER=${TEST_USER:-urun-test}
 # Debian packages the suites use; each is a real component, not a mock.
+# (zsh and fish check the completion scripts urun writes.)
 # (libgpgme-dev only lets a plain `go build ./...` work without the
 # Makefile's containers_image_openpgp tag.)
-PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman containerd runc containernetworking-plugins rootlesskit docker-registry skopeo libgpgme-dev"
+PACKAGES="uidmap fuse-overlayfs slirp4netns passt busybox-static procps util-linux iproute2 git podman containerd runc containernetworking-plugins rootlesskit docker-registry skopeo libgpgme-dev zsh fish"
 # The VM suite (tests/vm) boots a debootstrapped Debian under qemu.
 VM_HOST_PACKAGES="qemu-system-x86 debootstrap e2fsprogs"
 

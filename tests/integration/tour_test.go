@@ -267,6 +267,15 @@ func TestReadmeTour(t *testing.T) {
 	}
 }
 
+// interrupt types ^C and waits for the shell's next prompt: what is
+// typed before it may be dropped with the interrupted line's input.
+func interrupt(s *tourShell) {
+	s.t.Helper()
+	from := len(s.text())
+	s.send("\x03")
+	s.waitFor(from, regexp.MustCompile(`\$ `), time.Minute)
+}
+
 // tourSteps knows every line of the Tour, keyed by the line without its
 // comment (so a change to a command needs a look here).
 func tourSteps(t *testing.T, webAddr string) map[string]tourStep {
@@ -312,7 +321,7 @@ func tourSteps(t *testing.T, webAddr string) map[string]tourStep {
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
-				s.send("\x03")
+				interrupt(s)
 			},
 			codes: []int{130},
 		},
@@ -344,7 +353,7 @@ func tourSteps(t *testing.T, webAddr string) map[string]tourStep {
 		`urun logs -f web`: {
 			interact: func(s *tourShell, from int) {
 				waitForProcess(s.t, "logs\x00-f\x00web\x00")
-				s.send("\x03")
+				interrupt(s)
 			},
 			codes: []int{130},
 		},
