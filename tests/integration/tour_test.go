@@ -16,11 +16,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,7 +98,14 @@ func startTourShell(t *testing.T, dir string, env []string) *tourShell {
 	cmd := exec.Command("/bin/sh", "-i")
 	cmd.Dir = dir
 	cmd.Env = append(env, "PS1=$ ", "ENV=")
+	// A test started in the background of a non-interactive shell (as
+	// CI may be) inherits SIGINT ignored; sh keeps an ignored-at-entry
+	// SIGINT ignored and so do its children, and ^C would end nothing.
+	// While Go handles SIGINT, the exec'd shell starts with the default.
+	sigint := make(chan os.Signal, 1)
+	signal.Notify(sigint, syscall.SIGINT)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	signal.Stop(sigint)
 	if err != nil {
 		t.Fatal(err)
 	}
