@@ -88,9 +88,7 @@ func TestCommit(t *testing.T) {
 			t.Errorf("the committed layer's /etc: %v %v, want only group's whiteout", names, err)
 		}
 	}
-	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("system check after commit: %s", r)
-	}
+	checkLayerStore(t, env, "commit")
 
 	// save of the committed image: its three blobs and the parent's.
 	tar := filepath.Join(t.TempDir(), "c.tar")
@@ -354,9 +352,7 @@ func TestCommitBadInput(t *testing.T) {
 			t.Errorf("refused commits left files in the store's tmp: %v", ents)
 		}
 	}
-	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("system check after refused commits: %s", r)
-	}
+	checkLayerStore(t, env, "refused commits")
 }
 
 // kill -9 of urun while its helper commits: containers/storage's check

@@ -55,9 +55,7 @@ func TestLayerStoreSharedBase(t *testing.T) {
 	}
 	mustRunEnv(t, env, "pull", "-q", plus())
 	two := duBytes(graph)
-	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("system check of the layer store: %s", r)
-	}
+	checkLayerStore(t, env, "the pulls")
 	const unique = 4 << 20 // plus's own layer: one 4 MiB file
 	t.Logf("layer store: %d bytes with busybox, %d with plus too (+%d; its own layer %d)", one, two, two-one, unique)
 	if two-one > unique*105/100 {
@@ -249,9 +247,7 @@ func TestLayerStorePullUnpacksWhileCopying(t *testing.T) {
 	if n := len(storedLayers(t, graph)); n != 2 {
 		t.Errorf("layers in the layer store after the pull: %d, want 2", n)
 	}
-	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("urun system check after the pull: %s", r)
-	}
+	checkLayerStore(t, env, "the pull")
 	// A second pull finds the layers stored and unpacks nothing.
 	r = mustRunEnv(t, env, "--debug", "pull", "-q", "--tls-verify=false", ref)
 	if !strings.Contains(r.stderr, "the image's 2 layers are stored") || strings.Contains(r.stderr, "after the copy") {
@@ -268,15 +264,7 @@ func TestLayerStorePullUnpacksWhileCopying(t *testing.T) {
 	top := layers[len(layers)-1]
 	bad := startRegistry(t)
 	badRef := bad.push(t, "plus", "overlap-corrupt")
-	p := filepath.Join(bad.data, "docker", "registry", "v2", "blobs", "sha256", top[:2], top, "data")
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatalf("the registry's copy of the layer: %v", err)
-	}
-	if _, err := f.WriteAt([]byte("this is not the layer that was pushed"), 1000); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	bad.corruptBlob(t, top)
 	before := myProcesses(t)
 	env2 := storeEnv(t)
 	if r := urunEnv(t, env2, "pull", "-q", "--tls-verify=false", badRef); r.code != 125 || !strings.Contains(strings.ToLower(r.stderr), "digest") {
@@ -305,9 +293,7 @@ func TestLayerStoreTagMoves(t *testing.T) {
 	if run.stdout != "4194304\n" || !strings.Contains(run.stderr, "2 layers") {
 		t.Errorf("run of the moved tag from the layer store: %s", run)
 	}
-	if r := mustRunEnv(t, env, "system", "check"); !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("urun system check: %s", r)
-	}
+	checkLayerStore(t, env, "the moved tag's pulls and run")
 }
 
 // containers/storage's check (`urun system check`) is clean on every test
@@ -322,9 +308,7 @@ func TestLayerStoreCheck(t *testing.T) {
 	graph := layerGraph(env)
 	for _, img := range []string{busybox(), hard(), farids(), stacked(), plus(), "oci:" + filepath.Join(imagesDir, "exposed")} {
 		mustRunEnv(t, env, "pull", "-q", img)
-		if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
-			t.Errorf("system check after pulling %s: %s", img, r)
-		}
+		checkLayerStore(t, env, "pulling "+img)
 	}
 	// Layer 2's /data: mtime 0 (mkimage's time), 0755, root.
 	r := mustRunEnv(t, env, "run", "--rm", "--pull=never", "--user", "0:0", "localhost/stacked:latest", "stat", "-c", "%Y %a %u:%g", "/data")
@@ -361,9 +345,7 @@ func TestLayerStoreCheck(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(graph, "urun-pending", third), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("system check of a layer marked pending (an import killed before its fix): %s", r)
-	}
+	checkLayerStore(t, env, "marking a layer pending (an import killed before its fix)")
 	if fi, err := os.Stat(data); err != nil || fi.ModTime().Unix() != 0 {
 		t.Errorf("layer 3's /data after the check finished its fix: %v, %v; want time 0", fi.ModTime(), err)
 	}
@@ -404,7 +386,5 @@ func TestLayerStoreCheck(t *testing.T) {
 	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	if r := urunEnv(t, env, "system", "check"); r.code != 0 || !strings.HasSuffix(r.stdout, ": ok\n") {
-		t.Errorf("system check after putting the file back: %s", r)
-	}
+	checkLayerStore(t, env, "putting the file back")
 }

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -482,7 +481,6 @@ func TestInitBindNotWritable(t *testing.T) {
 type ptyShell struct {
 	t    *testing.T
 	ptmx *os.File
-	cmd  *exec.Cmd
 	out  chan string
 	seen strings.Builder
 	n    int
@@ -490,13 +488,8 @@ type ptyShell struct {
 
 func startPtyShell(t *testing.T) *ptyShell {
 	t.Helper()
-	cmd := exec.Command("/bin/sh", "-i")
-	cmd.Env = append(os.Environ(), "PS1=$ ", "ENV=")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &ptyShell{t: t, ptmx: ptmx, cmd: cmd, out: make(chan string, 64)}
+	ptmx := startPtySh(t, "", os.Environ())
+	s := &ptyShell{t: t, ptmx: ptmx, out: make(chan string, 64)}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -510,11 +503,6 @@ func startPtyShell(t *testing.T) *ptyShell {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		ptmx.Close()
-	})
 	return s
 }
 

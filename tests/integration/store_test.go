@@ -90,6 +90,21 @@ func (r *registry) push(t *testing.T, image, name string) string {
 	return dst
 }
 
+// corruptBlob overwrites bytes in the middle of the registry's copy of a
+// blob, keeping its size: only the digest can tell.
+func (r *registry) corruptBlob(t *testing.T, digest string) {
+	t.Helper()
+	p := filepath.Join(r.data, "docker", "registry", "v2", "blobs", "sha256", digest[:2], digest, "data")
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("the registry's copy of the blob: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("this is not the layer that was pushed"), 1000); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // storeEnv gives a test its own image store. Unpacked files belong to
 // subordinate ids, so the cleanup removes the images with urun rmi (in a
 // mapped user namespace) before the directory goes.
@@ -397,16 +412,7 @@ func TestStoreCorruptBlob(t *testing.T) {
 	reg := startRegistry(t)
 	ref := reg.push(t, "busybox", "corrupt")
 	layer := layerDigest(t, "busybox")
-	p := filepath.Join(reg.data, "docker", "registry", "v2", "blobs", "sha256", layer[:2], layer, "data")
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatalf("the registry's copy of the layer: %v", err)
-	}
-	// Same size, other bytes: only the digest can tell.
-	if _, err := f.WriteAt([]byte("this is not the layer that was pushed"), 1000); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	reg.corruptBlob(t, layer)
 	env := storeEnv(t)
 	r := urunEnv(t, env, "pull", "--tls-verify=false", ref)
 	if r.code != 125 || !strings.Contains(strings.ToLower(r.stderr), "digest") {

@@ -95,20 +95,7 @@ type tourShell struct {
 
 func startTourShell(t *testing.T, dir string, env []string) *tourShell {
 	t.Helper()
-	cmd := exec.Command("/bin/sh", "-i")
-	cmd.Dir = dir
-	cmd.Env = append(env, "PS1=$ ", "ENV=")
-	// A test started in the background of a non-interactive shell (as
-	// CI may be) inherits SIGINT ignored; sh keeps an ignored-at-entry
-	// SIGINT ignored and so do its children, and ^C would end nothing.
-	// While Go handles SIGINT, the exec'd shell starts with the default.
-	sigint := make(chan os.Signal, 1)
-	signal.Notify(sigint, syscall.SIGINT)
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
-	signal.Stop(sigint)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ptmx := startPtySh(t, dir, env)
 	s := &tourShell{t: t, ptmx: ptmx, more: make(chan struct{}, 1)}
 	go func() {
 		buf := make([]byte, 4096)
@@ -126,12 +113,33 @@ func startTourShell(t *testing.T, dir string, env []string) *tourShell {
 			}
 		}
 	}()
+	return s
+}
+
+// startPtySh starts an interactive sh (prompt "$ ") on a pty in dir with
+// env and returns the pty's master; the test's end kills the shell.
+func startPtySh(t *testing.T, dir string, env []string) *os.File {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-i")
+	cmd.Dir = dir
+	cmd.Env = append(env, "PS1=$ ", "ENV=")
+	// A test started in the background of a non-interactive shell (as
+	// CI may be) inherits SIGINT ignored; sh keeps an ignored-at-entry
+	// SIGINT ignored and so do its children, and ^C would end nothing.
+	// While Go handles SIGINT, the exec'd shell starts with the default.
+	sigint := make(chan os.Signal, 1)
+	signal.Notify(sigint, syscall.SIGINT)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	signal.Stop(sigint)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 		ptmx.Close()
 	})
-	return s
+	return ptmx
 }
 
 func (s *tourShell) text() string {
