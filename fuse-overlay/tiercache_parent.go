@@ -97,12 +97,6 @@ func readRecord(data string) TierRecord {
 // size, modification time), whether the FUSE device opens, and the user.
 // fuseDev is the device to check ("" for /dev/fuse).
 func TierKey(data, fuseBin, fuseDev string) string {
-	var u unix.Utsname
-	unix.Uname(&u)
-	var sfs unix.Statfs_t
-	unix.Statfs(data, &sfs)
-	var st unix.Stat_t
-	unix.Stat(data, &st)
 	fuse := "none"
 	if fuseBin != "" {
 		var fst unix.Stat_t
@@ -119,8 +113,20 @@ func TierKey(data, fuseBin, fuseDev string) string {
 	if unix.Access(fuseDev, unix.R_OK|unix.W_OK) != nil {
 		dev = "no"
 	}
-	return fmt.Sprintf("kernel=%s fs=%#x dev=%d uid=%d fuse-overlayfs=%s %s=%s",
-		unix.ByteSliceToString(u.Release[:]), sfs.Type, st.Dev, os.Getuid(), fuse, fuseDev, dev)
+	return fmt.Sprintf("%s fuse-overlayfs=%s %s=%s", HostKey(data), fuse, fuseDev, dev)
+}
+
+// HostKey is what every probe of the data directory depends on: the
+// kernel, the filesystem and device data is on, and the user (the
+// start of TierKey; hostcheck's idmapped-lower probe keys on it too).
+func HostKey(data string) string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	var sfs unix.Statfs_t
+	unix.Statfs(data, &sfs)
+	var st unix.Stat_t
+	unix.Stat(data, &st)
+	return fmt.Sprintf("kernel=%s fs=%#x dev=%d uid=%d", unix.ByteSliceToString(u.Release[:]), sfs.Type, st.Dev, os.Getuid())
 }
 
 // LoadTier returns the record in data when it was made under key.

@@ -10,12 +10,11 @@ package hostcheck
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
+	fuseoverlay "github.com/urun-dev/urun/fuse-overlay"
 )
 
 // IdmapLowerCacheFile is the record's name in the data directory.
@@ -32,13 +31,7 @@ type IdmapLowerRecord struct {
 // IdmapLowerKey is what the answer depends on: the kernel, the user and
 // the filesystem and device the data directory is on.
 func IdmapLowerKey(data string) string {
-	var uts unix.Utsname
-	unix.Uname(&uts)
-	var sfs unix.Statfs_t
-	unix.Statfs(data, &sfs)
-	var st unix.Stat_t
-	unix.Stat(data, &st)
-	return fmt.Sprintf("kernel=%s uid=%d fs=%#x dev=%d data=%s", unix.ByteSliceToString(uts.Release[:]), os.Getuid(), sfs.Type, st.Dev, filepath.Clean(data))
+	return fuseoverlay.HostKey(data) + " data=" + filepath.Clean(data)
 }
 
 // ProbeIdmapLower runs the probe for real: exe's ProbeCommand in a user
