@@ -177,6 +177,8 @@ func Commit(root, ref string, o CommitOptions) (*CommitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	// The new layer is in the layer store: its blob goes.
+	DropStoredBlobs(data, false)
 	return &CommitResult{ID: reply.Digest, Name: full}, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/hostcheck"
 	"github.com/urun-dev/urun/idmap"
@@ -71,6 +73,43 @@ func importLayers(s *store.Store, data string, d store.Digest, maps userns.Maps,
 	return err
 }
 
+// LayerDiffs is store.RootfsOptions.LayerDiffs for the layer store of
+// data: one layer store helper (with the store's own mapping, the
+// default one, whatever the run's is) writes each layer's tar into its
+// pipe, found by diff id (podmanstore.OpDiff).
+func LayerDiffs(data string) func([]digest.Digest, []*os.File) error {
+	return func(diffIDs []digest.Digest, w []*os.File) error {
+		maps, err := userns.ResolveMaps(idmap.ModeAuto, false)
+		if err == nil && !LayerStoreMaps(maps) {
+			err = errors.New("the layer store needs your subordinate ids (the mapping its files were stored with): see 'urun doctor'")
+		}
+		helper, herr := ImageHelper()
+		req, rerr := layerRequest(data, podmanstore.Request{Op: podmanstore.OpDiff})
+		if err = errors.Join(err, herr, rerr); err != nil {
+			for _, f := range w {
+				f.Close()
+			}
+			return err
+		}
+		for _, d := range diffIDs {
+			req.Layers = append(req.Layers, podmanstore.PlannedLayer{DiffID: d.String()})
+		}
+		_, err = podmanstore.CallFiles(helper, maps, req, w)
+		return err
+	}
+}
+
+// DropStoredBlobs removes the layer blobs of data's OCI layout whose
+// layers the layer store holds (store.DropStoredBlobs); a failure is
+// noted, never the command's: a blob left is harmless and the next
+// write command removes it.
+func DropStoredBlobs(data string, debug bool) {
+	n, err := store.DropStoredBlobs(data)
+	if debug && (n > 0 || err != nil) {
+		fmt.Fprintf(os.Stderr, "urun: layer store: removed %d layer blobs it holds unpacked (err: %v)\n", n, err)
+	}
+}
+
 // unstorableMark is where importLayers notes that image d failed.
 func unstorableMark(data string, d store.Digest) string {
 	return filepath.Join(store.LayerStoreDir(data), "urun-unstorable", d.Encoded())
@@ -99,6 +138,7 @@ func ImageLayers(s *store.Store, img *store.Image, data string, maps userns.Maps
 	if errors.Is(err, store.ErrNotInLayerStore) {
 		if err = importLayers(s, data, img.Digest, maps, true); err == nil {
 			dirs, _, err = store.LayerStack(graph, id)
+			DropStoredBlobs(data, debug)
 		}
 	}
 	if err != nil {
@@ -167,6 +207,9 @@ func ForgetLayers(root, data string, d store.Digest, maps userns.Maps) error {
 		}
 	}
 	_, err = CallLayerStore(data, maps, podmanstore.Request{Op: podmanstore.OpForget, Image: d.String(), Live: live})
+	// A store pulled by an older urun kept every layer blob: rmi, as
+	// every write, removes the ones the layer store holds.
+	DropStoredBlobs(data, false)
 	return err
 }
 
@@ -185,6 +228,9 @@ func UnpackAtPull(s *store.Store, img *store.Image, quiet, debug bool) {
 	if err != nil || !LayerStoreMaps(maps) || os.Getenv("URUN_LAYER_STORE") == "0" {
 		return
 	}
+	// Once its layers are stored, the image's layer blobs go (and the
+	// ones an older urun or a kill left).
+	defer DropStoredBlobs(data, debug)
 	if dirs, _, err := store.LayerStack(store.LayerStoreDir(data), img.Manifest.Config.Digest.Encoded()); err == nil {
 		if debug {
 			fmt.Fprintf(os.Stderr, "urun: layer store: the image's %d layers are stored (unpacked while it was copied, or by an earlier pull)\n", len(dirs))

@@ -50,6 +50,13 @@ type Layer struct {
 	Digest    digest.Digest
 	MediaType string
 	Size      int64
+	// DiffID is the digest of the layer's uncompressed tar (the config's
+	// diff_id).
+	DiffID digest.Digest `json:"diffID,omitempty"`
+	// FD, when not 0, is the descriptor (in the unpack helper) from which
+	// the layer's uncompressed tar comes instead of its blob: the layer
+	// store's copy, where the blob was dropped (blobsweep.go).
+	FD int `json:"fd,omitempty"`
 }
 
 // ParseOCIRef splits "oci:DIR[:TAG]" into the layout directory and tag
@@ -108,7 +115,7 @@ func openManifest(ref, dir string, desc v1.Descriptor) (*Image, error) {
 	if len(img.Config.RootFS.DiffIDs) != len(img.Manifest.Layers) {
 		return nil, fmt.Errorf("image config lists %d layers, the manifest %d", len(img.Config.RootFS.DiffIDs), len(img.Manifest.Layers))
 	}
-	for _, l := range img.Manifest.Layers {
+	for i, l := range img.Manifest.Layers {
 		p, err := blobPath(dir, l.Digest)
 		if err != nil {
 			return nil, err
@@ -119,7 +126,7 @@ func openManifest(ref, dir string, desc v1.Descriptor) (*Image, error) {
 		default:
 			return nil, fmt.Errorf("layer %s has media type %q, which urun cannot unpack", l.Digest, l.MediaType)
 		}
-		img.Layers = append(img.Layers, Layer{Layout: dir, Path: p, Digest: l.Digest, MediaType: l.MediaType, Size: l.Size})
+		img.Layers = append(img.Layers, Layer{Layout: dir, Path: p, Digest: l.Digest, MediaType: l.MediaType, Size: l.Size, DiffID: img.Config.RootFS.DiffIDs[i]})
 	}
 	return img, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/userns"
@@ -62,6 +63,11 @@ type RootfsOptions struct {
 	SquashIDs bool
 	// Warn receives one line when the opt-in changed owners.
 	Warn func(string)
+	// LayerDiffs writes the uncompressed tar of the layer with each diff
+	// id to the pipe of the same index, from the layer store, and closes
+	// them (engine.LayerDiffs): the source of the layers whose blobs were
+	// dropped because the layer store holds them (blobsweep.go).
+	LayerDiffs func(diffIDs []digest.Digest, w []*os.File) error
 }
 
 // Rootfs returns the directory holding img's files as the container with
@@ -98,9 +104,52 @@ func RootfsWith(img *Image, maps userns.Maps, dataDir, helperExe string, o Rootf
 		return p, nil // another urun finished it while we waited
 	}
 	partial := final + ".partial"
-	req := UnpackRequest{Dir: partial, Layers: img.Layers, SquashIDs: len(maps.UID) == 1 && maps.UID[0].Size == 1}
+	req := UnpackRequest{Dir: partial, Layers: append([]Layer{}, img.Layers...), SquashIDs: len(maps.UID) == 1 && maps.UID[0].Size == 1}
 	req.SquashUnmapped = o.SquashIDs && !req.SquashIDs
-	res, err := unpackResult(req, maps, helperExe)
+	// A layer whose blob was dropped comes from the layer store, through
+	// a pipe per layer: the layer store helper (with the store's mapping)
+	// writes, the unpack helper (with this run's) reads.
+	var diffIDs []digest.Digest
+	var readEnds, writeEnds []*os.File
+	defer func() {
+		for _, f := range append(readEnds, writeEnds...) {
+			f.Close()
+		}
+	}()
+	for i := range req.Layers {
+		if !req.Layers[i].BlobMissing() {
+			continue
+		}
+		if o.LayerDiffs == nil {
+			return "", fmt.Errorf("layer %s of %s has no blob and no layer store to read it from: pull the image again", req.Layers[i].Digest, img.Ref)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return "", err
+		}
+		// The unpack helper's descriptors 4, 5, … (3 is its socket).
+		req.Layers[i].FD = 4 + len(readEnds)
+		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
+		diffIDs = append(diffIDs, req.Layers[i].DiffID)
+	}
+	diffErr := make(chan error, 1)
+	if len(diffIDs) > 0 {
+		w := writeEnds
+		writeEnds = nil // closed by LayerDiffs
+		go func() { diffErr <- o.LayerDiffs(diffIDs, w) }()
+	}
+	res, err := unpackResultFiles(req, maps, helperExe, readEnds)
+	readEnds = nil // closed once the helper has them
+	if len(diffIDs) > 0 {
+		derr := <-diffErr
+		if err != nil && derr != nil {
+			// The writer's failure is the cause; the reader's is its
+			// truncated stream (or, the other way round, a broken pipe).
+			err = fmt.Errorf("%w (reading the layer store: %v)", err, derr)
+		} else if derr != nil {
+			err = fmt.Errorf("reading layers from the layer store: %w", derr)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -154,7 +203,14 @@ func runUnpack(req UnpackRequest, maps userns.Maps, helperExe string) error {
 
 // unpackResult is runUnpack returning the helper's answer.
 func unpackResult(req UnpackRequest, maps userns.Maps, helperExe string) (res UnpackResult, err error) {
+	return unpackResultFiles(req, maps, helperExe, nil)
+}
+
+// unpackResultFiles is unpackResult passing files (descriptors 4, 5, …
+// in the helper), which it closes once the helper holds them.
+func unpackResultFiles(req UnpackRequest, maps userns.Maps, helperExe string, files []*os.File) (res UnpackResult, err error) {
 	child, err := userns.Start(userns.Config{
+		ExtraFiles: files,
 		Path:       helperExe,
 		Args:       []string{"urun", UnpackCommand},
 		Env:        []string{},
@@ -163,6 +219,9 @@ func unpackResult(req UnpackRequest, maps userns.Maps, helperExe string) (res Un
 		UseHelpers: maps.UseHelpers,
 		Stderr:     os.Stderr,
 	})
+	for _, f := range files {
+		f.Close()
+	}
 	if err != nil {
 		return res, fmt.Errorf("starting the unpack helper: %w", err)
 	}

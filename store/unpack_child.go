@@ -3,10 +3,12 @@ package store
 import (
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/idtools"
@@ -135,20 +137,34 @@ func quietStderr() (func(), error) {
 // With maps it also reports the first file whose owner maps does not
 // hold, and how many there are.
 func applyLayer(dir string, l Layer, opts *archive.TarOptions, maps *nsMaps) (first *unmappedFile, n int, err error) {
-	f, err := openBlob(l.Layout, l.Digest)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	// At most the size the manifest gives is read, and hashed as it is:
-	// the last read fails on a mismatch, before the unpacker sees EOF.
-	r, err := newVerifiedReader(f, l.Digest, l.Size)
-	if err != nil {
-		return nil, 0, err
-	}
-	tr, err := archive.DecompressStream(r)
-	if err != nil {
-		return nil, 0, fmt.Errorf("decompressing layer %s: %w", l.Digest, err)
+	var r io.Reader
+	var tr io.ReadCloser
+	if l.FD != 0 {
+		// The layer store's copy of the layer, uncompressed, from the
+		// layer store helper (LayerDiffs): checked against the diff id.
+		f := os.NewFile(uintptr(l.FD), "layer-"+l.DiffID.Encoded())
+		defer f.Close()
+		if l.DiffID.Validate() != nil {
+			return nil, 0, fmt.Errorf("layer %s: no diff id to check its tar against", l.Digest)
+		}
+		r = &streamVerifier{r: f, h: l.DiffID.Algorithm().Hash(), d: l.DiffID}
+		tr = io.NopCloser(r)
+	} else {
+		f, err := openBlob(l.Layout, l.Digest)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer f.Close()
+		// At most the size the manifest gives is read, and hashed as it is:
+		// the last read fails on a mismatch, before the unpacker sees EOF.
+		v, err := newVerifiedReader(f, l.Digest, l.Size)
+		if err != nil {
+			return nil, 0, err
+		}
+		r = v
+		if tr, err = archive.DecompressStream(r); err != nil {
+			return nil, 0, fmt.Errorf("decompressing layer %s: %w", l.Digest, err)
+		}
 	}
 	defer tr.Close()
 	var layer io.Reader = tr
@@ -195,4 +211,23 @@ func probeOwners(dir string, uid, gid int) (res UnpackResult, err error) {
 		return res, fmt.Errorf("probing %s: %w", dir, chown)
 	}
 	return res, nil
+}
+
+// streamVerifier hashes a stream of unknown length; the read that meets
+// its end fails instead of returning io.EOF when the digest differs.
+type streamVerifier struct {
+	r io.Reader
+	h hash.Hash
+	d digest.Digest
+}
+
+func (v *streamVerifier) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	if err == io.EOF {
+		if got := digest.NewDigest(v.d.Algorithm(), v.h); got != v.d {
+			return n, fmt.Errorf("layer %s from the layer store is %s: the layer store is damaged, run urun system check", v.d, got)
+		}
+	}
+	return n, err
 }

@@ -7,8 +7,10 @@ package main
 // library's locks, in the layout podman reads with --root.
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,11 +21,16 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
+	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/types"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
+	"github.com/urun-dev/urun/store/transfer"
 )
 
 func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
@@ -54,6 +61,10 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 		reply.ImageID, reply.Digest, err = commitImage(s, req.Commit, req.Image)
 	case podmanstore.OpCheck:
 		reply.Problems, err = check(s, req.Repair)
+	case podmanstore.OpDiff:
+		err = writeDiffs(s, req.Layers)
+	case podmanstore.OpSave, podmanstore.OpPush:
+		reply.Digest, err = transferOut(s, req.Op, req.Transfer)
 	default:
 		err = fmt.Errorf("layer store: unknown operation %q", req.Op)
 	}
@@ -130,7 +141,7 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 				return "", err
 			}
 		}
-		b, err := store.OpenLayerBlob(l)
+		b, err := openLayer(s, l, diffIDs[i])
 		if err != nil {
 			return "", err
 		}
@@ -426,4 +437,140 @@ func check(s storage.Store, repair bool) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// layerSource is a layer's tar for PutLayer: its blob, or where the
+// blob was dropped (store/blobsweep.go), the layer store's own copy of
+// the same content on another parent, uncompressed.
+type layerSource interface {
+	Read([]byte) (int, error)
+	Finish() error
+	Close() error
+}
+
+// openLayer opens l's blob, or the uncompressed tar of a complete layer
+// of s with diff id diffID when the blob is gone.
+func openLayer(s storage.Store, l store.Layer, diffID digest.Digest) (layerSource, error) {
+	b, err := store.OpenLayerBlob(l)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return b, err
+	}
+	rc, derr := diffOf(s, diffID)
+	if derr != nil {
+		return nil, fmt.Errorf("%w (and the layer store has no copy: %v): pull the image again", err, derr)
+	}
+	// Diff holds the layer store's lock until it is closed, and PutLayer
+	// takes it: the tar goes through an unnamed temporary file first.
+	f, err := os.CreateTemp(s.GraphRoot(), "urun-diff-")
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	os.Remove(f.Name())
+	_, err = io.Copy(f, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading layer %s from the layer store: %w", diffID, err)
+	}
+	return &diffSource{f}, nil
+}
+
+type diffSource struct{ *os.File }
+
+// Finish: PutLayer checks the uncompressed digest against the diff id.
+func (d *diffSource) Finish() error {
+	_, err := io.Copy(io.Discard, d.File)
+	return err
+}
+
+// diffOf is the uncompressed tar of a complete layer with diff id d:
+// containers/storage's Diff, which reassembles it from the layer's
+// tar-split and files bit for bit.
+func diffOf(s storage.Store, d digest.Digest) (io.ReadCloser, error) {
+	layers, err := s.LayersByUncompressedDigest(d)
+	if err != nil {
+		return nil, fmt.Errorf("no layer with diff id %s: %w", d, err)
+	}
+	for _, l := range layers {
+		if l.Flags["incomplete"] != nil || len(l.UIDMap) > 0 || len(l.GIDMap) > 0 {
+			continue
+		}
+		if _, err := os.Stat(pendingMark(s, l.ID)); err == nil {
+			continue
+		}
+		unc := archive.Uncompressed
+		return s.Diff("", l.ID, &storage.DiffOptions{Compression: &unc})
+	}
+	return nil, fmt.Errorf("no complete layer with diff id %s", d)
+}
+
+// writeDiffs is OpDiff: layer i's tar to descriptor 4+i (passed by
+// podmanstore.CallFiles), each closed when written.
+func writeDiffs(s storage.Store, layers []podmanstore.PlannedLayer) error {
+	files := make([]*os.File, len(layers))
+	for i := range layers {
+		files[i] = os.NewFile(uintptr(4+i), fmt.Sprintf("diff-%d", i))
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for i, l := range layers {
+		d, err := digest.Parse(l.DiffID)
+		if err != nil {
+			return fmt.Errorf("diff: layer %q: %w", l.DiffID, err)
+		}
+		rc, err := diffOf(s, d)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(files[i], rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("writing layer %s: %w", d, err)
+		}
+		files[i].Close()
+	}
+	return nil
+}
+
+// transferOut is OpSave and OpPush: the copy reads the image from the
+// layer store through image/v5's containers-storage transport, as
+// podman push and save do (each layer the store's Diff; registries get
+// it gzip-compressed again, archives uncompressed). For OpPush it
+// returns the registry's manifest digest.
+func transferOut(s storage.Store, op string, t *podmanstore.TransferRequest) (string, error) {
+	if t == nil || t.ImageID == "" || t.Name == "" {
+		return "", errors.New("save or push request without its image")
+	}
+	// By its manifest digest, so the copy starts from the manifest urun's
+	// index names (an image id may have several).
+	var named reference.Named
+	if n, err := reference.ParseNormalizedNamed(t.Name); err == nil && t.ManifestDigest != "" {
+		if d, err := digest.Parse(t.ManifestDigest); err == nil {
+			named, _ = reference.WithDigest(reference.TrimNamed(n), d)
+		}
+	}
+	src, err := istorage.Transport.NewStoreReference(s, named, t.ImageID)
+	if err != nil {
+		return "", err
+	}
+	o := transfer.TransferOptions{TLSVerify: t.TLSVerify, AuthFile: t.AuthFile, BlobInfoCacheDir: t.BlobInfoCacheDir}
+	if !t.Quiet {
+		o.Progress = os.Stderr
+	}
+	logrus.SetOutput(os.Stderr)
+	defer logrus.SetOutput(io.Discard)
+	ctx := context.Background()
+	if op == podmanstore.OpSave {
+		return "", transfer.SaveRef(ctx, src, t.Name, t.File, t.Format, o)
+	}
+	return transfer.PushRef(ctx, src, t.Name, t.Dest, o)
 }

@@ -106,11 +106,21 @@ func run(args []string) error {
 		}
 		name, err = transfer.Load(ctx, s, rest[0], override, o)
 	case args[0] == "save" && len(rest) == 2:
+		if t, ok := fromLayerStore(s, rest[1], o); ok {
+			t.File, t.Format = rest[0], *format
+			_, err := outOfLayerStore(*dir, podmanstore.OpSave, t)
+			return err
+		}
 		return transfer.Save(ctx, s, rest[1], rest[0], *format, o)
 	case args[0] == "push" && (len(rest) == 1 || len(rest) == 2):
 		dest := ""
 		if len(rest) == 2 {
 			dest = rest[1]
+		}
+		if t, ok := fromLayerStore(s, rest[0], o); ok {
+			t.Dest = dest
+			name, err = outOfLayerStore(*dir, podmanstore.OpPush, t)
+			break
 		}
 		name, err = transfer.Push(ctx, s, rest[0], dest, o)
 	case args[0] == "login" && len(rest) == 1:
@@ -129,6 +139,12 @@ func run(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if args[0] == "pull" || args[0] == "load" {
+		// The layers this copy brought are unpacked by now (overlap):
+		// their blobs go. Where the import comes after (urun's
+		// UnpackAtPull), urun removes them then.
+		store.DropStoredBlobs(*dir)
 	}
 	fmt.Println(name)
 	return nil

@@ -329,7 +329,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			}
 			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
 				fmt.Fprintln(os.Stderr, "urun: warning:", w)
-			}}); err != nil {
+			}, LayerDiffs: engine.LayerDiffs(data)}); err != nil {
 				return err
 			}
 			f.image.Rootfs = rootDir

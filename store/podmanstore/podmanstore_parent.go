@@ -82,6 +82,17 @@ const (
 	// in the layer store (only the new layer is unpacked). Reply.ImageID
 	// is the layer store's id, Reply.Digest the manifest digest.
 	OpCommit = "commit"
+	// OpDiff writes the uncompressed tar of each of Layers (found by its
+	// DiffID: any complete layer with that content) to the helper's
+	// descriptor 4+i, closing each when done: the per-mapping trees'
+	// source where a layer's blob was dropped (store/blobsweep.go).
+	OpDiff = "diff"
+	// OpSave and OpPush copy an image of the layer store (Transfer) to
+	// an archive or a registry, with image/v5's containers-storage
+	// transport as the source: each layer is the layer store's Diff,
+	// compressed again where the destination wants it.
+	OpSave = "save"
+	OpPush = "push"
 )
 
 // CommitRequest is OpCommit's input; engine/commit.go fills it in.
@@ -170,6 +181,27 @@ type Request struct {
 	WaitFor string         `json:"waitFor,omitempty"`
 	// Commit is OpCommit's input.
 	Commit *CommitRequest `json:"commit,omitempty"`
+	// Transfer is OpSave's and OpPush's input.
+	Transfer *TransferRequest `json:"transfer,omitempty"`
+}
+
+// TransferRequest is what OpSave and OpPush copy: the layer store's image
+// ImageID (its config digest, hex) under the full name Name, to File in
+// Format (OpSave) or to the registry name Dest (OpPush).
+type TransferRequest struct {
+	ImageID string `json:"imageID"`
+	// ManifestDigest is the manifest of urun's index (the layer store
+	// keeps each under "manifest-DIGEST").
+	ManifestDigest string `json:"manifestDigest,omitempty"`
+	Name           string `json:"name"`
+	File           string `json:"file,omitempty"`
+	Format         string `json:"format,omitempty"`
+	Dest           string `json:"dest,omitempty"`
+	TLSVerify      bool   `json:"tlsVerify"`
+	AuthFile       string `json:"authFile,omitempty"`
+	Quiet          bool   `json:"quiet,omitempty"`
+	// BlobInfoCacheDir as transfer.TransferOptions has it.
+	BlobInfoCacheDir string `json:"blobInfoCacheDir,omitempty"`
 }
 
 // ImportNameFile is the file in OpImportLayers' WaitFor directory that
@@ -221,6 +253,19 @@ type Marker struct {
 // Call runs the helper at helper in a user namespace with maps (which
 // must be podman's: see CheckMaps) and returns its reply.
 func Call(helper string, maps userns.Maps, req Request) (*Reply, error) {
+	return CallFiles(helper, maps, req, nil)
+}
+
+// CallFiles is Call passing files to the helper (descriptors 4, 5, … in
+// it, in order: OpDiff's pipes). The parent's copies are closed once the
+// helper holds them, so a pipe's reader sees its end when the helper
+// closes it.
+func CallFiles(helper string, maps userns.Maps, req Request, files []*os.File) (*Reply, error) {
+	closeFiles := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
 	env := append(os.Environ(),
 		// containers/storage decides rootless paths (graphroot under
 		// $XDG_DATA_HOME, runroot under $XDG_RUNTIME_DIR, the user's
@@ -241,14 +286,17 @@ func Call(helper string, maps userns.Maps, req Request) (*Reply, error) {
 		GIDMap:     maps.GID,
 		UseHelpers: maps.UseHelpers,
 		Stderr:     os.Stderr,
+		ExtraFiles: files,
 	})
+	closeFiles()
 	if err != nil {
 		return nil, fmt.Errorf("starting the podman store helper: %w", err)
 	}
 	var reply Reply
 	timeout := helperTimeout
-	if req.Pull != nil {
-		// A pull takes as long as the network does; its progress shows.
+	if req.Pull != nil || req.Transfer != nil || req.Op == OpDiff {
+		// A pull or push takes as long as the network does; its
+		// progress shows. A diff goes at the pace of its reader.
 		timeout = pullTimeout
 	}
 	err = child.Call(MsgRequest, req, MsgReply, timeout, &reply)

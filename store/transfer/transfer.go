@@ -414,6 +414,12 @@ func Save(ctx context.Context, s *store.Store, name, file, format string, o Tran
 	if err != nil {
 		return err
 	}
+	return SaveRef(ctx, src, full, file, format, o)
+}
+
+// SaveRef is Save of the image src (urun's layout, or the layer store
+// through image/v5's containers-storage transport) named full.
+func SaveRef(ctx context.Context, src types.ImageReference, full, file, format string, o TransferOptions) error {
 	named, err := reference.ParseNormalizedNamed(full)
 	if err != nil {
 		return err
@@ -461,6 +467,12 @@ func Push(ctx context.Context, s *store.Store, name, dest string, o TransferOpti
 	if err != nil {
 		return "", err
 	}
+	return PushRef(ctx, src, full, dest, o)
+}
+
+// PushRef is Push of the image src (urun's layout, or the layer store)
+// named full.
+func PushRef(ctx context.Context, src types.ImageReference, full, dest string, o TransferOptions) (string, error) {
 	if dest == "" {
 		dest = full
 	}

@@ -49,17 +49,29 @@ func TestLayerStoreSharedBase(t *testing.T) {
 	env := storeEnv(t)
 	graph := layerGraph(env)
 	mustRunEnv(t, env, "pull", "-q", busybox())
-	one := duBytes(graph)
+	one, dataOne := duBytes(graph), duBytes(dataDir(env))
 	if n := len(storedLayers(t, graph)); n != 1 {
 		t.Fatalf("layers after pulling busybox: %d, want 1", n)
 	}
 	mustRunEnv(t, env, "pull", "-q", plus())
-	two := duBytes(graph)
+	two, dataTwo := duBytes(graph), duBytes(dataDir(env))
 	checkLayerStore(t, env, "the pulls")
 	const unique = 4 << 20 // plus's own layer: one 4 MiB file
 	t.Logf("layer store: %d bytes with busybox, %d with plus too (+%d; its own layer %d)", one, two, two-one, unique)
+	t.Logf("data directory: %d bytes with busybox, %d with plus too (+%d)", dataOne, dataTwo, dataTwo-dataOne)
 	if two-one > unique*105/100 {
 		t.Errorf("the second image on the same base grew the store by %d bytes, want ≤ its own layer (%d) + 5%%", two-one, unique)
+	}
+	// Each layer once: no compressed copy beside the layer store
+	// (manifests and configs stay).
+	if dataTwo-dataOne > unique*105/100 {
+		t.Errorf("the second image on the same base grew the data directory by %d bytes, want ≤ its own layer (%d) + 5%%", dataTwo-dataOne, unique)
+	}
+	if l := layerBlobs(t, env); len(l) != 0 {
+		t.Errorf("layer blobs in images/blobs after the pulls: %v", l)
+	}
+	if n := len(storeBlobs(t, env)); n != 4 {
+		t.Errorf("blobs in images/blobs: %d, want 4 (two manifests, two configs)", n)
 	}
 	if n := len(storedLayers(t, graph)); n != 2 {
 		t.Errorf("layers after pulling plus: %d, want 2 (the base once)", n)

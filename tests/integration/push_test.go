@@ -17,6 +17,10 @@ func TestPushPullRoundTrip(t *testing.T) {
 	local := "localhost/busybox:latest"
 	dest := reg.addr + "/pushed/busybox:1"
 
+	if l := layerBlobs(t, env); len(l) != 0 {
+		t.Fatalf("layer blobs after the pull: %v (the layer store holds them)", l)
+	}
+	// The layer comes from the layer store, compressed again.
 	r := mustRunEnv(t, env, "push", "--tls-verify=false", local, dest)
 	digest := strings.TrimSpace(r.stdout)
 	if !strings.HasPrefix(digest, "sha256:") || !strings.Contains(r.stderr, "Copying blob") {
@@ -33,6 +37,14 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 	if out := mustRunEnv(t, other, "run", "--pull=never", dest, "echo", "pushed").stdout; out != "pushed\n" {
 		t.Errorf("run of the pushed image printed %q", out)
+	}
+	// The same content: diff ids and files as the original.
+	if a, b := diffIDs(t, env, local), diffIDs(t, other, dest); a != b {
+		t.Errorf("diff ids: pushed image %s, original %s", b, a)
+	}
+	sum := "find /bin -type f -exec md5sum {} + | sort | md5sum"
+	if a, b := mustRunEnv(t, env, "run", "--pull=never", local, "sh", "-c", sum).stdout, mustRunEnv(t, other, "run", "--pull=never", dest, "sh", "-c", sum).stdout; a != b {
+		t.Errorf("files of the pushed image differ from the original's: %s vs %s", b, a)
 	}
 
 	// Again, with the transport spelled out: the same manifest.

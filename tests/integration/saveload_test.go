@@ -33,6 +33,10 @@ func TestSaveLoadWithPodman(t *testing.T) {
 	if r := sh(`urun pull -q --tls-verify=false $IMG >/dev/null && pod pull -q --tls-verify=false $IMG >/dev/null`); r.code != 0 {
 		t.Fatalf("pulling: %s", r)
 	}
+	// save reads the layers from the layer store: the blobs are gone.
+	if l := layerBlobs(t, []string{"XDG_DATA_HOME=" + filepath.Dir(data)}); len(l) != 0 {
+		t.Fatalf("layer blobs after the pull: %v", l)
+	}
 	for _, c := range []struct{ name, script string }{
 		{"urun stdout to podman stdin", `urun save $IMG > a.tar && pod rmi -f $IMG >/dev/null && pod load < a.tar && pod run --rm $IMG echo ran`},
 		{"urun -o oci-archive to podman -i", `urun save --format oci-archive -o o.tar $IMG && pod rmi -f $IMG >/dev/null && pod load -i o.tar && pod run --rm $IMG echo ran`},
