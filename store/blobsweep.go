@@ -23,13 +23,14 @@ import (
 
 // lsLayerDigests are the digests of a layers.json entry.
 type lsLayerDigests struct {
-	ID           string         `json:"id"`
-	Parent       string         `json:"parent,omitempty"`
-	Flags        map[string]any `json:"flags,omitempty"`
-	UIDMap       []any          `json:"uidmap,omitempty"`
-	GIDMap       []any          `json:"gidmap,omitempty"`
-	Compressed   digest.Digest  `json:"compressed-diff-digest,omitempty"`
-	Uncompressed digest.Digest  `json:"diff-digest,omitempty"`
+	ID             string         `json:"id"`
+	Parent         string         `json:"parent,omitempty"`
+	Flags          map[string]any `json:"flags,omitempty"`
+	UIDMap         []any          `json:"uidmap,omitempty"`
+	GIDMap         []any          `json:"gidmap,omitempty"`
+	Compressed     digest.Digest  `json:"compressed-diff-digest,omitempty"`
+	CompressedSize int64          `json:"compressed-size,omitempty"`
+	Uncompressed   digest.Digest  `json:"diff-digest,omitempty"`
 }
 
 // PendingDir is where the layer store's import marks a layer whose
@@ -41,6 +42,35 @@ func PendingDir(graph string) string { return filepath.Join(graph, "urun-pending
 // chain, not flagged incomplete, not marked pending, stored with the
 // default mapping, and with its uncompressed digest recorded.
 func StoredBlobs(graph, layout string) ([]digest.Digest, error) {
+	held, err := storedLayerBlobs(graph)
+	if err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for d := range held {
+		if _, err := os.Lstat(filepath.Join(layout, "blobs", d.Algorithm().String(), d.Encoded())); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// StoredLayerBlob says whether the layer store at graph holds, complete,
+// a layer whose compressed blob was d, and that blob's size: a pull
+// need not download it again (store/transfer's copy counts it as
+// present).
+func StoredLayerBlob(graph string, d digest.Digest) (int64, bool) {
+	held, err := storedLayerBlobs(graph)
+	if err != nil {
+		return 0, false
+	}
+	size, ok := held[d]
+	return size, ok
+}
+
+// storedLayerBlobs maps the compressed digest of each complete layer of
+// the layer store at graph (as StoredBlobs counts them) to its size.
+func storedLayerBlobs(graph string) (map[digest.Digest]int64, error) {
 	var images []lsImage
 	if err := readLocked(filepath.Join(graph, "overlay-images"), "images.json", &images); err != nil {
 		if errors.Is(err, ErrNotInLayerStore) {
@@ -70,21 +100,16 @@ func StoredBlobs(graph, layout string) ([]digest.Digest, error) {
 			}
 		}
 	}
-	var out []digest.Digest
-	seen := map[digest.Digest]bool{}
+	out := map[digest.Digest]int64{}
 	for _, l := range layers {
 		if !used[l.ID] || l.Flags["incomplete"] != nil || len(l.UIDMap) > 0 || len(l.GIDMap) > 0 ||
-			l.Compressed == "" || l.Uncompressed == "" || seen[l.Compressed] || l.Compressed.Validate() != nil {
+			l.Compressed == "" || l.Uncompressed == "" || l.Compressed.Validate() != nil {
 			continue
 		}
 		if _, err := os.Lstat(filepath.Join(PendingDir(graph), l.ID)); err == nil {
 			continue
 		}
-		if _, err := os.Lstat(filepath.Join(layout, "blobs", l.Compressed.Algorithm().String(), l.Compressed.Encoded())); err != nil {
-			continue
-		}
-		seen[l.Compressed] = true
-		out = append(out, l.Compressed)
+		out[l.Compressed] = l.CompressedSize
 	}
 	return out, nil
 }

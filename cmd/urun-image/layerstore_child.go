@@ -228,6 +228,12 @@ func importPlanned(s storage.Store, req podmanstore.Request) (string, error) {
 			if _, err := os.Lstat(p); err == nil {
 				return nil
 			}
+			if _, err := os.Lstat(filepath.Join(req.WaitFor, podmanstore.ImportNameFile)); err == nil {
+				// The copy is done without the blob: the layer store
+				// held it (on another parent), and openLayer reads the
+				// layer store's copy.
+				return nil
+			}
 			if _, err := os.Stat(req.WaitFor); err != nil {
 				return fmt.Errorf("the pull ended before layer %s arrived", l.Digest)
 			}

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
@@ -336,9 +337,14 @@ func copyIn(ctx context.Context, s *store.Store, src types.ImageReference, name 
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	dst, err := layout.NewReference(tmp, "")
+	layoutRef, err := layout.NewReference(tmp, "")
 	if err != nil {
 		return err
+	}
+	var dst types.ImageReference = layoutRef
+	if os.Getenv("URUN_LAYER_STORE") != "0" {
+		graph := store.LayerStoreDir(filepath.Dir(s.Dir))
+		dst = storedLayerRef{ImageReference: layoutRef, stored: func(d digest.Digest) (int64, bool) { return store.StoredLayerBlob(graph, d) }}
 	}
 	policy, err := policyContext()
 	if err != nil {
@@ -539,4 +545,39 @@ func explainCopyError(verb, name string, err error) error {
 		return fmt.Errorf("%s %s: a blob does not match its digest, nothing was stored: %w", verb, name, err)
 	}
 	return fmt.Errorf("%s %s: %w", verb, name, err)
+}
+
+// storedLayerRef is the OCI layout destination of a pull into urun's
+// store, where a layer blob whose layer the layer store holds counts as
+// present: the layer store keeps the layer instead of its blob
+// (store/blobsweep.go), and a re-pull (run --pull=always) downloads only
+// what it lacks. A layer held on another parent is unpacked from the
+// layer store's copy (cmd/urun-image/layerstore_child.go, openLayer).
+type storedLayerRef struct {
+	types.ImageReference
+	stored func(digest.Digest) (int64, bool)
+}
+
+func (r storedLayerRef) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
+	d, err := r.ImageReference.NewImageDestination(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	// Only the public interface: image/v5 wraps it and asks TryReusingBlob.
+	return &storedLayerDest{ImageDestination: d, stored: r.stored}, nil
+}
+
+type storedLayerDest struct {
+	types.ImageDestination
+	stored func(digest.Digest) (int64, bool)
+}
+
+func (d *storedLayerDest) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
+	if size, ok := d.stored(info.Digest); ok && (info.Size <= 0 || size <= 0 || info.Size == size) {
+		if size <= 0 {
+			size = info.Size
+		}
+		return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
+	}
+	return d.ImageDestination.TryReusingBlob(ctx, info, cache, canSubstitute)
 }

@@ -178,3 +178,38 @@ func TestLayerStoreBlobsKilled(t *testing.T) {
 	}
 	t.Logf("%d of 5 kills left layer blobs for the next command", left)
 }
+
+// A pull of an image whose layers the layer store holds downloads no
+// layer again (its blob is gone, the layer is there): the registry's
+// copies of both layers are corrupted after the first pull, and the
+// second pull (which would fail on a digest mismatch if it fetched one)
+// gives the same image; no layer blob is left.
+func TestLayerStoreBlobsRepull(t *testing.T) {
+	reg := startRegistry(t)
+	ref := reg.push(t, "plus", "test/plus:1")
+	env := storeEnv(t)
+	first := mustRunEnv(t, env, "pull", "--tls-verify=false", ref)
+	var layers []string
+	for _, line := range strings.Split(first.stderr, "\n") {
+		if d, ok := strings.CutPrefix(line, "Copying blob sha256:"); ok {
+			layers = append(layers, strings.TrimSpace(d))
+		}
+	}
+	if len(layers) != 2 {
+		t.Fatalf("first pull: %d blobs copied, want 2:\n%s", len(layers), first.stderr)
+	}
+	for _, d := range layers {
+		reg.corruptBlob(t, d)
+	}
+	again := mustRunEnv(t, env, "pull", "--tls-verify=false", ref)
+	if again.stdout != first.stdout {
+		t.Errorf("second pull printed %q, the first %q", again.stdout, first.stdout)
+	}
+	if l := layerBlobs(t, env); len(l) != 0 {
+		t.Errorf("layer blobs after the second pull: %v", l)
+	}
+	if r := mustRunEnv(t, env, "run", "--rm", "--pull=never", ref, "wc", "-c", "/plus/blob"); !strings.HasPrefix(r.stdout, "4194304") {
+		t.Errorf("run after the second pull: %s", r)
+	}
+	checkLayerStore(t, env, "the pulls")
+}
