@@ -150,6 +150,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
+	foregroundRun.Store(true) // its exit does not wait for the usual trash (FinishSweep)
 	err := runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted, early: cfg.Early}, nil)
 	if takeHealthRestart(root, id) && !r.AutoRemove {
 		// --health-on-failure=restart: this run has ended (its status is

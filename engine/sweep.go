@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -126,24 +127,56 @@ func Sweep(root string) {
 	sweepTrashInBackground(root)
 }
 
-// trashSwept counts the trash removals the sweep started.
-var trashSwept sync.WaitGroup
+// trashSwept counts the trash removals the sweep started; trashCounted
+// is closed once the first of this process has listed the trash, and
+// trashBacklog says then whether it found more than one run leaves.
+var (
+	trashSwept   sync.WaitGroup
+	trashStarted atomic.Bool
+	trashCounted = make(chan struct{})
+	trashOnce    sync.Once
+	trashBacklog bool
+	// foregroundRun: this urun runs a container in the foreground
+	// (Run): its exit does not wait for the usual trash.
+	foregroundRun atomic.Bool
+)
 
 // sweepTrashInBackground removes the trash (trash.go) while the command
 // goes on with its own work (a run waits on its helpers and init most of
-// its start); FinishSweep waits for it before urun exits. An exit
-// without that wait only leaves the rest for the next command.
+// its start); FinishSweep waits for it before urun exits, but for a
+// foreground run (see FinishSweep).
 func sweepTrashInBackground(root string) {
 	trashSwept.Add(1)
+	trashStarted.Store(true)
 	go func() {
 		defer trashSwept.Done()
-		sweepStateTrash(root)
-		sweepTrash()
+		states, layers := stateTrashEntries(root), trashEntries()
+		trashOnce.Do(func() {
+			trashBacklog = len(states) > 1 || len(layers) > 1
+			close(trashCounted)
+		})
+		removeStateTrash(states)
+		removeTrash(layers)
 	}()
 }
 
-// FinishSweep waits for the trash removal the sweep started.
-func FinishSweep() { trashSwept.Wait() }
+// FinishSweep waits for the trash removal the sweep started. A
+// foreground run does not wait for the usual trash, the one layer and
+// state directory the previous --rm run left: its status is the
+// user's, and what of them this run has not removed by its exit is the
+// next command's (a removal cut short is taken up again: nobody holds
+// the entry any more). It waits when the trash held more than that
+// (runs cut short again and again), so the trash does not grow; and
+// every other command waits as before.
+func FinishSweep() {
+	if foregroundRun.Load() && trashStarted.Load() {
+		<-trashCounted
+		if !trashBacklog {
+			return
+		}
+	}
+	trashSwept.Wait()
+}
 
 // orphanedRm: a --rm container whose urun (or supervisor) is dead; its
 // init dies with it, and its writable layer on disk must go (reclaim

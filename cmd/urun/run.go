@@ -226,9 +226,13 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	if root, err := engine.StateRoot(g.root); err != nil {
+	// Once per run: each StateRoot sweeps the state root and starts a
+	// removal of the trash (engine/sweep.go).
+	root, err := engine.StateRoot(g.root)
+	if err != nil {
 		return err
-	} else if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
+	}
+	if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
 		return err
 	}
 	if mode == idmap.ModeKeepID && f.opts.User == "" {
@@ -273,10 +277,6 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
-			root, rerr := engine.StateRoot(g.root)
-			if rerr != nil {
-				return rerr
-			}
 			q := engine.PodmanQuery{Root: root, Ref: ref, ID: id, Name: f.name, Pull: f.pull, TLSVerify: f.tlsVerify,
 				DryRun: f.dryRun, StorageRoot: f.storageRoot, Debug: g.debug}
 			var release func(error)
@@ -404,7 +404,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		Early:        early,
 	}
 	useStorageProbe(g, data, &cfg)
-	return runEngine(g, f, ref, id, cfg)
+	return runEngine(f, root, ref, id, cfg)
 }
 
 // processStart is about when urun started (its package init): --debug
@@ -654,11 +654,7 @@ func findInit() (string, error) {
 
 // runEngine hands the container to the engine with what the flags say
 // about its lifecycle.
-func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
-	root, err := engine.StateRoot(g.root)
-	if err != nil {
-		return err
-	}
+func runEngine(f *runFlags, root, ref, id string, cfg container.RunConfig) error {
 	mode := engine.Foreground
 	switch {
 	case f.createOnly:
