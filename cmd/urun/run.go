@@ -226,11 +226,23 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	// Once per run: each StateRoot sweeps the state root and starts a
-	// removal of the trash (engine/sweep.go).
-	root, err := engine.StateRoot(g.root)
+	// The state root is swept once per run (engine.Tidy: abandoned
+	// containers, names, the trash): before the joins, which read their
+	// target's state, else once the init is cloned (startEarly), so the
+	// sweep runs while it starts.
+	root, err := engine.UnsweptStateRoot(g.root)
 	if err != nil {
 		return err
+	}
+	swept := false
+	tidy := func() {
+		if !swept {
+			swept = true
+			engine.Tidy(root)
+		}
+	}
+	if f.joinsAny() || f.imageStore == imageStorePodman {
+		tidy()
 	}
 	if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
 		return err
@@ -344,6 +356,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	// anything slow.
 	early := startEarly(g, f, maps, initPath)
 	defer early.Abort()
+	tidy()
 	// The image's HEALTHCHECK (urun's store or podman's), under the flags.
 	imgHealth, err := container.ParseImageHealthcheck(imgConfig.Healthcheck)
 	if err != nil {
