@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,8 +132,7 @@ func StateRoot(flagRoot string) (string, error) {
 		if err := os.MkdirAll(root, 0o700); err != nil {
 			return "", fmt.Errorf("creating --root %s: %w", root, err)
 		}
-		Sweep(root)
-		restoreRecords(root)
+		sweepOnce(root)
 		return root, nil
 	}
 	var root string
@@ -145,9 +145,20 @@ func StateRoot(flagRoot string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	Sweep(root)
-	restoreRecords(root)
+	sweepOnce(root)
 	return root, nil
+}
+
+// sweptRoots are the state roots this process has swept: a command that
+// asks for its state root twice (run: the joins, then the run) sweeps
+// once.
+var sweptRoots sync.Map
+
+func sweepOnce(root string) {
+	if _, done := sweptRoots.LoadOrStore(root, true); !done {
+		Sweep(root)
+		restoreOnce(root)
+	}
 }
 
 // InUserNamespace: this process is not in the initial user namespace.

@@ -275,7 +275,9 @@ func (r *Record) spec() (*specs.Spec, error) {
 // whose restart policy is always (or unless-stopped, when not stopped by
 // the user) are started. --rm containers' records are removed, as their
 // supervisor would have. It costs one directory listing of the data
-// directory's containers per command, and a stat per container.
+// directory's containers, a stat per container and a read of each
+// record whose state is not in root: restoreOnce runs it once per state
+// root.
 func restoreRecords(root string) {
 	data, err := DataDirPath()
 	if err != nil {
@@ -298,6 +300,32 @@ func restoreRecords(root string) {
 				spawnSupervisor(id, p)
 			}
 		}
+	}
+}
+
+// restoredMark names, in a state root, the data directory whose records
+// restoreRecords has registered there.
+const restoredMark = ".restored" // not a container id
+
+// restoreOnce runs restoreRecords the first time a state root is used
+// with a data directory (a reboot empties $XDG_RUNTIME_DIR, and the mark
+// with it), not at every command: for a --root other than the one the
+// records were made in, each record had to be read to find that out
+// (250 ms per command with 700 records).
+func restoreOnce(root string) {
+	data, err := DataDirPath()
+	if err != nil {
+		return
+	}
+	mark := filepath.Join(root, restoredMark)
+	if b, err := os.ReadFile(mark); err == nil && string(b) == data {
+		return
+	}
+	restoreRecords(root)
+	container.MakeSettledDir(root)
+	tmp := mark + ".tmp" + strconv.Itoa(os.Getpid())
+	if os.WriteFile(tmp, []byte(data), 0o600) == nil && os.Rename(tmp, mark) != nil {
+		os.Remove(tmp)
 	}
 }
 
@@ -328,6 +356,7 @@ func restoreRecord(root, id string) (start bool) {
 		return false // the name went to a newer container
 	}
 	dir := container.Dir(root, id)
+	container.Unsettle(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		container.ReleaseName(root, rec.Name, id)
 		return false
@@ -340,6 +369,7 @@ func restoreRecord(root, id string) (start bool) {
 	// Nobody saw it end: ps shows "Exited (unknown)".
 	st.ExitCode = nil
 	if err := container.SaveSpec(dir, rec.Spec); err != nil || st.Save(root) != nil {
+		container.Unsettle(root, id)
 		os.RemoveAll(dir)
 		container.ReleaseName(root, rec.Name, id)
 		return false
