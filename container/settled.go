@@ -44,10 +44,6 @@ func markSettled(root, id string) {
 	}
 }
 
-// MakeSettledDir makes the marks' directory with the state root's other
-// fixtures, rather than with the first kept container.
-func MakeSettledDir(root string) { os.Mkdir(filepath.Join(root, settledDir), 0o700) }
-
 // Unsettle removes container id's mark: the sweep reads its state again.
 // Called before its directory is made or removed.
 func Unsettle(root, id string) {

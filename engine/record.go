@@ -7,6 +7,7 @@ package engine
 // directory (where the state of the live process is).
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,11 +323,26 @@ func restoreOnce(root string) {
 		return
 	}
 	restoreRecords(root)
-	container.MakeSettledDir(root)
+	// Not in a root that is still empty: a refused create leaves the
+	// root as it found it (the next command there restores again).
+	if empty(root) {
+		return
+	}
 	tmp := mark + ".tmp" + strconv.Itoa(os.Getpid())
 	if os.WriteFile(tmp, []byte(data), 0o600) == nil && os.Rename(tmp, mark) != nil {
 		os.Remove(tmp)
 	}
+}
+
+// empty: dir has no entries (or cannot be read).
+func empty(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
 }
 
 // restoreRecord registers container id from its record, if it has one
@@ -334,6 +350,14 @@ func restoreOnce(root string) {
 func restoreRecord(root, id string) (start bool) {
 	p, err := RecordPath(id)
 	if err != nil {
+		return false
+	}
+	// A record of another root (the common case for a --root of its
+	// own) is told by its bytes, without decoding its spec: it does not
+	// hold root as json.Marshal writes it.
+	if b, err := os.ReadFile(p); err != nil {
+		return false
+	} else if q, _ := json.Marshal(root); !bytes.Contains(b, q) {
 		return false
 	}
 	rec, err := LoadRecord(p)
