@@ -74,6 +74,18 @@ func Setup(req Request) (*Cgroup, []string, error) {
 	return cg, warnings, nil
 }
 
+// NoneFor reports whether Setup gives a container of this mode no
+// cgroup whatever it asks for (disabled, or a host without delegation):
+// its init may then be cloned before Setup runs (container.StartEarly),
+// as nothing is to be cloned into. It costs a statfs and a stat.
+func NoneFor(mode Mode) bool {
+	if mode == Disabled {
+		return true
+	}
+	_, u := probeHost()
+	return u != nil
+}
+
 // unavailable is the outcome on a host without delegation: nothing to
 // say when no limit was asked for, a warning under best-effort, else an
 // error naming the flags, the cause and the fix.

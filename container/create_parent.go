@@ -33,6 +33,20 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	if err := ValidID(cfg.ID); err != nil {
 		return nil, err
 	}
+	// The init is cloned first, from the parsed config: its start and
+	// newuidmap/newgidmap's run while the state directory, the spec's
+	// copy and the exec FIFO are made. Any error below ends it
+	// (EarlyInit.Abort, deferred).
+	initBin, err := OpenInit(cfg.InitPath)
+	if err != nil {
+		return nil, err
+	}
+	ucfg := initUsernsConfig(cfg.RunConfig, initBin)
+	// The preserved descriptors follow the init's own (sync, program).
+	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
+	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
+	cloning := cloneAsync(ucfg, initBin, cfg.Debug, "")
+	defer cloning.Abort()
 	filter, err := seccompProgram(cfg.Spec, cfg.SeccompCache)
 	if err != nil {
 		return nil, err
@@ -84,22 +98,11 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	if len(hooksOf(spec, "createContainer"))+len(hooksOf(spec, "startContainer")) > 0 {
 		hookState = &specs.State{Version: specs.Version, ID: cfg.ID, Bundle: cfg.Bundle, Annotations: spec.Annotations}
 	}
-	initBin, err := OpenInit(cfg.InitPath)
-	if err != nil {
-		return nil, err
-	}
-	defer initBin.Close()
-	ucfg := initUsernsConfig(cfg.RunConfig, initBin)
-	// The preserved descriptors follow the init's own (sync, program).
-	preserve := Preserved{From: initFD + 1, Count: len(cfg.PreserveFDs)}
-	ucfg.ExtraFiles = append(ucfg.ExtraFiles, cfg.PreserveFDs...)
-	var cloneAt int64
 	if cfg.Debug {
-		start := time.Now()
-		cloneAt = monotonicNow()
-		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+		fmt.Fprintf(os.Stderr, "urun: host set up  %6.2f ms (state, FIFO)\n", msSince(cloning.start))
 	}
-	child, err := userns.Start(ucfg)
+	cloneAt := cloning.cloneAt
+	child, err := cloning.wait()
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,10 @@ type RunConfig struct {
 	// RootfsMounted, when set, is told which tier the init mounted the
 	// root filesystem with (the storage probe's record learns from it).
 	RootfsMounted func(fuseoverlay.Mounted)
+	// Early, when set, is the init already cloned for this container
+	// (StartEarly): Run uses it when the spec asks for the same clone,
+	// else ends it and clones its own.
+	Early *EarlyInit
 }
 
 // Attachment is host-side set-up bound to a container's namespaces. Attach
@@ -107,12 +111,6 @@ func Run(cfg RunConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	initBin, err := OpenInit(cfg.InitPath)
-	if err != nil {
-		return 0, err
-	}
-	defer initBin.Close()
-	ucfg := initUsernsConfig(cfg, initBin)
 	if spec.Process.Terminal {
 		if term, ok := isTerminal(cfg.Stdin); ok {
 			if ws, err := unix.IoctlGetWinsize(int(term.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -126,17 +124,42 @@ func Run(cfg RunConfig) (int, error) {
 	defer signal.Stop(sigs)
 
 	start := time.Now()
+	var cloneAt int64
+	var child *userns.Child
+	if target, _ := joinedUser(spec); target != 0 {
+		cfg.Early.Abort() // joins go through nsenter (startJoined)
+	}
+	if cfg.Early != nil && cfg.Debug && !cfg.Early.taken {
+		fmt.Fprintf(os.Stderr, "urun: host set up  %6.2f ms (early clone)\n", msSince(cfg.Early.start))
+	}
+	if early := cfg.Early.take(initUsernsConfig(cfg, nil)); early != nil {
+		// Cloned while the container was set up on the host: the marks
+		// count from that clone.
+		start, cloneAt = cfg.Early.start, cfg.Early.cloneAt
+		if child, err = early.Wait(); err != nil {
+			return 0, err
+		}
+	} else {
+		if cfg.Early != nil && cfg.Debug {
+			fmt.Fprintln(os.Stderr, "urun: the early clone is not used (it failed, or the spec asks for another): cloned again")
+		}
+		initBin, err := OpenInit(cfg.InitPath)
+		if err != nil {
+			return 0, err
+		}
+		defer initBin.Close()
+		ucfg := initUsernsConfig(cfg, initBin)
+		start = time.Now()
+		if cfg.Debug {
+			cloneAt = monotonicNow()
+			ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
+		}
+		if child, err = startInit(ucfg, spec); err != nil {
+			return 0, err
+		}
+	}
 	if cfg.Exit != nil {
 		cfg.Exit.start = start
-	}
-	var cloneAt int64
-	if cfg.Debug {
-		cloneAt = monotonicNow()
-		ucfg.Trace = func(event string) { fmt.Fprintf(os.Stderr, "urun: %-14s %6.2f ms\n", event, msSince(start)) }
-	}
-	child, err := startInit(ucfg, spec)
-	if err != nil {
-		return 0, err
 	}
 	defer child.Conn.Close()
 	if cfg.Debug {

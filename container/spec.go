@@ -409,6 +409,10 @@ func pathDepth(p string) int {
 }
 
 // namespaces are all of them; --network host shares the host's network.
+// Namespaces are the namespaces BuildSpec gives a container of opts:
+// what decides its init's clone before the spec is built (StartEarly).
+func Namespaces(opts Options) []specs.LinuxNamespace { return namespaces(opts) }
+
 func namespaces(opts Options) []specs.LinuxNamespace {
 	var ns []specs.LinuxNamespace
 	if !opts.PIDHost {

@@ -137,7 +137,11 @@ func Run(r Request) error {
 		return nil
 	}
 	stdin := os.Stdin
-	if !r.Interactive {
+	if cfg.Early != nil {
+		// The init cloned early has its stdin already (os.Stdin or
+		// /dev/null, as below).
+		stdin = cfg.Early.Stdin()
+	} else if !r.Interactive {
 		devnull, err := os.Open(os.DevNull)
 		if err != nil {
 			discardContainer(root, id)
@@ -146,7 +150,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	err := runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted}, nil)
+	err := runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted, early: cfg.Early}, nil)
 	if takeHealthRestart(root, id) && !r.AutoRemove {
 		// --health-on-failure=restart: this run has ended (its status is
 		// urun's), the container starts again detached, as podman's.
@@ -214,6 +218,9 @@ type foreground struct {
 	exit  *container.ExitTrace
 	// rootfsMounted learns the tier the init mounted (the storage probe's record).
 	rootfsMounted func(fuseoverlay.Mounted)
+	// early is the init cloned before the container was registered
+	// (container.StartEarly), or nil.
+	early *container.EarlyInit
 }
 
 // runRecord runs the container of rec until it exits, in the foreground
@@ -237,6 +244,7 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 	if fg != nil {
 		cfg.Exit = fg.exit
 		cfg.RootfsMounted = fg.rootfsMounted
+		cfg.Early = fg.early
 	}
 	if fg == nil {
 		if err := claim(root, id, rep.shared); err != nil {

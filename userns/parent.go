@@ -120,6 +120,26 @@ func (c *Child) Call(msg string, req any, replyMsg string, timeout time.Duration
 // Start clones the child into its namespaces, writes its id maps and sends
 // MsgMapped. On any error the child is killed and reaped before returning.
 func Start(cfg Config) (*Child, error) {
+	p, err := Clone(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Pending is a child cloned into its namespaces whose id maps are being
+// written: newuidmap and newgidmap run, and MsgMapped follows them, while
+// the caller does other work. Wait takes the child once it is mapped;
+// Abort ends it. One of the two must be called.
+type Pending struct {
+	cmd    *exec.Cmd
+	conn   *Conn
+	mapped chan error
+}
+
+// Clone clones the child into its namespaces and starts writing its id
+// maps (Start's first half). On an error nothing is left running.
+func Clone(cfg Config) (*Pending, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating sync socketpair: %w", err)
@@ -179,40 +199,67 @@ func Start(cfg Config) (*Child, error) {
 		trace = func(string) {}
 	}
 	trace("cloned")
-	fail := func(err error) (*Child, error) {
+	conn, err := NewConn(parentEnd)
+	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	conn, err := NewConn(parentEnd)
-	if err != nil {
-		return fail(err)
-	}
+	p := &Pending{cmd: cmd, conn: conn, mapped: make(chan error, 1)}
+	go func() { p.mapped <- writeMaps(cfg, cmd.Process.Pid, conn, trace) }()
+	return p, nil
+}
+
+// writeMaps runs the id-map helpers for pid (unless the clone wrote the
+// maps) and tells the child with MsgMapped.
+func writeMaps(cfg Config, pid int, conn *Conn, trace func(string)) error {
 	if cfg.UseHelpers && !cfg.NoNewUser {
 		// The two helpers write different files of the same process and
 		// do not depend on each other: running them at once saves one
 		// setuid program's start (~3 ms) on every container start.
 		gidErr := make(chan error, 1)
 		go func() {
-			err := runHelper("newgidmap", cmd.Process.Pid, cfg.GIDMap)
+			err := runHelper("newgidmap", pid, cfg.GIDMap)
 			trace("newgidmap done")
 			gidErr <- err
 		}()
-		err := runHelper("newuidmap", cmd.Process.Pid, cfg.UIDMap)
+		err := runHelper("newuidmap", pid, cfg.UIDMap)
 		trace("newuidmap done")
 		if gerr := <-gidErr; err == nil {
 			err = gerr
 		}
 		if err != nil {
-			conn.Close()
-			return fail(err)
+			return err
 		}
 	}
 	if err := conn.Send(MsgMapped, nil); err != nil {
-		conn.Close()
-		return fail(fmt.Errorf("telling the child its maps are written: %w", err))
+		return fmt.Errorf("telling the child its maps are written: %w", err)
 	}
-	return &Child{Cmd: cmd, Conn: conn}, nil
+	return nil
+}
+
+// Pid is the cloned child's pid.
+func (p *Pending) Pid() int { return p.cmd.Process.Pid }
+
+// Wait waits until the child's maps are written and it was told so, and
+// returns it. On an error the child is killed and reaped.
+func (p *Pending) Wait() (*Child, error) {
+	if err := <-p.mapped; err != nil {
+		p.conn.Close()
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		return nil, err
+	}
+	return &Child{Cmd: p.cmd, Conn: p.conn}, nil
+}
+
+// Abort kills the child, waits for its id-map helpers and reaps it:
+// nothing of it is left.
+func (p *Pending) Abort() {
+	p.cmd.Process.Kill()
+	<-p.mapped
+	p.conn.Close()
+	p.cmd.Wait()
 }
 
 // runHelper runs newuidmap or newgidmap for pid and turns its failure into

@@ -323,9 +323,10 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			}
 		}
 		if readFile == nil {
-			exe, err := os.Executable()
+			// urun-image links the layer unpacker (store/untar).
+			exe, err := engine.ImageHelper()
 			if err != nil {
-				return fmt.Errorf("finding urun's own executable: %w", err)
+				return err
 			}
 			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
 				fmt.Fprintln(os.Stderr, "urun: warning:", w)
@@ -339,6 +340,11 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		plan.Lower = []string{rootDir}
 		readFile = engine.RootReader(rootDir)
 	}
+	// The image is local and its layers ready (pulled, unpacked): the
+	// init starts while the rest is set up, which no longer waits for
+	// anything slow.
+	early := startEarly(g, f, maps, initPath)
+	defer early.Abort()
 	// The image's HEALTHCHECK (urun's store or podman's), under the flags.
 	imgHealth, err := container.ParseImageHealthcheck(imgConfig.Healthcheck)
 	if err != nil {
@@ -396,9 +402,52 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		Debug:        g.debug,
 		SeccompCache: filepath.Join(data, "seccomp"),
 		Exit:         container.NewExitTrace(g.debug),
+		Early:        early,
 	}
 	useStorageProbe(g, data, &cfg)
 	return runEngine(g, f, ref, id, cfg)
+}
+
+// processStart is about when urun started (its package init): --debug
+// says when the early clone came on this clock.
+var processStart = time.Now()
+
+// startEarly clones the init of a foreground --rm container before the
+// container is set up on the host (container.StartEarly), from what
+// decides the clone: the namespaces of the flags, the id maps, the
+// terminal and stdin. Any error returned from here on ends it
+// (EarlyInit.Abort): nothing of it is left, and the error is the one a
+// late clone would have seen. nil (clone at the usual place) for a
+// container that is kept, detached or only created, that joins another's
+// namespaces, that has a cgroup to be cloned into, or when the clone
+// fails here: the late clone then says why, where it always did.
+func startEarly(g *globals, f *runFlags, maps userns.Maps, initPath string) *container.EarlyInit {
+	m, err := cgroupdelegate.ParseMode(f.cgroups.Cgroups)
+	if f.detach || f.createOnly || !f.rm || f.dryRun || f.joins != nil || err != nil || !cgroupdelegate.NoneFor(m) {
+		return nil
+	}
+	stdin := os.Stdin
+	if !f.interactive && !f.opts.Tty {
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return nil
+		}
+		// The init has its own copy once cloned; this one closes with
+		// urun.
+	}
+	spec := &specs.Spec{
+		Process: &specs.Process{Terminal: f.opts.Tty},
+		Linux: &specs.Linux{Namespaces: container.Namespaces(f.opts),
+			UIDMappings: container.SpecMapping(maps.UID), GIDMappings: container.SpecMapping(maps.GID)},
+	}
+	e, err := container.StartEarly(container.RunConfig{Spec: spec, InitPath: initPath, UseHelpers: maps.UseHelpers,
+		Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Debug: g.debug})
+	if err != nil {
+		return nil
+	}
+	if g.debug {
+		fmt.Fprintf(os.Stderr, "urun: early clone %6.2f ms after urun's start\n", float64(time.Since(processStart).Microseconds())/1000)
+	}
+	return e
 }
 
 // complete folds flags that need I/O or cross-checks into the options.
