@@ -13,10 +13,13 @@ export GOFLAGS := -buildvcs=false
 
 all: build
 
-# urun-init is static and stripped: every container start pays for its
-# start-up (DESIGN.md, start-up budget).
+# urun and urun-init are static (no cgo: no dynamic loader, no libc at
+# start), urun-init also stripped: every container start and every OCI
+# call pays for their start-up (DESIGN.md, start-up budget;
+# docs/BENCHMARKS.md, issue 25 fourth round). Users from NSS (LDAP) are
+# looked up through getent (userns/hostuser.go).
 build:
-	$(GO) build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/urun ./cmd/urun
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/urun ./cmd/urun
 	$(GO) build -tags $(TAGS) -trimpath -o bin/urun-image ./cmd/urun-image
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/urun-init ./cmd/urun-init
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,10 +153,20 @@ func UnsweptStateRoot(flagRoot string) (string, error) {
 }
 
 // Tidy is StateRoot's sweep of root (sweep.go) and the restore of
-// kept containers' records a reboot left without state (record.go).
-func Tidy(root string) {
-	Sweep(root)
-	restoreRecords(root)
+// kept containers' records a reboot left without state (record.go),
+// once per process and root.
+func Tidy(root string) { sweepOnce(root) }
+
+// sweptRoots are the state roots this process has swept: a command that
+// asks for its state root twice (run: the joins, then the run) sweeps
+// once.
+var sweptRoots sync.Map
+
+func sweepOnce(root string) {
+	if _, done := sweptRoots.LoadOrStore(root, true); !done {
+		Sweep(root)
+		restoreOnce(root)
+	}
 }
 
 // InUserNamespace: this process is not in the initial user namespace.

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/netns"
+	"github.com/urun-dev/urun/userns"
 )
 
 // UserEntries returns the image's /etc/passwd and /etc/group with an
@@ -43,7 +43,7 @@ func UserEntries(spec *specs.Spec, readFile container.ReadFile, keepID bool) map
 	}
 	group := strconv.FormatUint(uint64(u.GID), 10)
 	if keepID {
-		if me, err := user.Current(); err == nil && me.Username != "" {
+		if me, err := userns.CurrentUser(); err == nil && me.Username != "" {
 			// podman's: your home where the container has it (a
 			// mount), else the working directory.
 			name, gecos = me.Username, me.Name
@@ -53,7 +53,7 @@ func UserEntries(spec *specs.Spec, readFile container.ReadFile, keepID bool) map
 				home = me.HomeDir
 			}
 		}
-		if g, err := user.LookupGroupId(strconv.FormatUint(uint64(u.GID), 10)); err == nil && g.Name != "" {
+		if g, err := userns.LookupGID(int(u.GID)); err == nil && g.Name != "" {
 			group = g.Name
 		}
 	}

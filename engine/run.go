@@ -453,6 +453,7 @@ func reserve(root string, rec *Record) error {
 	}
 	defer unlock()
 	dir := container.Dir(root, id)
+	container.Unsettle(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		container.ReleaseName(root, name, id)
 		return fmt.Errorf("creating container state: %w", err)
@@ -596,6 +597,7 @@ func GeneratedName(id string) string {
 // last: a container that ps no longer lists has no directory left (but
 // for the final rmdir).
 func removeStateLast(dir string) error {
+	container.Unsettle(filepath.Dir(dir), filepath.Base(dir))
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -84,9 +84,11 @@ func reclaimName(root, name string) {
 // A directory being made is locked by its maker (reserve,
 // container.Create hold the container's lock until the state is saved;
 // a directory held with a flock is in use).
-// It costs a directory listing and a state read per container.
+// It costs two directory listings, and a state read per container
+// that has no settled mark (container/settled.go).
 func Sweep(root string) {
-	ents, err := os.ReadDir(root)
+	settled := container.SettledMarks(root)
+	ents, err := readDirUnsorted(root)
 	if err != nil {
 		return
 	}
@@ -96,6 +98,13 @@ func Sweep(root string) {
 			dirs[e.Name()] = true
 		}
 	}
+	for id := range settled {
+		if !dirs[id] {
+			container.Unsettle(root, id) // its container is gone
+			delete(settled, id)
+		}
+	}
+	swept := false
 	for _, e := range ents {
 		name := e.Name()
 		if id, ok := strings.CutSuffix(name, ".lock"); ok {
@@ -107,23 +116,32 @@ func Sweep(root string) {
 			}
 			continue
 		}
-		if !e.IsDir() || name == "names" || name == sharedDir || container.ValidID(name) != nil {
+		if !e.IsDir() || settled[name] || name == "names" || name == sharedDir || container.ValidID(name) != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
 		if err == nil {
 			var st container.State
-			if json.Unmarshal(b, &st) == nil && (st.Creator != 0 && st.Unfinished() || orphanedRm(&st)) {
-				Reclaim(root, name)
+			if json.Unmarshal(b, &st) != nil {
+				continue
+			}
+			if st.Creator != 0 && st.Unfinished() || orphanedRm(&st) {
+				swept = Reclaim(root, name) || swept
+			} else {
+				container.SettleIfDone(root, name)
 			}
 			continue
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			removeStateless(root, name)
+			swept = removeStateless(root, name) || swept
 		}
 	}
-	container.SweepNames(root)
-	sweepUppers(root)
+	// A name nothing holds is free to every command that asks for it
+	// (container.ReserveName, Resolve); its file goes here when the
+	// sweep removed a container or there are more names than
+	// containers, not by reading every name at every command.
+	container.SweepNames(root, settled, swept, len(dirs))
+	sweepUppers(root, dirs)
 	sweepTrashInBackground(root)
 }
 
@@ -190,19 +208,21 @@ func orphanedRm(st *container.State) bool {
 // removal was cut short between the layer and the state). Kept
 // containers' layers hold the user's data: `container prune` names and
 // removes those.
-func sweepUppers(root string) {
+// dirs are root's directories (a layer whose container has one is kept
+// without a look at it).
+func sweepUppers(root string, dirs map[string]bool) {
 	data, err := DataDirPath()
 	if err != nil {
 		return
 	}
 	dir := filepath.Join(data, "containers")
-	ents, err := os.ReadDir(dir)
+	ents, err := readDirUnsorted(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
 		id := e.Name()
-		if container.ValidID(id) != nil {
+		if dirs[id] || container.ValidID(id) != nil {
 			continue
 		}
 		if _, err := os.Lstat(filepath.Join(dir, id, autoRemoveMark)); err != nil {
@@ -249,4 +269,15 @@ func removeStateless(root, id string) bool {
 		return false
 	}
 	return os.RemoveAll(dir) == nil
+}
+
+// readDirUnsorted is os.ReadDir without its sort: the sweep visits
+// every entry of directories that grow with the containers kept.
+func readDirUnsorted(dir string) ([]os.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
 }

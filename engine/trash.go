@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/container"
+
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/userns"
@@ -59,6 +61,7 @@ func trashState(root, id string) bool {
 		return false
 	}
 	dst := filepath.Join(trash, id+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	container.Unsettle(root, id)
 	return os.Rename(filepath.Join(root, id), dst) == nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -62,7 +61,7 @@ func Gather(o Options) Facts {
 	var f Facts
 	f.Version = VersionFacts{Urun: o.Urun, Commit: o.Commit, Go: runtime.Version(), Executable: o.Executable, Init: o.Init, InitError: o.InitError}
 	f.User = UserFacts{UID: os.Getuid(), GID: os.Getgid()}
-	if u, err := user.LookupId(strconv.Itoa(f.User.UID)); err == nil {
+	if u, err := userns.LookupUID(f.User.UID); err == nil {
 		f.User.Name = u.Username
 	}
 	var uts unix.Utsname

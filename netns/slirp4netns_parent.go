@@ -1,7 +1,7 @@
 package netns
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-	rkslirp "github.com/rootless-containers/rootlesskit/v3/pkg/port/slirp4netns"
 )
 
 // slirp4netns runs directly rather than through rootlesskit's network
@@ -21,9 +18,11 @@ import (
 // routes to a rootlesskit child process inside the namespace, which urun
 // has not — its init execs the user's program. slirp4netns 1.2.0's
 // --configure does that part itself, and --exit-fd ties it to urun: the
-// pipe closes when urun dies, however it dies. Published ports do go
-// through rootlesskit's slirp4netns port driver (the API socket's
-// add_hostfwd), which fits 1.2.0 as it is.
+// pipe closes when urun dies, however it dies. Published ports go through
+// the API socket's add_hostfwd (addHostFwd), as rootlesskit's slirp4netns
+// port driver does; that driver is not linked, as its package brings
+// net/http, crypto/tls and x509 into every urun start (docs/BENCHMARKS.md,
+// issue 25 fourth round).
 type slirpNet struct {
 	mode  Mode
 	ports []Port
@@ -32,7 +31,6 @@ type slirpNet struct {
 	exitW *os.File
 	sock  string
 	tmp   string
-	quit  chan struct{}
 	ready chan error
 }
 
@@ -146,14 +144,6 @@ func (s *slirpNet) publish(sock string) error {
 	if len(s.ports) == 0 {
 		return nil
 	}
-	d, err := rkslirp.NewParentDriver(io.Discard, sock)
-	if err != nil {
-		return err
-	}
-	s.quit = make(chan struct{})
-	started := make(chan struct{}, 1)
-	go d.RunParentDriver(started, s.quit, &port.ChildContext{IP: net.ParseIP(ContainerIP)})
-	<-started
 	for _, p := range s.ports {
 		if p.HostIP != nil && p.HostIP.To4() == nil {
 			return fmt.Errorf("-p %s: slirp4netns publishes IPv4 host addresses only", p)
@@ -162,10 +152,7 @@ func (s *slirpNet) publish(sock string) error {
 		if p.HostIP != nil {
 			ip = p.HostIP.String()
 		}
-		_, err := d.AddPort(context.Background(), port.Spec{
-			Proto: p.Proto, ParentIP: ip, ParentPort: p.HostPort, ChildPort: p.ContainerPort,
-		})
-		if err != nil {
+		if err := addHostFwd(sock, p.Proto, ip, p.HostPort, p.ContainerPort); err != nil {
 			return portError([]Port{p}, fmt.Errorf("-p %s: slirp4netns: %w", p, err))
 		}
 	}
@@ -173,10 +160,6 @@ func (s *slirpNet) publish(sock string) error {
 }
 
 func (s *slirpNet) Close() error {
-	if s.quit != nil {
-		close(s.quit)
-		s.quit = nil
-	}
 	if s.exitW != nil {
 		// slirp4netns exits when its exit fd closes; stop then reaps it.
 		s.exitW.Close()
@@ -190,6 +173,58 @@ func (s *slirpNet) Close() error {
 	}
 	if s.tmp != "" {
 		os.RemoveAll(s.tmp)
+	}
+	return nil
+}
+
+// addHostFwd asks slirp4netns, through its API socket, to forward the host's
+// hostIP:hostPort (every address when hostIP is "") to the container's
+// port: one JSON request, the write side shut, one JSON reply (slirp4netns
+// 1.2.0's API; rootlesskit's driver speaks the same).
+func addHostFwd(sock, proto, hostIP string, hostPort, containerPort int) error {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Net: "unix", Name: sock})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(readyTimeout))
+	type args struct {
+		Proto     string `json:"proto"`
+		HostAddr  string `json:"host_addr"`
+		HostPort  int    `json:"host_port"`
+		GuestAddr string `json:"guest_addr"`
+		GuestPort int    `json:"guest_port"`
+	}
+	req := struct {
+		Execute   string `json:"execute"`
+		Arguments args   `json:"arguments"`
+	}{"add_hostfwd", args{proto, hostIP, hostPort, ContainerIP, containerPort}}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return err
+	}
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return err
+	}
+	var rep struct {
+		Return *struct {
+			ID *int `json:"id"`
+		} `json:"return"`
+		Error *struct {
+			Desc string `json:"desc"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("reading the API socket's reply %q: %w", b, err)
+	}
+	switch {
+	case rep.Error != nil:
+		return errors.New(rep.Error.Desc)
+	case rep.Return == nil || rep.Return.ID == nil:
+		return fmt.Errorf("unexpected reply from the API socket: %q", b)
 	}
 	return nil
 }

@@ -19,8 +19,9 @@ import (
 // unpackTimeout bounds one unpack of a whole image.
 const unpackTimeout = 30 * time.Minute
 
-// MsgUnpack carries an UnpackRequest to the unpack helper; MsgUnpacked
-// is its answer.
+// MsgUnpack carries an UnpackRequest to the unpack helper (UnpackMain,
+// in `urun __unpack`, and in `urun-image __unpack` with layers);
+// MsgUnpacked is its answer.
 const (
 	MsgUnpack   = "unpack"
 	MsgUnpacked = "unpacked"
@@ -68,6 +69,8 @@ type RootfsOptions struct {
 // maps sees them, unpacking it first when needed. The directory is keyed
 // by manifest digest and mapping, so a later run of the same image never
 // copies or chowns anything, and an edit of /etc/subuid gets a fresh one.
+// helperExe runs UnpackMain with the layer unpacker (UnpackLayers):
+// urun-image; urun's own helper only removes and probes.
 func Rootfs(img *Image, maps userns.Maps, dataDir, helperExe string) (string, error) {
 	return RootfsWith(img, maps, dataDir, helperExe, RootfsOptions{})
 }

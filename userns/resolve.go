@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"strconv"
 
 	"github.com/urun-dev/urun/hostbin"
@@ -45,7 +44,7 @@ func ResolveMaps(mode idmap.Mode, explicit bool) (Maps, error) {
 		return single, nil
 	}
 	name := strconv.Itoa(int(uid))
-	if u, err := user.LookupId(name); err == nil {
+	if u, err := LookupUID(int(uid)); err == nil {
 		name = u.Username
 	}
 	var m Maps

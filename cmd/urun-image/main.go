@@ -14,6 +14,7 @@
 //	urun-image logout --store DIR [--authfile F] (--all | REGISTRY)
 //	urun-image resolve --store DIR SHORTNAME   prints the local candidates, records them in shortnames.json
 //	urun-image __podman-store                                   in a user namespace: store/podmanstore
+//	urun-image __unpack                                         in a user namespace: store/untar (store.RootfsWith)
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
 	"github.com/urun-dev/urun/store/transfer"
+	"github.com/urun-dev/urun/store/untar"
 )
 
 func main() {
@@ -42,6 +44,10 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == podmanstore.Command {
 		os.Exit(podmanStoreMain())
+	}
+	// urun's unpack of an image into a tree of its own (store.RootfsWith).
+	if len(os.Args) > 1 && os.Args[1] == store.UnpackCommand {
+		os.Exit(untar.Main())
 	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "urun: %s\n", strings.TrimSpace(err.Error()))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/engine"
+	"github.com/urun-dev/urun/userns"
 )
 
 func init() {
@@ -123,7 +123,7 @@ func stateOwner(root, id string) string {
 		return ""
 	}
 	uid := strconv.Itoa(int(s.Uid))
-	if u, err := user.LookupId(uid); err == nil {
+	if u, err := userns.LookupUID(int(s.Uid)); err == nil {
 		return u.Username
 	}
 	return "#" + uid

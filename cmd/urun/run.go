@@ -335,9 +335,10 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			}
 		}
 		if readFile == nil {
-			exe, err := os.Executable()
+			// urun-image links the layer unpacker (store/untar).
+			exe, err := engine.ImageHelper()
 			if err != nil {
-				return fmt.Errorf("finding urun's own executable: %w", err)
+				return err
 			}
 			if rootDir, err = store.RootfsWith(img, maps, data, exe, store.RootfsOptions{SquashIDs: f.squashIDs, Warn: func(w string) {
 				fmt.Fprintln(os.Stderr, "urun: warning:", w)

@@ -1,4 +1,4 @@
-package store
+package untar
 
 import (
 	"archive/tar"
