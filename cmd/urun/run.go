@@ -458,7 +458,7 @@ func startEarly(g *globals, f *runFlags, maps userns.Maps, initPath string) *con
 		return nil
 	}
 	if g.debug {
-		fmt.Fprintf(os.Stderr, "urun: early clone %6.2f ms after urun's start\n", float64(time.Since(processStart).Microseconds())/1000)
+		fmt.Fprintf(os.Stderr, "urun: early clone %6.2f ms after urun's package init\n", float64(time.Since(processStart).Microseconds())/1000)
 	}
 	return e
 }
