@@ -60,6 +60,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer unlock()
 	dir := Dir(cfg.Root, cfg.ID)
+	Unsettle(cfg.Root, cfg.ID) // a mark a killed delete of this id left
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", cfg.ID, cfg.ID)
@@ -68,6 +69,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer func() {
 		if err != nil {
+			Unsettle(cfg.Root, cfg.ID)
 			os.RemoveAll(dir) // unlock then removes the lock file
 		}
 	}()
