@@ -349,7 +349,7 @@ func empty(dir string) bool {
 // for root and no state; start says its restart policy starts it now.
 func restoreRecord(root, id string) (start bool) {
 	p, err := RecordPath(id)
-	if err != nil || !recordFor(p, root, id) {
+	if err != nil {
 		return false
 	}
 	// A record of another root (the common case for a --root of its
@@ -399,25 +399,6 @@ func restoreRecord(root, id string) (start bool) {
 		return false
 	}
 	return rec.RestartPolicy.Name == RestartAlways || rec.RestartPolicy.Name == RestartUnlessStopped && !stoppedByUser(id)
-}
-
-// recordFor says whether the record at path is container id's in root,
-// decoding only those two fields: every command sweeps the data
-// directory's records, and each urun container lacks a state directory
-// in the root of an OCI caller (podman's, containerd's): decoding whole
-// records (their specs: encoding/json's tables for the whole type tree)
-// there made `urun state` 3.3 ms instead of 2.3 with one such record
-// (docs/BENCHMARKS.md, issue 25 fourth round).
-func recordFor(path, root, id string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var head struct {
-		ID   string `json:"id"`
-		Root string `json:"root"`
-	}
-	return json.Unmarshal(b, &head) == nil && head.Root == root && head.ID == id
 }
 
 // stateOf is the state a container of rec starts with.
