@@ -308,7 +308,7 @@ func restoreRecords(root string) {
 // restoreRecords has registered there.
 const restoredMark = ".restored" // not a container id
 
-// restoreOnce runs restoreRecords the first time a state root is used
+// restoreOnce runs restoreRecords (and sweepUppers, sweep.go) the first time a state root is used
 // with a data directory (a reboot empties $XDG_RUNTIME_DIR, and the mark
 // with it), not at every command: for a --root other than the one the
 // records were made in, each record had to be read to find that out
@@ -323,6 +323,7 @@ func restoreOnce(root string) {
 		return
 	}
 	restoreRecords(root)
+	sweepUppers(root, nil)
 	// Not in a root that is still empty: a refused create leaves the
 	// root as it found it (the next command there restores again).
 	if empty(root) {
