@@ -75,6 +75,10 @@ hf() {
 	if ! hyperfine -N --style basic "${keep[@]}" --export-json "$out/$name.json" >"$out/$name.txt" 2>&1; then
 		note "$name" "hyperfine failed: $(tail -n 3 "$out/$name.txt" | tr '\n' ' ')"
 	fi
+	# Rows without --rm keep a container per run, as docker does; each
+	# command sweeps the state root, so they must not pile up from one
+	# row (or one bench run) into the next.
+	"$URUN" container prune -f >/dev/null 2>&1 || true
 	return 0
 }
 
@@ -91,6 +95,7 @@ pids_here() {
 cleanup() {
 	[ -n "${regpid:-}" ] && kill "$regpid" 2>/dev/null
 	podman rm -f -t 0 -a >/dev/null 2>&1 || true
+	"$URUN" container prune -f >/dev/null 2>&1 || true
 	return 0
 }
 trap cleanup EXIT

@@ -60,6 +60,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer unlock()
 	dir := Dir(cfg.Root, cfg.ID)
+	Unsettle(cfg.Root, cfg.ID) // a mark a killed delete of this id left
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("container %s already exists: choose another id, or 'urun delete %s' first", cfg.ID, cfg.ID)
@@ -68,6 +69,7 @@ func Create(cfg CreateConfig) (st *State, err error) {
 	}
 	defer func() {
 		if err != nil {
+			Unsettle(cfg.Root, cfg.ID)
 			os.RemoveAll(dir) // unlock then removes the lock file
 		}
 	}()
@@ -289,6 +291,30 @@ func LoadSpec(dir string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("reading the container's config: %w", err)
 	}
 	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w", err)
+	}
+	return &s, nil
+}
+
+// SpecHead is what `state` and `list` print of a container's config.json.
+// Decoding only these fields skips encoding/json's field tables for the
+// whole runtime-spec type tree: about 1 ms of CPU per OCI `state` call
+// (docs/BENCHMARKS.md, issue 25 fourth round).
+type SpecHead struct {
+	Version string `json:"ociVersion"`
+	Root    *struct {
+		Path string `json:"path"`
+	} `json:"root"`
+}
+
+// LoadSpecHead reads the SpecHead of the config.json in dir.
+func LoadSpecHead(dir string) (*SpecHead, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w", err)
+	}
+	var s SpecHead
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("reading the container's config: %w", err)
 	}

@@ -160,6 +160,7 @@ func deleteState(root, id string, force bool, spec *specs.Spec) error {
 // removeState removes a container's state directory; the caller holds
 // its lock, and unlocking removes the lock file (see Lock).
 func removeState(root, id string) error {
+	Unsettle(root, id)
 	if err := os.RemoveAll(Dir(root, id)); err != nil {
 		return fmt.Errorf("removing state of %s: %w", id, err)
 	}

@@ -144,16 +144,23 @@ func ReleaseName(root, name, id string) {
 	}
 }
 
-// SweepNames removes the reservations nothing holds any more.
-func SweepNames(root string) {
-	ents, err := os.ReadDir(filepath.Join(root, "names"))
-	if err != nil || len(ents) == 0 {
+// SweepNames removes the reservations nothing holds any more: when
+// always, or when root has more names than its dirs container
+// directories. A container with a settled mark holds its name.
+func SweepNames(root string, settled map[string]bool, always bool, dirs int) {
+	f, err := os.Open(filepath.Join(root, "names"))
+	if err != nil {
+		return
+	}
+	ents, _ := f.Readdirnames(-1)
+	f.Close()
+	if len(ents) == 0 || !always && len(ents) <= dirs {
 		return
 	}
 	var stale []string
 	for _, e := range ents {
-		if r, err := readReservation(filepath.Join(root, "names", e.Name())); err == nil && !r.held(root) {
-			stale = append(stale, e.Name())
+		if r, err := readReservation(filepath.Join(root, "names", e)); err == nil && !settled[r.id] && !r.held(root) {
+			stale = append(stale, e)
 		}
 	}
 	if len(stale) == 0 {

@@ -258,6 +258,10 @@ func (s *State) Save(root string) error {
 	if err != nil {
 		return err
 	}
+	sweep := s.needsSweep()
+	if sweep {
+		Unsettle(root, s.ID) // before: a mark says the state on disk needs no sweep
+	}
 	tmp, err := os.CreateTemp(dir, ".state-*")
 	if err != nil {
 		return fmt.Errorf("saving state of %s: %w", s.ID, err)
@@ -272,6 +276,9 @@ func (s *State) Save(root string) error {
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
 		return fmt.Errorf("saving state of %s: %w", s.ID, err)
+	}
+	if !sweep {
+		markSettled(root, s.ID) // after: see settled.go
 	}
 	return nil
 }

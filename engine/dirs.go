@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -123,6 +124,18 @@ func ownedPrivateDir(d string) bool {
 // /run/urun for real root. Whatever urun killed at any moment left
 // there is swept first (sweep.go).
 func StateRoot(flagRoot string) (string, error) {
+	root, err := UnsweptStateRoot(flagRoot)
+	if err != nil {
+		return "", err
+	}
+	Tidy(root)
+	return root, nil
+}
+
+// UnsweptStateRoot is StateRoot without the sweep, for a command that
+// does it later with Tidy (a run, once its init is cloned): the errors
+// are StateRoot's, at the same point.
+func UnsweptStateRoot(flagRoot string) (string, error) {
 	if flagRoot != "" {
 		root, err := filepath.Abs(flagRoot)
 		if err != nil {
@@ -131,23 +144,29 @@ func StateRoot(flagRoot string) (string, error) {
 		if err := os.MkdirAll(root, 0o700); err != nil {
 			return "", fmt.Errorf("creating --root %s: %w", root, err)
 		}
-		Sweep(root)
-		restoreRecords(root)
 		return root, nil
 	}
-	var root string
-	var err error
 	if os.Getuid() == 0 && !InUserNamespace() {
-		root, err = ensureDir("/run/urun")
-	} else {
-		root, err = RuntimeDir()
+		return ensureDir("/run/urun")
 	}
-	if err != nil {
-		return "", err
+	return RuntimeDir()
+}
+
+// Tidy is StateRoot's sweep of root (sweep.go) and the restore of
+// kept containers' records a reboot left without state (record.go),
+// once per process and root.
+func Tidy(root string) { sweepOnce(root) }
+
+// sweptRoots are the state roots this process has swept: a command that
+// asks for its state root twice (run: the joins, then the run) sweeps
+// once.
+var sweptRoots sync.Map
+
+func sweepOnce(root string) {
+	if _, done := sweptRoots.LoadOrStore(root, true); !done {
+		Sweep(root)
+		restoreOnce(root)
 	}
-	Sweep(root)
-	restoreRecords(root)
-	return root, nil
 }
 
 // InUserNamespace: this process is not in the initial user namespace.

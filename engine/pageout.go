@@ -2,7 +2,7 @@ package engine
 
 import (
 	"bufio"
-	"debug/elf"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -70,17 +70,39 @@ func dropText() {
 
 // relroRange is the address range of exe's PT_GNU_RELRO segment ([0,0)
 // when it has none), relative to its load address when pie; ok is false
-// when exe cannot be read as ELF.
+// when exe cannot be read as a 64-bit little-endian ELF file (amd64,
+// arm64). It reads the header and program headers itself: debug/elf
+// would bring compress/zlib, flate and internal/zstd, and their package
+// inits, into every urun start (docs/BENCHMARKS.md, issue 25 fourth
+// round).
 func relroRange(exe string) (r [2]uint64, pie, ok bool) {
-	f, err := elf.Open(exe)
+	f, err := os.Open(exe)
 	if err != nil {
 		return r, false, false
 	}
 	defer f.Close()
-	pie = f.Type == elf.ET_DYN
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_GNU_RELRO {
-			return [2]uint64{p.Vaddr, p.Vaddr + p.Memsz}, pie, true
+	var h [64]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return r, false, false
+	}
+	if string(h[:4]) != "\x7fELF" || h[4] != 2 || h[5] != 1 { // ELFCLASS64, ELFDATA2LSB
+		return r, false, false
+	}
+	le := binary.LittleEndian
+	pie = le.Uint16(h[16:]) == 3 // ET_DYN
+	phoff, phentsize, phnum := le.Uint64(h[32:]), uint64(le.Uint16(h[54:])), uint64(le.Uint16(h[56:]))
+	if phentsize < 56 || phnum > 1<<12 {
+		return r, false, false
+	}
+	ph := make([]byte, phentsize*phnum)
+	if _, err := f.ReadAt(ph, int64(phoff)); err != nil {
+		return r, false, false
+	}
+	for i := uint64(0); i < phnum; i++ {
+		p := ph[i*phentsize:]
+		if le.Uint32(p) == 0x6474e552 { // PT_GNU_RELRO
+			vaddr, memsz := le.Uint64(p[16:]), le.Uint64(p[40:])
+			return [2]uint64{vaddr, vaddr + memsz}, pie, true
 		}
 	}
 	return r, pie, true

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -246,7 +247,9 @@ func PodmanPull(storageRoot string, p podmanstore.PullRequest) (*podmanstore.Rep
 	return podmanstore.Call(helper, maps, podmanstore.Request{Op: podmanstore.OpPull, GraphRoot: storageRoot, Pull: &p})
 }
 
-// ImageHelper locates urun-image: $URUN_IMAGE_HELPER, else beside urun.
+// ImageHelper locates urun-image: $URUN_IMAGE_HELPER, else beside urun,
+// else on PATH (a copy of urun elsewhere, as podman's test of a
+// --runtime path makes, finds the installed one, as findInit does).
 func ImageHelper() (string, error) {
 	if p := os.Getenv("URUN_IMAGE_HELPER"); p != "" {
 		return p, nil
@@ -256,10 +259,13 @@ func ImageHelper() (string, error) {
 		return "", fmt.Errorf("finding urun's own executable: %w", err)
 	}
 	p := filepath.Join(filepath.Dir(exe), "urun-image")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("urun-image is missing (looked for %s): install it beside urun (make install)", p)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
-	return p, nil
+	if onPath, err := exec.LookPath("urun-image"); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("urun-image is missing (looked for %s and on PATH): install it beside urun (make install)", p)
 }
 
 // RootReader reads files of a root filesystem, every path resolved inside

@@ -7,6 +7,7 @@ package engine
 // directory (where the state of the live process is).
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -275,7 +276,9 @@ func (r *Record) spec() (*specs.Spec, error) {
 // whose restart policy is always (or unless-stopped, when not stopped by
 // the user) are started. --rm containers' records are removed, as their
 // supervisor would have. It costs one directory listing of the data
-// directory's containers per command, and a stat per container.
+// directory's containers, a stat per container and a read of each
+// record whose state is not in root: restoreOnce runs it once per state
+// root.
 func restoreRecords(root string) {
 	data, err := DataDirPath()
 	if err != nil {
@@ -301,11 +304,61 @@ func restoreRecords(root string) {
 	}
 }
 
+// restoredMark names, in a state root, the data directory whose records
+// restoreRecords has registered there.
+const restoredMark = ".restored" // not a container id
+
+// restoreOnce runs restoreRecords (and sweepUppers, sweep.go) the first time a state root is used
+// with a data directory (a reboot empties $XDG_RUNTIME_DIR, and the mark
+// with it), not at every command: for a --root other than the one the
+// records were made in, each record had to be read to find that out
+// (250 ms per command with 700 records).
+func restoreOnce(root string) {
+	data, err := DataDirPath()
+	if err != nil {
+		return
+	}
+	mark := filepath.Join(root, restoredMark)
+	if b, err := os.ReadFile(mark); err == nil && string(b) == data {
+		return
+	}
+	restoreRecords(root)
+	sweepUppers(root, nil)
+	// Not in a root that is still empty: a refused create leaves the
+	// root as it found it (the next command there restores again).
+	if empty(root) {
+		return
+	}
+	tmp := mark + ".tmp" + strconv.Itoa(os.Getpid())
+	if os.WriteFile(tmp, []byte(data), 0o600) == nil && os.Rename(tmp, mark) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// empty: dir has no entries (or cannot be read).
+func empty(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
+}
+
 // restoreRecord registers container id from its record, if it has one
 // for root and no state; start says its restart policy starts it now.
 func restoreRecord(root, id string) (start bool) {
 	p, err := RecordPath(id)
 	if err != nil {
+		return false
+	}
+	// A record of another root (the common case for a --root of its
+	// own) is told by its bytes, without decoding its spec: it does not
+	// hold root as json.Marshal writes it.
+	if b, err := os.ReadFile(p); err != nil {
+		return false
+	} else if q, _ := json.Marshal(root); !bytes.Contains(b, q) {
 		return false
 	}
 	rec, err := LoadRecord(p)
@@ -328,6 +381,7 @@ func restoreRecord(root, id string) (start bool) {
 		return false // the name went to a newer container
 	}
 	dir := container.Dir(root, id)
+	container.Unsettle(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		container.ReleaseName(root, rec.Name, id)
 		return false
@@ -340,6 +394,7 @@ func restoreRecord(root, id string) (start bool) {
 	// Nobody saw it end: ps shows "Exited (unknown)".
 	st.ExitCode = nil
 	if err := container.SaveSpec(dir, rec.Spec); err != nil || st.Save(root) != nil {
+		container.Unsettle(root, id)
 		os.RemoveAll(dir)
 		container.ReleaseName(root, rec.Name, id)
 		return false

@@ -150,6 +150,7 @@ func Run(r Request) error {
 		defer devnull.Close()
 		stdin = devnull
 	}
+	foregroundRun.Store(true) // its exit does not wait for the usual trash (FinishSweep)
 	err := runRecord(rec, &foreground{stdin: stdin, debug: cfg.Debug, exit: cfg.Exit, rootfsMounted: cfg.RootfsMounted, early: cfg.Early}, nil)
 	if takeHealthRestart(root, id) && !r.AutoRemove {
 		// --health-on-failure=restart: this run has ended (its status is
@@ -452,6 +453,7 @@ func reserve(root string, rec *Record) error {
 	}
 	defer unlock()
 	dir := container.Dir(root, id)
+	container.Unsettle(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		container.ReleaseName(root, name, id)
 		return fmt.Errorf("creating container state: %w", err)
@@ -595,6 +597,7 @@ func GeneratedName(id string) string {
 // last: a container that ps no longer lists has no directory left (but
 // for the final rmdir).
 func removeStateLast(dir string) error {
+	container.Unsettle(filepath.Dir(dir), filepath.Base(dir))
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"io"
 	"net"
@@ -108,5 +109,35 @@ func TestRestartDelay(t *testing.T) {
 		if got := restartDelay(c.restarts).String(); got != c.want {
 			t.Errorf("restartDelay(%d) = %s, want %s", c.restarts, got, c.want)
 		}
+	}
+}
+
+// relroRange reads what debug/elf reads: for this test binary (static,
+// no RELRO) and for a dynamically linked PIE program with one.
+func TestRelroRangeMatchesDebugElf(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{exe, "/bin/true", "/usr/bin/newuidmap"} {
+		f, err := elf.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [2]uint64
+		for _, ph := range f.Progs {
+			if ph.Type == elf.PT_GNU_RELRO {
+				want = [2]uint64{ph.Vaddr, ph.Vaddr + ph.Memsz}
+			}
+		}
+		wantPIE := f.Type == elf.ET_DYN
+		f.Close()
+		got, pie, ok := relroRange(p)
+		if !ok || got != want || pie != wantPIE {
+			t.Errorf("relroRange(%s) = %v, pie %v, ok %v; debug/elf: %v, pie %v", p, got, pie, ok, want, wantPIE)
+		}
+	}
+	if _, _, ok := relroRange("/etc/passwd"); ok {
+		t.Error("relroRange read /etc/passwd as ELF")
 	}
 }

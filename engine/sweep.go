@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,13 +80,16 @@ func reclaimName(root, name string) {
 // container, and names nothing holds; a directory's writable layer goes
 // with it, and so do the layers in the trash that nobody is removing
 // (trash.go). Layers whose whole state root went (a reboot) are left to
-// 'container prune', which names them.
+// 'container prune', which names them, but for --rm containers' layers,
+// which restoreOnce's sweepUppers removes.
 // A directory being made is locked by its maker (reserve,
 // container.Create hold the container's lock until the state is saved;
 // a directory held with a flock is in use).
-// It costs a directory listing and a state read per container.
+// It costs two directory listings, and a state read per container
+// that has no settled mark (container/settled.go).
 func Sweep(root string) {
-	ents, err := os.ReadDir(root)
+	settled := container.SettledMarks(root)
+	ents, err := readDirUnsorted(root)
 	if err != nil {
 		return
 	}
@@ -95,6 +99,13 @@ func Sweep(root string) {
 			dirs[e.Name()] = true
 		}
 	}
+	for id := range settled {
+		if !dirs[id] {
+			container.Unsettle(root, id) // its container is gone
+			delete(settled, id)
+		}
+	}
+	swept := false
 	for _, e := range ents {
 		name := e.Name()
 		if id, ok := strings.CutSuffix(name, ".lock"); ok {
@@ -106,44 +117,84 @@ func Sweep(root string) {
 			}
 			continue
 		}
-		if !e.IsDir() || name == "names" || name == sharedDir || container.ValidID(name) != nil {
+		if !e.IsDir() || settled[name] || name == "names" || name == sharedDir || container.ValidID(name) != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
 		if err == nil {
 			var st container.State
-			if json.Unmarshal(b, &st) == nil && (st.Creator != 0 && st.Unfinished() || orphanedRm(&st)) {
-				Reclaim(root, name)
+			if json.Unmarshal(b, &st) != nil {
+				continue
+			}
+			if st.Creator != 0 && st.Unfinished() || orphanedRm(&st) {
+				swept = Reclaim(root, name) || swept
+			} else {
+				container.SettleIfDone(root, name)
 			}
 			continue
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			removeStateless(root, name)
+			swept = removeStateless(root, name) || swept
 		}
 	}
-	container.SweepNames(root)
-	sweepUppers(root)
+	// A name nothing holds is free to every command that asks for it
+	// (container.ReserveName, Resolve); its file goes here when the
+	// sweep removed a container or there are more names than
+	// containers, not by reading every name at every command.
+	container.SweepNames(root, settled, swept, len(dirs))
 	sweepTrashInBackground(root)
 }
 
-// trashSwept counts the trash removals the sweep started.
-var trashSwept sync.WaitGroup
+// trashSwept counts the trash removals the sweep started; trashCounted
+// is closed once the first of this process has listed the trash, and
+// trashBacklog says then whether it found more than one run leaves.
+var (
+	trashSwept   sync.WaitGroup
+	trashStarted atomic.Bool
+	trashCounted = make(chan struct{})
+	trashOnce    sync.Once
+	trashBacklog bool
+	// foregroundRun: this urun runs a container in the foreground
+	// (Run): its exit does not wait for the usual trash.
+	foregroundRun atomic.Bool
+)
 
 // sweepTrashInBackground removes the trash (trash.go) while the command
 // goes on with its own work (a run waits on its helpers and init most of
-// its start); FinishSweep waits for it before urun exits. An exit
-// without that wait only leaves the rest for the next command.
+// its start); FinishSweep waits for it before urun exits, but for a
+// foreground run (see FinishSweep).
 func sweepTrashInBackground(root string) {
 	trashSwept.Add(1)
+	trashStarted.Store(true)
 	go func() {
 		defer trashSwept.Done()
-		sweepStateTrash(root)
-		sweepTrash()
+		states, layers := stateTrashEntries(root), trashEntries()
+		trashOnce.Do(func() {
+			trashBacklog = len(states) > 1 || len(layers) > 1
+			close(trashCounted)
+		})
+		removeStateTrash(states)
+		removeTrash(layers)
 	}()
 }
 
-// FinishSweep waits for the trash removal the sweep started.
-func FinishSweep() { trashSwept.Wait() }
+// FinishSweep waits for the trash removal the sweep started. A
+// foreground run does not wait for the usual trash, the one layer and
+// state directory the previous --rm run left: its status is the
+// user's, and what of them this run has not removed by its exit is the
+// next command's (a removal cut short is taken up again: nobody holds
+// the entry any more). It waits when the trash held more than that
+// (runs cut short again and again), so the trash does not grow; and
+// every other command waits as before.
+func FinishSweep() {
+	if foregroundRun.Load() && trashStarted.Load() {
+		<-trashCounted
+		if !trashBacklog {
+			return
+		}
+	}
+	trashSwept.Wait()
+}
 
 // orphanedRm: a --rm container whose urun (or supervisor) is dead; its
 // init dies with it, and its writable layer on disk must go (reclaim
@@ -153,23 +204,29 @@ func orphanedRm(st *container.State) bool {
 }
 
 // sweepUppers removes the writable layers of --rm containers of root
-// whose state is gone (a reboot emptied the runtime directory, or a
-// removal was cut short between the layer and the state). Kept
-// containers' layers hold the user's data: `container prune` names and
-// removes those.
-func sweepUppers(root string) {
+// whose state is gone. Only a reboot (or anything else that empties the
+// runtime directory) leaves one: a removal takes the layer before the
+// state, a kill before the layer is made leaves state the sweep reclaims
+// with its layer. So it runs with restoreOnce, the first time a root is
+// used, not at every command, where it looked at every kept container's
+// layer of another root (708 of them: ~3 ms per command with a --root
+// of its own, as podman's and containerd's). Kept containers' layers
+// hold the user's data: `container prune` names and removes those.
+// dirs are root's directories (a layer whose container has one is kept
+// without a look at it).
+func sweepUppers(root string, dirs map[string]bool) {
 	data, err := DataDirPath()
 	if err != nil {
 		return
 	}
 	dir := filepath.Join(data, "containers")
-	ents, err := os.ReadDir(dir)
+	ents, err := readDirUnsorted(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
 		id := e.Name()
-		if container.ValidID(id) != nil {
+		if dirs[id] || container.ValidID(id) != nil {
 			continue
 		}
 		if _, err := os.Lstat(filepath.Join(dir, id, autoRemoveMark)); err != nil {
@@ -216,4 +273,15 @@ func removeStateless(root, id string) bool {
 		return false
 	}
 	return os.RemoveAll(dir) == nil
+}
+
+// readDirUnsorted is os.ReadDir without its sort: the sweep visits
+// every entry of directories that grow with the containers kept.
+func readDirUnsorted(dir string) ([]os.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
 }

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/urun-dev/urun/container"
+
 	"github.com/urun-dev/urun/idmap"
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/userns"
@@ -59,18 +61,32 @@ func trashState(root, id string) bool {
 		return false
 	}
 	dst := filepath.Join(trash, id+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	container.Unsettle(root, id)
 	return os.Rename(filepath.Join(root, id), dst) == nil
 }
 
-// sweepStateTrash removes the state directories in root's trash.
-func sweepStateTrash(root string) {
-	trash := filepath.Join(root, stateTrash)
-	ents, err := os.ReadDir(trash)
+// stateTrashEntries lists the state directories in root's trash.
+func stateTrashEntries(root string) []string {
+	return entries(filepath.Join(root, stateTrash))
+}
+
+// entries lists the paths in dir (none when it cannot be read).
+func entries(dir string) []string {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return nil
 	}
-	for _, e := range ents {
-		os.RemoveAll(filepath.Join(trash, e.Name()))
+	out := make([]string, len(ents))
+	for i, e := range ents {
+		out[i] = filepath.Join(dir, e.Name())
+	}
+	return out
+}
+
+// removeStateTrash removes state directories of root's trash.
+func removeStateTrash(paths []string) {
+	for _, p := range paths {
+		os.RemoveAll(p)
 	}
 }
 
@@ -183,18 +199,20 @@ func smallLayer(dir string) bool {
 
 // sweepTrash removes the trash entries nobody holds: their urun or
 // remover was killed before it finished.
-func sweepTrash() {
+func sweepTrash() { removeTrash(trashEntries()) }
+
+// trashEntries lists the layers in the data directory's trash.
+func trashEntries() []string {
 	data, err := DataDirPath()
 	if err != nil {
-		return
+		return nil
 	}
-	trash := filepath.Join(data, "trash")
-	ents, err := os.ReadDir(trash)
-	if err != nil {
-		return
-	}
-	for _, ent := range ents {
-		p := filepath.Join(trash, ent.Name())
+	return entries(filepath.Join(data, "trash"))
+}
+
+// removeTrash removes the entries of the layer trash nobody holds.
+func removeTrash(paths []string) {
+	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
 			continue

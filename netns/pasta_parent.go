@@ -1,14 +1,16 @@
 package netns
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
-	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 )
 
@@ -183,7 +185,7 @@ func (p *pastaNet) Close() error {
 // the dynamic loader's work, ~1-2 ms per container here. argv[0] stays
 // "pasta", which is what selects pasta's mode.
 func pastaAVX2(path string) (string, bool) {
-	if !cpu.X86.HasAVX2 {
+	if !cpuHasAVX2() {
 		return "", false
 	}
 	real, err := filepath.EvalSymlinks(path)
@@ -195,4 +197,27 @@ func pastaAVX2(path string) (string, bool) {
 		return "", false
 	}
 	return avx2, true
+}
+
+// cpuHasAVX2 reads the kernel's CPU flags (it lists avx2 only when it
+// also enabled the AVX state, as passt's own check needs). It is asked
+// only when pasta starts: golang.org/x/sys/cpu answers the same from
+// CPUID, but probes at package init, in every urun process (CPUID traps
+// to the hypervisor on a VM: 0.07 ms of every `urun state` here, against
+// 0.02-0.06 ms for this read; docs/BENCHMARKS.md, issue 25 fourth round).
+func cpuHasAVX2() bool {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "flags		: fpu vme … avx2 …" (x86; the first CPU's line)
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "flags" {
+			return slices.Contains(strings.Fields(v), "avx2")
+		}
+	}
+	return false
 }

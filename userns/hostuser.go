@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // urun is built without cgo (a static binary starts faster: no dynamic
@@ -52,9 +53,30 @@ func CurrentUser() (*user.User, error) {
 	return LookupUID(os.Getuid())
 }
 
+// getentCache keeps getent's answers for this process: a run resolves
+// its user more than once (the id maps, the owners check, keep-id).
+var getentCache sync.Map // "db/id" -> []string or error
+
 // getent returns the fields of `getent DB ID`'s one line, checking that
 // the entry is for id.
 func getent(db string, id int) ([]string, error) {
+	key := db + "/" + strconv.Itoa(id)
+	if v, ok := getentCache.Load(key); ok {
+		if err, isErr := v.(error); isErr {
+			return nil, err
+		}
+		return v.([]string), nil
+	}
+	f, err := runGetent(db, id)
+	if err != nil {
+		getentCache.Store(key, err)
+		return nil, err
+	}
+	getentCache.Store(key, f)
+	return f, nil
+}
+
+func runGetent(db string, id int) ([]string, error) {
 	path, err := exec.LookPath("getent")
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ func serveLayerStore(req podmanstore.Request) (*podmanstore.Reply, error) {
 	if req.GraphRoot == "" || req.RunRoot == "" {
 		return nil, errors.New("layer store request without its directories")
 	}
+	sweepCompat(req.GraphRoot)
 	s, err := storage.GetStore(types.StoreOptions{
 		GraphRoot:       req.GraphRoot,
 		RunRoot:         req.RunRoot,

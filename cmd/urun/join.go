@@ -74,3 +74,10 @@ func (f *runFlags) resolveJoins(root string, usernsExplicit bool, mode *idmap.Mo
 	f.joins = &engine.Joins{Target: id, TargetName: st.Name, IPC: t.ipc != "", PID: t.pid != "", Net: f.net.joinNet != "", UTS: t.uts != ""}
 	return nil
 }
+
+// joinsAny: a flag names another container's namespaces
+// (container:NAME), which resolveJoins looks up.
+func (f *runFlags) joinsAny() bool {
+	t := f.targets
+	return t.ipc != "" || t.pid != "" || t.uts != "" || f.net.joinNet != ""
+}

@@ -101,7 +101,7 @@ func newRuncState(root string, st *container.State) runcState {
 	if st.Status == "stopped" {
 		e.Pid = 0
 	}
-	if spec, err := container.LoadSpec(container.Dir(root, st.ID)); err == nil {
+	if spec, err := container.LoadSpecHead(container.Dir(root, st.ID)); err == nil {
 		if spec.Version != "" {
 			e.Version = spec.Version
 		}

@@ -226,9 +226,25 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	if err != nil {
 		return err
 	}
-	if root, err := engine.StateRoot(g.root); err != nil {
+	// The state root is swept once per run (engine.Tidy: abandoned
+	// containers, names, the trash): before the joins, which read their
+	// target's state, else once the init is cloned (startEarly), so the
+	// sweep runs while it starts.
+	root, err := engine.UnsweptStateRoot(g.root)
+	if err != nil {
 		return err
-	} else if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
+	}
+	swept := false
+	tidy := func() {
+		if !swept {
+			swept = true
+			engine.Tidy(root)
+		}
+	}
+	if f.joinsAny() || f.imageStore == imageStorePodman {
+		tidy()
+	}
+	if err := f.resolveJoins(root, usernsExplicit, &mode, &maps); err != nil {
 		return err
 	}
 	if mode == idmap.ModeKeepID && f.opts.User == "" {
@@ -273,10 +289,6 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 			return errors.New("--rootfs-tier bind works only with --rootfs: an image's files are shared by every container")
 		}
 		if _, _, oci := store.ParseOCIRef(ref); !oci && f.imageStore == imageStorePodman {
-			root, rerr := engine.StateRoot(g.root)
-			if rerr != nil {
-				return rerr
-			}
 			q := engine.PodmanQuery{Root: root, Ref: ref, ID: id, Name: f.name, Pull: f.pull, TLSVerify: f.tlsVerify,
 				DryRun: f.dryRun, StorageRoot: f.storageRoot, Debug: g.debug}
 			var release func(error)
@@ -345,6 +357,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 	// anything slow.
 	early := startEarly(g, f, maps, initPath)
 	defer early.Abort()
+	tidy()
 	// The image's HEALTHCHECK (urun's store or podman's), under the flags.
 	imgHealth, err := container.ParseImageHealthcheck(imgConfig.Healthcheck)
 	if err != nil {
@@ -405,7 +418,7 @@ func runContainer(g *globals, f *runFlags, args []string, usernsExplicit bool) (
 		Early:        early,
 	}
 	useStorageProbe(g, data, &cfg)
-	return runEngine(g, f, ref, id, cfg)
+	return runEngine(f, root, ref, id, cfg)
 }
 
 // processStart is about when urun started (its package init): --debug
@@ -445,7 +458,7 @@ func startEarly(g *globals, f *runFlags, maps userns.Maps, initPath string) *con
 		return nil
 	}
 	if g.debug {
-		fmt.Fprintf(os.Stderr, "urun: early clone %6.2f ms after urun's start\n", float64(time.Since(processStart).Microseconds())/1000)
+		fmt.Fprintf(os.Stderr, "urun: early clone %6.2f ms after urun's package init\n", float64(time.Since(processStart).Microseconds())/1000)
 	}
 	return e
 }
@@ -655,11 +668,7 @@ func findInit() (string, error) {
 
 // runEngine hands the container to the engine with what the flags say
 // about its lifecycle.
-func runEngine(g *globals, f *runFlags, ref, id string, cfg container.RunConfig) error {
-	root, err := engine.StateRoot(g.root)
-	if err != nil {
-		return err
-	}
+func runEngine(f *runFlags, root, ref, id string, cfg container.RunConfig) error {
 	mode := engine.Foreground
 	switch {
 	case f.createOnly:

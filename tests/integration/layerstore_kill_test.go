@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,4 +142,47 @@ func TestLayerStoreRmiKilled(t *testing.T) {
 	if hit == 0 {
 		t.Fatal("no kill landed while rmi's layer store helper ran")
 	}
+}
+
+// What a urun-image killed during the overlay driver's first probe of a
+// store leaves (overlay/compatNNN holding the kernel's mode-000 work
+// directory, which the library never removes and `rm -rf` of the data
+// directory cannot open) is removed by the next command that opens the
+// layer store; a probe directory of the last minute is left to its
+// maker. storeEnv's cleanup then removes the whole store as the user.
+func TestLayerStoreProbeLeftoverSwept(t *testing.T) {
+	env := storeEnv(t)
+	graph := layerGraph(env)
+	mustRunEnv(t, env, "pull", "-q", busybox())
+	mkProbe := func(name string, age time.Duration) string {
+		t.Helper()
+		d := filepath.Join(graph, "overlay", name)
+		if err := os.MkdirAll(filepath.Join(d, "work", "work"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(d, "work", "work"), 0); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stale, fresh := mkProbe("compat111", 2*time.Minute), mkProbe("compat222", 0)
+	// containers/storage's check names an unaccounted directory in
+	// overlay/: the fresh one, not the stale one the sweep removed.
+	r := urunEnv(t, env, "system", "check")
+	if strings.Contains(r.stdout, "compat111") || !strings.Contains(r.stdout, "compat222") {
+		t.Errorf("system check with a stale and a fresh probe directory: want only the fresh one reported: %s", r)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Errorf("a killed probe's directory is still there: %v", err)
+	}
+	if _, err := os.Lstat(fresh); err != nil {
+		t.Errorf("a probe directory of the last minute was removed: %v", err)
+	}
+	os.Chmod(filepath.Join(fresh, "work", "work"), 0o700)
+	os.RemoveAll(fresh)
+	checkLayerStore(t, env, "the probe directories went")
 }

@@ -70,7 +70,12 @@ func stateRootEntries(t *testing.T) []string {
 	root := stateRoot(t)
 	ents, _ := os.ReadDir(root)
 	for _, e := range ents {
-		out = append(out, e.Name())
+		// The settled marks' directory comes with the first kept
+		// container and stays (docs/RUNTIME.md); the marks themselves
+		// go with their containers, checked in engine's unit tests.
+		if e.Name() != ".settled" {
+			out = append(out, e.Name())
+		}
 	}
 	names, _ := os.ReadDir(filepath.Join(root, "names"))
 	for _, e := range names {
