@@ -10,9 +10,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +37,21 @@ type Event struct {
 // EventHealthStatus is the event of a health check's result.
 const EventHealthStatus = "health_status"
 
+// Container lifecycle events, with podman's names.
+const (
+	EventStart  = "start"
+	EventDied   = "died"
+	EventStop   = "stop"
+	EventRemove = "remove"
+	EventRename = "rename"
+)
+
+// RecordEvent adds a container event for st (its id, name and image)
+// to root's log; attrs are extra attributes (exitCode, signal...).
+func RecordEvent(root, id, name, image, status string, attrs map[string]string) {
+	appendEvent(root, Event{ID: id, Name: name, Image: image, Status: status, Attributes: attrs})
+}
+
 // eventsMax is the size past which the log is rotated.
 const eventsMax = 1 << 20
 
@@ -45,7 +63,10 @@ func appendEvent(root string, ev Event) {
 	if ev.Attributes == nil {
 		ev.Attributes = map[string]string{}
 	}
-	ev.Type, ev.Time = "container", time.Now().UTC()
+	if ev.Type == "" {
+		ev.Type = "container"
+	}
+	ev.Time = time.Now().UTC()
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return
@@ -62,17 +83,75 @@ func appendEvent(root string, ev Event) {
 	if fi, err := os.Stat(p); err == nil && fi.Size() > eventsMax {
 		os.Rename(p, p+".1")
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}
 	defer f.Close()
+	// A writer killed mid-line (kill -9) left a partial line: end it, so
+	// that it alone is unreadable (and skipped), not this event too.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err != nil || last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
+	}
 	f.Write(append(line, '\n'))
 }
 
-// Events calls each for the events in root's log, oldest first; with
-// follow it then waits for new ones until each returns false.
-func Events(root string, follow bool, each func(Event) bool) error {
+// EventWindow bounds what Events reads: events before Since are skipped;
+// with Until set, reading ends at the first event after it (or, when
+// following, once the clock passes it), as docker's --since/--until.
+type EventWindow struct {
+	Since, Until time.Time
+}
+
+// Events calls each for the events in root's log within w, oldest first;
+// with follow it then waits for new ones until each returns false (or
+// w.Until has passed).
+func Events(root string, w EventWindow, follow bool, each func(Event) bool) error {
+	inner := each
+	each = func(ev Event) bool {
+		if !w.Since.IsZero() && ev.Time.Before(w.Since) {
+			return true
+		}
+		if !w.Until.IsZero() && ev.Time.After(w.Until) {
+			return false
+		}
+		return inner(ev)
+	}
+	return events(root, follow, func() bool { return !w.Until.IsZero() && time.Now().After(w.Until) }, each)
+}
+
+// ParseEventTime reads a --since/--until value as docker does: RFC3339
+// (with or without zone or seconds, or a date), a unix timestamp with
+// optional fraction, or a duration (10m, 1h30m) back from now.
+func ParseEventTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if sec, frac, ok := strings.Cut(s, "."); true {
+		if n, err := strconv.ParseInt(sec, 10, 64); err == nil {
+			var ns int64
+			if ok {
+				f := (frac + "000000000")[:9]
+				if ns, err = strconv.ParseInt(f, 10, 64); err != nil || strings.TrimLeft(frac, "0123456789") != "" {
+					return time.Time{}, fmt.Errorf("%q: not a unix timestamp, RFC3339 time or duration (e.g. 10m)", s)
+				}
+			}
+			return time.Unix(n, ns), nil
+		}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		loc := time.Local
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: not a unix timestamp, RFC3339 time or duration (e.g. 10m)", s)
+}
+
+func events(root string, follow bool, past func() bool, each func(Event) bool) error {
 	p := eventsPath(root)
 	if old, err := os.Open(p + ".1"); err == nil {
 		_, more, err := readEvents(old, 0, each)
@@ -104,7 +183,7 @@ func Events(root string, follow bool, each func(Event) bool) error {
 			}
 			off = n
 		}
-		if !follow {
+		if !follow || past() {
 			return nil
 		}
 		time.Sleep(250 * time.Millisecond)

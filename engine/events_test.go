@@ -21,7 +21,7 @@ func TestEvents(t *testing.T) {
 	f.WriteString(`{"ID":"c","Name":"thr`) // half a line
 	f.Close()
 	var got []string
-	if err := Events(root, false, func(ev Event) bool {
+	if err := Events(root, EventWindow{}, false, func(ev Event) bool {
 		if ev.Type != "container" || ev.Time.IsZero() {
 			t.Errorf("event %+v: want type container and a time", ev)
 		}
@@ -40,8 +40,31 @@ func TestEvents(t *testing.T) {
 	}
 	appendEvent(root, Event{ID: "d", Status: EventHealthStatus})
 	got = nil
-	Events(root, false, func(ev Event) bool { got = append(got, ev.ID); return true })
+	Events(root, EventWindow{}, false, func(ev Event) bool { got = append(got, ev.ID); return true })
 	if len(got) != 1 || got[0] != "d" {
 		t.Errorf("after rotation: %v, want d (the old file's zeros are no events)", got)
+	}
+	// A writer killed mid-line: its partial line is skipped, the next
+	// event is whole.
+	f, err = os.OpenFile(eventsPath(root), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"ID":"partial","Sta`)
+	f.Close()
+	appendEvent(root, Event{ID: "e", Status: EventDied})
+	got = nil
+	Events(root, EventWindow{}, false, func(ev Event) bool { got = append(got, ev.ID); return true })
+	if len(got) != 2 || got[0] != "d" || got[1] != "e" {
+		t.Errorf("after a partial line: %v, want d e", got)
+	}
+}
+
+// BenchmarkAppendEvent: the cost of one recorded event (flock, stat,
+// append), paid beside each started container and at its exit.
+func BenchmarkAppendEvent(b *testing.B) {
+	root := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		appendEvent(root, Event{ID: "0123456789abcdef", Name: "bench", Image: "busybox", Status: EventStart})
 	}
 }

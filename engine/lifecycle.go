@@ -121,6 +121,7 @@ func Stop(root, ref string, timeout time.Duration) error {
 		return fmt.Errorf("stopping %s: %w", ref, err)
 	}
 	WaitRecorded(root, id)
+	RecordEvent(root, id, st.Name, st.Image, EventStop, nil)
 	return nil
 }
 
@@ -247,7 +248,11 @@ func remove(root, ref string, force bool, depth int) error {
 		return remove(root, ref, force, depth+1)
 	}
 	defer unlock()
-	return removeContainer(root, id)
+	if err := removeContainer(root, id); err != nil {
+		return err
+	}
+	RecordEvent(root, id, st.Name, st.Image, EventRemove, nil)
+	return nil
 }
 
 // busyConfigured: st was never started and a live urun (create, run,

@@ -60,5 +60,6 @@ func Rename(root, ref, name string) error {
 	if old != "" {
 		container.ReleaseName(root, old, id)
 	}
+	RecordEvent(root, id, name, st.Image, EventRename, map[string]string{"oldName": old})
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -364,7 +365,16 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		return st.Save(root)
 	}
 	var health *healthMonitor
+	// The start event is appended beside the running container (off
+	// the critical path of run and run -d's report), and before died.
+	startLogged := make(chan struct{})
+	var startCalled atomic.Bool
 	cfg.Started = func(int) error {
+		startCalled.Store(true)
+		go func() {
+			defer close(startLogged)
+			RecordEvent(root, id, rec.Name, rec.Image, EventStart, nil)
+		}()
 		if logs != nil && !cfg.Spec.Process.Terminal {
 			logs.closeWriters()
 		}
@@ -379,6 +389,9 @@ func runRecord(rec *Record, fg *foreground, rep *reporter) error {
 		return nil
 	}
 	status, runErr := container.Run(cfg)
+	if startCalled.Load() {
+		<-startLogged
+	}
 	health.end()
 	if logs != nil {
 		logs.close()
@@ -502,7 +515,13 @@ func recordExit(root, id string, status int, runErr error, autoRemove, later boo
 		return nil // removed meanwhile (rm -f)
 	}
 	if autoRemove {
+		code := status
+		if runErr != nil {
+			code = container.ExitCode(runErr)
+		}
+		RecordEvent(root, id, st.Name, st.Image, EventDied, map[string]string{"exitCode": strconv.Itoa(code)})
 		moved, _ := removeContainerLater(root, id, later)
+		RecordEvent(root, id, st.Name, st.Image, EventRemove, nil)
 		return moved
 	}
 	st.Status = specs.StateStopped
@@ -516,6 +535,7 @@ func recordExit(root, id string, status int, runErr error, autoRemove, later boo
 	st.Supervisor, st.SharedSupervisor = 0, false
 	st.Creator, st.CreatorStart = 0, 0
 	st.Save(root)
+	RecordEvent(root, id, st.Name, st.Image, EventDied, map[string]string{"exitCode": strconv.Itoa(*st.ExitCode)})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,20 +23,22 @@ func init() {
 		stats := fs.Bool("stats", false, "print the container's counters once and exit")
 		interval := fs.Duration("interval", 5*time.Second, "time between two stats events")
 		var pf podmanEventFlags
-		fs.StringArrayVarP(&pf.filters, "filter", "f", nil, "without ID, podman's event log: event=health_status, container=NAME|ID, type=container")
+		fs.StringArrayVarP(&pf.filters, "filter", "f", nil, "without ID, the event log: event=start|died|stop|remove|rename|health_status, container=NAME|ID, image=REF, type=container")
 		fs.StringVar(&pf.format, "format", "", "without ID: json, or a Go template over an event ({{.Status}} {{.Name}} {{.HealthStatus}} {{.ID}} {{.Image}} {{.Time}})")
 		fs.BoolVar(&pf.stream, "stream", true, "without ID: wait for new events (false: print the logged ones and exit)")
+		fs.StringVar(&pf.since, "since", "", "without ID: events from this time on (RFC3339, unix timestamp, or a duration back from now: 10m)")
+		fs.StringVar(&pf.until, "until", "", "without ID: events up to this time, then exit (RFC3339, unix timestamp, or duration)")
 		return &command{
 			name:  "events",
-			short: "Print a container's resource usage (runc's events ID), or without ID podman's event log (health_status)",
-			usage: "events [--stats] [--interval 5s] ID | events [--filter K=V]... [--format F] [--stream=false]",
+			short: "Print a container's resource usage (runc's events ID), or without ID the event log (start, died, stop, remove, rename, health_status)",
+			usage: "events [--stats] [--interval 5s] ID | events [--since T] [--until T] [--filter K=V]... [--format F] [--stream=false]",
 			flags: fs,
 			run: func(g *globals, args []string) error {
 				root, err := engine.StateRoot(g.root)
 				if err != nil {
 					return err
 				}
-				podmanFlags := fs.Changed("filter") || fs.Changed("format") || fs.Changed("stream")
+				podmanFlags := fs.Changed("filter") || fs.Changed("format") || fs.Changed("stream") || fs.Changed("since") || fs.Changed("until")
 				if len(args) == 0 && !fs.Changed("stats") && !fs.Changed("interval") {
 					return podmanEvents(root, pf)
 				}
@@ -43,7 +46,7 @@ func init() {
 					return argsError("events", "exactly one container ID (or none, for podman's event log)")
 				}
 				if podmanFlags {
-					return fmt.Errorf("events %s: --filter, --format and --stream are for the event log (no ID); with an ID urun prints runc's stats events", args[0])
+					return fmt.Errorf("events %s: --filter, --format, --since, --until and --stream are for the event log (no ID); with an ID urun prints runc's stats events", args[0])
 				}
 				enc := json.NewEncoder(os.Stdout)
 				for {
@@ -73,31 +76,48 @@ type podmanEventFlags struct {
 	filters []string
 	format  string
 	stream  bool
+	since   string
+	until   string
 }
 
 // podmanEvents prints the event log as podman events does: one line per
 // event (or JSON, or a template), following it unless --stream=false.
-// The log holds health_status events only (engine/events.go): a filter
-// for another event is refused rather than waiting for what never comes.
+// The log holds container events only (engine/events.go): a filter for
+// image events is refused rather than waiting for what never comes.
 func podmanEvents(root string, f podmanEventFlags) error {
+	var w engine.EventWindow
+	now := time.Now()
+	for _, t := range []struct {
+		flag, v string
+		to      *time.Time
+	}{{"--since", f.since, &w.Since}, {"--until", f.until, &w.Until}} {
+		if t.v == "" {
+			continue
+		}
+		var err error
+		if *t.to, err = engine.ParseEventTime(t.v, now); err != nil {
+			return fmt.Errorf("%s %w", t.flag, err)
+		}
+	}
 	byKey := map[string][]string{}
 	for _, fl := range f.filters {
 		k, v, ok := strings.Cut(fl, "=")
 		if !ok || v == "" {
-			return fmt.Errorf("--filter %q: use KEY=VALUE (event=health_status, container=NAME, type=container)", fl)
+			return fmt.Errorf("--filter %q: use KEY=VALUE (event=start, container=NAME, image=REF, type=container)", fl)
 		}
 		switch k {
 		case "event", "status":
-			if v != engine.EventHealthStatus {
-				return fmt.Errorf("--filter %s: urun's event log records health checks only (event=health_status); watch a container's end with 'urun wait'", fl)
+			k = "event"
+			if v == "die" {
+				v = engine.EventDied // docker's name for podman's died
 			}
 		case "type":
 			if v != "container" {
 				return fmt.Errorf("--filter %s: urun's event log has container events only (type=container)", fl)
 			}
-		case "container":
+		case "container", "image":
 		default:
-			return fmt.Errorf("--filter %q: supported keys are event, container and type", fl)
+			return fmt.Errorf("--filter %q: supported keys are event (or status), container, image and type", fl)
 		}
 		byKey[k] = append(byKey[k], v)
 	}
@@ -110,8 +130,14 @@ func podmanEvents(root string, f podmanEventFlags) error {
 		t.table = false
 	}
 	var werr error
-	err := engine.Events(root, f.stream, func(ev engine.Event) bool {
+	err := engine.Events(root, w, f.stream, func(ev engine.Event) bool {
 		if names := byKey["container"]; names != nil && !matchesContainer(ev, names) {
+			return true
+		}
+		if evs := byKey["event"]; evs != nil && !slices.Contains(evs, ev.Status) {
+			return true
+		}
+		if imgs := byKey["image"]; imgs != nil && !slices.Contains(imgs, ev.Image) {
 			return true
 		}
 		switch {
@@ -123,6 +149,9 @@ func podmanEvents(root string, f podmanEventFlags) error {
 			attrs := fmt.Sprintf("image=%s, name=%s", ev.Image, ev.Name)
 			if ev.HealthStatus != "" {
 				attrs += ", health_status=" + ev.HealthStatus
+			}
+			if c, ok := ev.Attributes["exitCode"]; ok {
+				attrs += ", containerExitCode=" + c
 			}
 			_, werr = fmt.Printf("%s %s %s %s (%s)\n", ev.Time.Local(), ev.Type, ev.Status, ev.ID, attrs)
 		}
