@@ -21,18 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lsLayerDigests are the digests of a layers.json entry.
-type lsLayerDigests struct {
-	ID             string         `json:"id"`
-	Parent         string         `json:"parent,omitempty"`
-	Flags          map[string]any `json:"flags,omitempty"`
-	UIDMap         []any          `json:"uidmap,omitempty"`
-	GIDMap         []any          `json:"gidmap,omitempty"`
-	Compressed     digest.Digest  `json:"compressed-diff-digest,omitempty"`
-	CompressedSize int64          `json:"compressed-size,omitempty"`
-	Uncompressed   digest.Digest  `json:"diff-digest,omitempty"`
-}
-
 // PendingDir is where the layer store's import marks a layer whose
 // unpack may not be finished (cmd/urun-image/impliedparents_child.go).
 func PendingDir(graph string) string { return filepath.Join(graph, "urun-pending") }
@@ -78,14 +66,14 @@ func storedLayerBlobs(graph string) (map[digest.Digest]int64, error) {
 		}
 		return nil, err
 	}
-	var layers []lsLayerDigests
+	var layers []lsLayer
 	if err := readLocked(filepath.Join(graph, "overlay-layers"), "layers.json", &layers); err != nil {
 		if errors.Is(err, ErrNotInLayerStore) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	byID := make(map[string]*lsLayerDigests, len(layers))
+	byID := make(map[string]*lsLayer, len(layers))
 	for i := range layers {
 		byID[layers[i].ID] = &layers[i]
 	}

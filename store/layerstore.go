@@ -50,6 +50,10 @@ type lsLayer struct {
 	UIDMap   []any          `json:"uidmap,omitempty"`
 	GIDMap   []any          `json:"gidmap,omitempty"`
 	DiffSize int64          `json:"diff-size,omitempty"`
+	// The digests blobsweep.go matches a layout's blobs against.
+	Compressed     digest.Digest `json:"compressed-diff-digest,omitempty"`
+	CompressedSize int64         `json:"compressed-size,omitempty"`
+	Uncompressed   digest.Digest `json:"diff-digest,omitempty"`
 }
 
 // LayerStack returns the diff directories of the image whose config
