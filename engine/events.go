@@ -42,6 +42,7 @@ const (
 	EventStart  = "start"
 	EventDied   = "died"
 	EventStop   = "stop"
+	EventKill   = "kill"
 	EventRemove = "remove"
 	EventRename = "rename"
 )

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -321,4 +322,17 @@ func load(root, id string) (*container.State, error) {
 	}
 	defer unlock()
 	return container.Load(root, id)
+}
+
+// Kill sends sig to container id's init (every process with all); an
+// engine container's kill is a "kill" event with docker's signal
+// attribute (its number). The OCI face's is not: podman records its own.
+func Kill(root, id string, sig unix.Signal, all bool) error {
+	if err := container.Kill(root, id, sig, all); err != nil {
+		return err
+	}
+	if st, err := container.Load(root, id); err == nil && st.Record != "" {
+		RecordEvent(root, id, st.Name, st.Image, EventKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	}
+	return nil
 }

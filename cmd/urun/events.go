@@ -23,14 +23,14 @@ func init() {
 		stats := fs.Bool("stats", false, "print the container's counters once and exit")
 		interval := fs.Duration("interval", 5*time.Second, "time between two stats events")
 		var pf podmanEventFlags
-		fs.StringArrayVarP(&pf.filters, "filter", "f", nil, "without ID, the event log: event=start|died|stop|remove|rename|health_status, container=NAME|ID, image=REF, type=container")
+		fs.StringArrayVarP(&pf.filters, "filter", "f", nil, "without ID, the event log: event=start|died|stop|kill|remove|rename|health_status, container=NAME|ID, image=REF, type=container")
 		fs.StringVar(&pf.format, "format", "", "without ID: json, or a Go template over an event ({{.Status}} {{.Name}} {{.HealthStatus}} {{.ID}} {{.Image}} {{.Time}})")
 		fs.BoolVar(&pf.stream, "stream", true, "without ID: wait for new events (false: print the logged ones and exit)")
 		fs.StringVar(&pf.since, "since", "", "without ID: events from this time on (RFC3339, unix timestamp, or a duration back from now: 10m)")
 		fs.StringVar(&pf.until, "until", "", "without ID: events up to this time, then exit (RFC3339, unix timestamp, or duration)")
 		return &command{
 			name:  "events",
-			short: "Print a container's resource usage (runc's events ID), or without ID the event log (start, died, stop, remove, rename, health_status)",
+			short: "Print a container's resource usage (runc's events ID), or without ID the event log (start, died, stop, kill, remove, rename, health_status)",
 			usage: "events [--stats] [--interval 5s] ID | events [--since T] [--until T] [--filter K=V]... [--format F] [--stream=false]",
 			flags: fs,
 			run: func(g *globals, args []string) error {

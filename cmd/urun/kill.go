@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/urun-dev/urun/container"
 	"github.com/urun-dev/urun/engine"
 )
 
@@ -44,7 +43,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return container.Kill(root, id, sig, *all)
+				return engine.Kill(root, id, sig, *all)
 			},
 		}
 	})

@@ -8,10 +8,12 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,11 @@ var dockerLines = []dockerLine{
 	{name: "events health_status", script: `docker run -d --name hev --health-cmd 'test -e /tmp/ok' --health-interval disable $IMG sleep 300 >/dev/null; docker healthcheck run hev >/dev/null; docker exec hev touch /tmp/ok; docker healthcheck run hev; ` +
 		`docker events --stream=false --filter event=health_status --filter container=hev --format '{{.Status}} {{.Name}}'; docker events --stream=false --filter container=hev | grep health_status | tail -1; docker rm -f hev >/dev/null`,
 		match: `^health_status hev\nhealth_status hev\n\S+ \S+ \S+ \S+ container health_status [0-9a-f]{64} \(image=\S+, name=hev, health_status=\w+\)$`},
+	// Lifecycle events in a --since/--until window (docker's and podman's
+	// flags; --until a second ahead ends the command once it passes).
+	{name: "events since until", script: `s=$(date +%s); docker run --name evl $IMG sh -c 'exit 3'; docker rm evl >/dev/null; ` +
+		`docker events --since $s --until $(($(date +%s)+1)) --filter container=evl --filter event=start --format '{{.Status}} {{.Name}}'`, want: "start evl"},
+	{name: "events until past", script: `docker run --name evp $IMG true; docker rm evp >/dev/null; docker events --since 10m --until 1h --filter container=evp | wc -l`, match: `^ *0$`},
 	{name: "health-on-failure kill", script: `docker run -d --name h6 --health-cmd false --health-retries 1 --health-interval disable --health-on-failure kill $IMG sleep 300 >/dev/null; docker healthcheck run h6; docker wait h6; docker rm -f h6 >/dev/null`, want: "unhealthy\n137"},
 	{name: "health config", script: `docker create --name h7 --health-cmd 'exit 0' --health-interval 2s $IMG true >/dev/null; docker inspect -f '{{.Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Retries}}' h7; docker rm h7 >/dev/null; docker run --rm --health-cmd true --health-retries 0 $IMG true 2>/dev/null; echo $?`, want: "[CMD-SHELL exit 0] 2s 3\n125"},
 	{name: "completion", script: `docker completion bash >/dev/null && docker completion zsh >/dev/null && docker completion fish >/dev/null && echo ok; docker completion tcsh >/dev/null 2>&1; echo $?`, want: "ok\n125"},
@@ -260,8 +267,12 @@ func TestDockerLines(t *testing.T) {
 		t.Cleanup(func() { e.sh(t, w, ref, `docker rm -f $(docker ps -aq) >/dev/null 2>&1`) })
 	}
 
+	// The lines' fixed ports, moved to free ones: two engineers (or CI
+	// and one) running this at once would collide on 18380-18392.
+	ports := freePortsReplacer(t)
 	passed := map[string]int{}
 	for _, l := range dockerLines {
+		l.script, l.want, l.match = ports.Replace(l.script), ports.Replace(l.want), ports.Replace(l.match)
 		got := map[string]result{}
 		for _, e := range engines {
 			got[e.name] = e.sh(t, t.TempDir(), ref, l.script)
@@ -298,4 +309,61 @@ func TestDockerLines(t *testing.T) {
 	}
 	t.Log(line)
 	fmt.Println(line)
+}
+
+// freePortsReplacer maps the lines' ports 18380-18382 and 18390-18392 to
+// two runs of three consecutive ports free on TCP and UDP now.
+func freePortsReplacer(t *testing.T) *strings.Replacer {
+	t.Helper()
+	var pairs []string
+	used := map[int]bool{}
+	for _, base := range []int{18380, 18390} {
+		p := freeRun(t, 3, used)
+		for i := 0; i < 3; i++ {
+			used[p+i] = true
+			pairs = append(pairs, strconv.Itoa(base+i), strconv.Itoa(p+i))
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// freeRun finds n consecutive ports free for TCP and UDP on all
+// addresses, starting from one the kernel picks.
+func freeRun(t *testing.T, n int, used map[int]bool) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if p+n > 65535 {
+			continue
+		}
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			if used[p+i] {
+				ok = false
+				break
+			}
+			tl, err := net.Listen("tcp", ":"+strconv.Itoa(p+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ul, err := net.ListenPacket("udp", ":"+strconv.Itoa(p+i))
+			tl.Close()
+			if err != nil {
+				ok = false
+				break
+			}
+			ul.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no run of free ports found")
+	return 0
 }

@@ -45,6 +45,9 @@ func statuses(evs []loggedEvent) string {
 func TestEventsLifecycle(t *testing.T) {
 	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	mustRun(t, "run", "-d", "--name", "ev-d", busybox(), "sleep", "60")
+	mustRun(t, "kill", "ev-d") // SIGKILL, docker's default
+	mustRun(t, "wait", "ev-d")
+	mustRun(t, "start", "ev-d")
 	mustRun(t, "stop", "-t", "0", "ev-d")
 	mustRun(t, "rename", "ev-d", "ev-d2")
 	mustRun(t, "rm", "ev-d2")
@@ -54,13 +57,17 @@ func TestEventsLifecycle(t *testing.T) {
 	until := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 
 	d := eventsOf(t, "--since", since, "--until", until, "--filter", "container=ev-d", "--filter", "container=ev-d2")
-	if got := statuses(d); got != "start died stop rename remove" {
-		t.Fatalf("run -d/stop/rename/rm events: %q, want %q", got, "start died stop rename remove")
+	want := "start kill died start died stop rename remove"
+	if got := statuses(d); got != want {
+		t.Fatalf("run -d/kill/start/stop/rename/rm events: %q, want %q", got, want)
 	}
-	if d[1].Attributes["exitCode"] != "137" && d[1].Attributes["exitCode"] != "143" {
-		t.Errorf("died after stop -t 0: exitCode %q", d[1].Attributes["exitCode"])
+	if d[1].Attributes["signal"] != "9" || d[2].Attributes["exitCode"] != "137" {
+		t.Errorf("kill: signal %q, died with exitCode %q, want 9 and 137", d[1].Attributes["signal"], d[2].Attributes["exitCode"])
 	}
-	if d[0].Type != "container" || d[0].Image != busybox() || d[0].ID == "" || d[3].Attributes["oldName"] != "ev-d" {
+	if d[4].Attributes["exitCode"] != "137" && d[4].Attributes["exitCode"] != "143" {
+		t.Errorf("died after stop -t 0: exitCode %q", d[4].Attributes["exitCode"])
+	}
+	if d[0].Type != "container" || d[0].Image != busybox() || d[0].ID == "" || d[6].Attributes["oldName"] != "ev-d" {
 		t.Errorf("fields: %+v", d)
 	}
 	fg := eventsOf(t, "--since", since, "--until", until, "--filter", "container=ev-fg")
