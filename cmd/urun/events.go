@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -128,6 +130,14 @@ func podmanEvents(root string, f podmanEventFlags) error {
 			return err
 		}
 		t.table = false
+	}
+	if f.stream {
+		// ^C or a kill ends a followed log as it ends podman's, even
+		// when urun was started with SIGINT ignored (a background job
+		// of a script inherits that): Notify takes the signal back.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		go func() { <-sigs; os.Exit(0) }()
 	}
 	var werr error
 	err := engine.Events(root, w, f.stream, func(ev engine.Event) bool {
