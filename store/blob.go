@@ -106,7 +106,9 @@ func newVerifiedReader(f *os.File, d digest.Digest, size int64) (*verifiedReader
 
 func (v *verifiedReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
+	if v.h != nil {
+		v.h.Write(p[:n])
+	}
 	v.n += int64(n)
 	if err == io.EOF {
 		err = v.check()
@@ -119,7 +121,7 @@ func (v *verifiedReader) check() error {
 	if v.n != v.size {
 		return fmt.Errorf("layer %s ended after %d of its %d bytes: the image is corrupt, pull it again", v.d, v.n, v.size)
 	}
-	if digest.NewDigestFromBytes(v.d.Algorithm(), v.h.Sum(nil)) != v.d {
+	if v.h != nil && digest.NewDigestFromBytes(v.d.Algorithm(), v.h.Sum(nil)) != v.d {
 		return fmt.Errorf("layer %s does not match its digest: the image is corrupt, pull it again", v.d)
 	}
 	return io.EOF

@@ -38,6 +38,21 @@ func OpenLayerBlob(l Layer) (*LayerBlob, error) {
 	return &LayerBlob{f: f, v: v}, nil
 }
 
+// OpenPulledLayerBlob opens layer l's blob as the pull that wrote it left
+// it: image/v5's copy checked its digest as it arrived and renamed it into
+// blobs/ only then, so the read checks its size, not its digest again
+// (a pass of SHA-256 over every byte saved, ~15 ms for 25 MB here). The
+// unpacked content is still checked: containers/storage hashes it, and
+// the import compares that with the diff id of the image's config, whose
+// digest the manifest pins.
+func OpenPulledLayerBlob(l Layer) (*LayerBlob, error) {
+	b, err := OpenLayerBlob(l)
+	if err == nil {
+		b.v.h = nil
+	}
+	return b, err
+}
+
 func (b *LayerBlob) Read(p []byte) (int, error) { return b.v.Read(p) }
 
 // Finish reads what the consumer left (a decompressor may stop before

@@ -27,6 +27,7 @@ import (
 	"go.podman.io/storage/types"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/urun-dev/urun/store"
 	"github.com/urun-dev/urun/store/podmanstore"
@@ -142,7 +143,8 @@ func importLayers(s storage.Store, img *store.Image, wait func(store.Layer) erro
 				return "", err
 			}
 		}
-		b, err := openLayer(s, l, diffIDs[i])
+		// A pull's layer (wait is set) was checked as it arrived.
+		b, err := openLayer(s, l, diffIDs[i], wait != nil)
 		if err != nil {
 			return "", err
 		}
@@ -223,7 +225,12 @@ func importPlanned(s storage.Store, req podmanstore.Request) (string, error) {
 		img.Config.RootFS.DiffIDs = append(img.Config.RootFS.DiffIDs, diffID)
 	}
 	parent := os.Getppid()
+	flush := startWriteback(s.GraphRoot())
+	defer flush.stop()
 	wait := func(l store.Layer) error {
+		// The layer before this one is stored: its files start for the
+		// disk while this one unpacks.
+		flush.kick()
 		p := filepath.Join(req.Layout, "blobs", l.Digest.Algorithm().String(), l.Digest.Encoded())
 		for {
 			if _, err := os.Lstat(p); err == nil {
@@ -457,8 +464,12 @@ type layerSource interface {
 
 // openLayer opens l's blob, or the uncompressed tar of a complete layer
 // of s with diff id diffID when the blob is gone.
-func openLayer(s storage.Store, l store.Layer, diffID digest.Digest) (layerSource, error) {
-	b, err := store.OpenLayerBlob(l)
+func openLayer(s storage.Store, l store.Layer, diffID digest.Digest, pulled bool) (layerSource, error) {
+	open := store.OpenLayerBlob
+	if pulled {
+		open = store.OpenPulledLayerBlob
+	}
+	b, err := open(l)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return b, err
 	}
@@ -580,4 +591,45 @@ func transferOut(s storage.Store, op string, t *podmanstore.TransferRequest) (st
 		return "", transfer.SaveRef(ctx, src, t.Name, t.File, t.Format, o)
 	}
 	return transfer.PushRef(ctx, src, t.Name, t.Dest, o)
+}
+
+// writeback syncs a layer store's file system in the background while a
+// pull's next layer unpacks, so that the sync before a pull drops its
+// blobs (store.DropStoredBlobs) waits only for the last layer's files,
+// not for every file the pull wrote (docs/STORE.md, "Blobs go after the
+// import"). It changes when the data reaches the disk, not whether.
+type writeback struct {
+	ask  chan struct{}
+	done chan struct{}
+}
+
+func startWriteback(dir string) *writeback {
+	w := &writeback{ask: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for range w.ask {
+			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			// An error here is the final sync's to report.
+			unix.Syncfs(fd)
+			unix.Close(fd)
+		}
+	}()
+	return w
+}
+
+// kick asks for a sync; one asked while another runs is merged with it.
+func (w *writeback) kick() {
+	select {
+	case w.ask <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the goroutine once a sync in progress is done.
+func (w *writeback) stop() {
+	close(w.ask)
+	<-w.done
 }
