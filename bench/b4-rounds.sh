@@ -58,6 +58,15 @@ if [ -n "${B4_HOLD:-}" ]; then
 	exit 0
 fi
 
+# store_empty fails the run when a layer survived the rmi: the next pull
+# would reuse it and time less than a pull.
+store_empty() {
+	local j=$1/overlay-layers/layers.json
+	if [ -s "$j" ] && [ "$(tr -d ' \n' <"$j")" != "[]" ]; then
+		echo "the urun store at $1 still holds layers after rmi: $(cat "$j")" >&2
+		exit 1
+	fi
+}
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
 declare -A pull run rp rr
 declare -a ratio_pull ratio_run
@@ -77,7 +86,11 @@ for r in $(seq "$rounds"); do
 		else
 			b=${bins[${n#urun}]}
 			d=$W/$n
-			unshare --map-auto --map-root-user rm -rf "$d"
+			# Emptied as podman's is: its containers and images
+			# removed, the store itself (its probes' records) kept.
+			env XDG_DATA_HOME="$d" "$b/urun" rm -a -f >/dev/null 2>&1 || true
+			env XDG_DATA_HOME="$d" "$b/urun" rmi -f "$REF" >/dev/null 2>&1 || true
+			store_empty "$d/urun/storage"
 			p=$(ms env XDG_DATA_HOME="$d" "$b/urun" pull -q --tls-verify=false "docker://$REF")
 			q=$(ms env XDG_DATA_HOME="$d" "$b/urun" run --rm --network none --pull=never "$REF" true)
 		fi

@@ -300,7 +300,11 @@ if want B4; then
 		if "$URUN" pull --help >/dev/null 2>&1; then
 			tls=()
 			"$URUN" pull --help 2>&1 | grep -q -- --tls-verify && tls=(--tls-verify=false)
-			urun_b4=(-n "urun pull" --prepare "unshare --map-auto --map-root-user rm -rf $W/urun-b4"
+			# Emptied as podman's is (rm -a, rmi): the store and its
+			# probes' records stay, the images and layers go; a layer
+			# left behind fails the prepare (a pull that reused it
+			# would time less than a pull).
+			urun_b4=(-n "urun pull" --prepare "sh -c 'env XDG_DATA_HOME=$W/urun-b4 $URUN rm -a -f; env XDG_DATA_HOME=$W/urun-b4 $URUN rmi -f $REF; ! grep -qs id $W/urun-b4/urun/storage/overlay-layers/layers.json'"
 				"env XDG_DATA_HOME=$W/urun-b4 $URUN pull ${tls[*]} docker://$REF")
 		else
 			note B4 "urun: not available: this urun has no 'urun pull' (podman measured alone)"
@@ -313,7 +317,7 @@ if want B4; then
 		UR="env XDG_DATA_HOME=$W/urun-b4 $URUN"
 		# hyperfine runs without a shell (-N): each pair goes through sh -c.
 		hf B4-run "${SLOW[@]}" \
-			-n "urun pull + first run" --prepare "unshare --map-auto --map-root-user rm -rf $W/urun-b4" \
+			-n "urun pull + first run" --prepare "sh -c '$UR rm -a -f; $UR rmi -f $REF; ! grep -qs id $W/urun-b4/urun/storage/overlay-layers/layers.json'" \
 			"sh -c '$UR pull -q --tls-verify=false docker://$REF && $UR run --rm --network none --pull=never $REF true'" \
 			-n "podman pull + first run" --prepare "sh -c '$PR rm -a -f; $PR rmi -a -f'" \
 			"sh -c '$PR pull -q --tls-verify=false $REF && $PR --runtime runc run --rm --network none $REF true'"
