@@ -17,14 +17,18 @@ func init() {
 	register("rmi", func() *command {
 		fs := pflag.NewFlagSet("rmi", pflag.ContinueOnError)
 		force := fs.BoolP("force", "f", false, "remove the containers that use the image first (running ones are killed), as podman rmi -f")
+		all := fs.BoolP("all", "a", false, "remove every local image (as podman rmi -a; those containers use stay without -f)")
 		return &command{
 			name:  "rmi",
 			short: "Remove local images",
-			usage: "rmi [-f] IMAGE [IMAGE...]\n\nIMAGE: a name, or 12 or more hex digits of an id (removes all its names)\n\nAn image that containers use (in any state) is not removed: 'urun rm' them\nfirst, or give -f to remove them with the image.",
+			usage: "rmi [-f] IMAGE [IMAGE...]\n       urun rmi -a [-f]\n\nIMAGE: a name, or 12 or more hex digits of an id (removes all its names)\n\nAn image that containers use (in any state) is not removed: 'urun rm' them\nfirst, or give -f to remove them with the image.",
 			flags: fs,
 			run: func(g *globals, args []string) error {
-				if len(args) == 0 {
-					return argsError("rmi", "at least one IMAGE")
+				if *all && len(args) > 0 {
+					return fmt.Errorf("rmi: give IMAGE names or --all, not both")
+				}
+				if len(args) == 0 && !*all {
+					return argsError("rmi", "at least one IMAGE, or --all")
 				}
 				s, err := openStore()
 				if err != nil {
@@ -37,6 +41,9 @@ func init() {
 				data, err := engine.DataDir()
 				if err != nil {
 					return err
+				}
+				if *all {
+					return removeAllImages(s, root, data, *force)
 				}
 				for _, a := range args {
 					gone, err := removeImage(s, root, data, a, *force)
@@ -126,4 +133,40 @@ func removeImage(s *store.Store, root, data, a string, force bool) ([]store.Dige
 			return nil
 		},
 	})
+}
+
+// removeAllImages is rmi --all: every image, each once whatever its
+// names. Without force an image containers use stays, as with podman
+// rmi -a: the others go, and the error names what stayed.
+func removeAllImages(s *store.Store, root, data string, force bool) error {
+	entries, err := s.List()
+	if err != nil {
+		return err
+	}
+	seen := map[store.Digest]bool{}
+	var inUse []error
+	for _, e := range entries {
+		if seen[e.Digest] {
+			continue
+		}
+		seen[e.Digest] = true
+		if !force {
+			users, err := engine.ImageUsers(root, data, e.Digest)
+			if err != nil {
+				return err
+			}
+			if len(users) > 0 {
+				inUse = append(inUse, engine.InUseError(e.Ref(), users))
+				continue
+			}
+		}
+		gone, err := removeImage(s, root, data, e.Digest.Encoded(), force)
+		if err != nil {
+			return err
+		}
+		for _, d := range gone {
+			fmt.Println("Deleted:", d.Encoded())
+		}
+	}
+	return errors.Join(inUse...)
 }

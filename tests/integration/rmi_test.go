@@ -201,3 +201,43 @@ func containerUses(t *testing.T, id, img string) bool {
 	b, err := os.ReadFile(filepath.Join(stateRoot(t), id, "state.json"))
 	return err == nil && strings.Contains(string(b), `"image": "`+img+`"`)
 }
+
+// rmi -a (podman's): every image once, whatever its names; one a
+// container uses stays without -f, named in the error, and the others go;
+// with -f its container goes too, and the layer store is empty after.
+func TestRmiAll(t *testing.T) {
+	reg := startRegistry(t)
+	a := reg.push(t, "busybox", "test/rmi-all-a:1")
+	b := reg.push(t, "hard", "test/rmi-all-b:1")
+	env := storeEnv(t)
+	mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", a)
+	mustRunEnv(t, env, "pull", "-q", "--tls-verify=false", b)
+	mustRunEnv(t, env, "tag", b, "localhost/rmi-all-b:other")
+	name := uniqueName(t, "rmi-all")
+	t.Cleanup(func() { urunEnv(t, env, "rm", "-f", name) })
+	mustRunEnv(t, env, "create", "--name", name, "--pull=never", a, "true")
+	if r := urunEnv(t, env, "rmi", "-a", a); r.code != 125 || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("rmi -a with an image: %s", r)
+	}
+	r := urunEnv(t, env, "rmi", "-a")
+	if r.code != 125 || !strings.Contains(r.stderr, "in use by container "+name) || len(lines(r.stderr)) != 1 {
+		t.Errorf("rmi -a with an image in use: want exit 125 and one line naming the container, got %s", r)
+	}
+	list := listImages(t, env)
+	if len(list) != 1 || list[0].Name != a {
+		t.Fatalf("after rmi -a, want only %s (in use), got %+v", a, list)
+	}
+	mustRunEnv(t, env, "rmi", "-a", "-f")
+	if list := listImages(t, env); len(list) != 0 {
+		t.Errorf("images after rmi -a -f: %+v", list)
+	}
+	if r := urunEnv(t, env, "inspect", name); r.code == 0 {
+		t.Errorf("the container of the removed image is still there: %s", r.stdout)
+	}
+	if got := storedLayers(t, layerGraph(env)); len(got) != 0 {
+		t.Errorf("rmi -a -f left layers in the layer store: %v", got)
+	}
+	if r := urunEnv(t, env, "rmi"); r.code != 125 || !strings.Contains(r.stderr, "--all") {
+		t.Errorf("rmi without arguments should point at --all: %s", r)
+	}
+}
