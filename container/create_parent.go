@@ -30,7 +30,7 @@ type CreateConfig struct {
 // its saved state. The init then waits, no longer tied to this process,
 // until Start. On failure nothing is left: no process, no state.
 func Create(cfg CreateConfig) (st *State, err error) {
-	if err := ValidID(cfg.ID); err != nil {
+	if err := ValidNewID(cfg.ID); err != nil {
 		return nil, err
 	}
 	// The init is cloned first, from the parsed config: its start and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,7 +50,19 @@ type reservation struct {
 }
 
 func readReservation(p string) (reservation, error) {
-	b, err := os.ReadFile(p)
+	// Only a regular file is a reservation: opening anything else found
+	// there (a FIFO would block the open) is refused, not waited on.
+	f0, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return reservation{}, err
+	}
+	defer f0.Close()
+	if fi, err := f0.Stat(); err != nil {
+		return reservation{}, err
+	} else if !fi.Mode().IsRegular() {
+		return reservation{}, fmt.Errorf("%s is not a name reservation (%s)", p, fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f0, 4096))
 	if err != nil {
 		return reservation{}, err
 	}

@@ -98,6 +98,34 @@ func ValidID(id string) error {
 	return nil
 }
 
+// ValidNewID is ValidID for the id of a container about to be made (the
+// OCI runtime face's create and run take the caller's): it also refuses
+// the ids of the state root's own entries.
+func ValidNewID(id string) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	if reservedID(id) {
+		return fmt.Errorf("container id %q is taken by urun's own files in the state root (names, supervisors, events, and every ID.lock): choose another", id)
+	}
+	return nil
+}
+
+// reservedID: id would name one of the state root's own entries, which
+// sit beside the containers' directories: the name reservations (names/,
+// names.lock), the shared supervisors' directory, the event log
+// (events.jsonl, its rotation, events.lock), and each container's lock
+// file (ID.lock, so no id may end in ".lock"). A container made there
+// would mix its files with theirs: under names/ its exec FIFO made every
+// later command's name sweep block on it.
+func reservedID(id string) bool {
+	switch id {
+	case "names", "supervisors", "events", "events.jsonl", "events.jsonl.1":
+		return true
+	}
+	return strings.HasSuffix(id, ".lock")
+}
+
 func validID(id string) bool {
 	if len(id) == 0 || len(id) > 128 {
 		return false

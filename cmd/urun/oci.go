@@ -210,6 +210,10 @@ func hasOption(opts []string, o string) bool {
 // ociCreateConfig reads the bundle (--bundle, else the current
 // directory, as runc) into the engine's create config.
 func ociCreateConfig(g *globals, o *ociFlags, id string) (container.CreateConfig, error) {
+	// Before anything is made for it (its cgroups as root, below).
+	if err := container.ValidNewID(id); err != nil {
+		return container.CreateConfig{}, err
+	}
 	root, err := engine.StateRoot(g.root)
 	if err != nil {
 		return container.CreateConfig{}, err

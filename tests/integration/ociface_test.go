@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runIn runs prog (urun, or a link to it) in dir and returns its result.
@@ -263,4 +266,46 @@ func TestOCIExitCodes(t *testing.T) {
 	}
 	mustRun(t, "--root", root, "delete", "--force", "x1")
 	checkNoLeftovers(t, before)
+}
+
+// The OCI face takes the caller's container id, and the state root holds
+// urun's own entries beside the containers: an id that names one of them
+// is refused before anything is made (a container created as "names"
+// once put its exec FIFO where the name sweep reads, and every later
+// command blocked on it). A non-file left among the name reservations is
+// skipped, not opened.
+func TestOCIReservedIDs(t *testing.T) {
+	root := t.TempDir()
+	b := bundle(t, false, "true")
+	for _, id := range []string{"names", "supervisors", "events", "events.jsonl", "events.jsonl.1", "names.lock", "x.lock"} {
+		r := urun(t, "--root", root, "create", "--bundle", b, id)
+		if r.code == 0 || !strings.Contains(r.stderr, "taken by urun's own files") || len(lines(r.stderr)) != 1 {
+			t.Errorf("create %s: want a one-line refusal, got %s", id, r)
+			urun(t, "--root", root, "delete", "-f", id)
+		}
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("refused creates left %v in the state root", names)
+	}
+	// A FIFO where a name reservation would be.
+	if err := os.Mkdir(filepath.Join(root, "names"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "names", "stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, urunBin, "--root", root, "list").CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("urun list blocked on a FIFO among the name reservations")
+	}
+	if err != nil {
+		t.Errorf("urun list with a FIFO among the name reservations: %v\n%s", err, out)
+	}
+	mustRun(t, "--root", root, "run", "--bundle", b, "ok-after")
 }
