@@ -596,8 +596,8 @@ func transferOut(s storage.Store, op string, t *podmanstore.TransferRequest) (st
 // writeback syncs a layer store's file system in the background while a
 // pull's next layer unpacks, so that the sync before a pull drops its
 // blobs (store.DropStoredBlobs) waits only for the last layer's files,
-// not for every file the pull wrote (docs/STORE.md, "Blobs go after the
-// import"). It changes when the data reaches the disk, not whether.
+// not for every file the pull wrote (docs/STORE.md, "On a quiet
+// machine"). It changes when the data reaches the disk, not whether.
 type writeback struct {
 	ask  chan struct{}
 	done chan struct{}
