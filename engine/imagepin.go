@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,15 @@ func ImageUsers(root, data string, d store.Digest) ([]ImageUser, error) {
 	return users, nil
 }
 
+// ErrImageInUse is what InUseError's refusal matches (errors.Is): rmi -a
+// goes on past an image containers use.
+var ErrImageInUse = errors.New("image in use")
+
+type inUseError struct{ msg string }
+
+func (e *inUseError) Error() string { return e.msg }
+func (e *inUseError) Unwrap() error { return ErrImageInUse }
+
 // InUseError is rmi's refusal: one line naming the containers and the fix.
 func InUseError(image string, users []ImageUser) error {
 	var names []string
@@ -69,7 +79,7 @@ func InUseError(image string, users []ImageUser) error {
 	if len(names) > 1 {
 		what = "containers"
 	}
-	return fmt.Errorf("image %s is in use by %s %s: remove %s first ('urun rm %s'), or use 'urun rmi -f %s' to remove %s too",
+	return &inUseError{fmt.Sprintf("image %s is in use by %s %s: remove %s first ('urun rm %s'), or use 'urun rmi -f %s' to remove %s too",
 		image, what, strings.Join(names, ", "), map[bool]string{true: "them", false: "it"}[len(names) > 1],
-		strings.Join(names, " "), image, map[bool]string{true: "them", false: "it"}[len(names) > 1])
+		strings.Join(names, " "), image, map[bool]string{true: "them", false: "it"}[len(names) > 1])}
 }

@@ -136,8 +136,9 @@ func removeImage(s *store.Store, root, data, a string, force bool) ([]store.Dige
 }
 
 // removeAllImages is rmi --all: every image, each once whatever its
-// names. Without force an image containers use stays, as with podman
-// rmi -a: the others go, and the error names what stayed.
+// names. Without force an image containers use stays (freeImage's
+// refusal), as with podman rmi -a: the others go, and the error names
+// what stayed.
 func removeAllImages(s *store.Store, root, data string, force bool) error {
 	entries, err := s.List()
 	if err != nil {
@@ -150,17 +151,11 @@ func removeAllImages(s *store.Store, root, data string, force bool) error {
 			continue
 		}
 		seen[e.Digest] = true
-		if !force {
-			users, err := engine.ImageUsers(root, data, e.Digest)
-			if err != nil {
-				return err
-			}
-			if len(users) > 0 {
-				inUse = append(inUse, engine.InUseError(e.Ref(), users))
-				continue
-			}
+		gone, err := removeImage(s, root, data, e.ID, force)
+		if errors.Is(err, engine.ErrImageInUse) {
+			inUse = append(inUse, err)
+			continue
 		}
-		gone, err := removeImage(s, root, data, e.Digest.Encoded(), force)
 		if err != nil {
 			return err
 		}
